@@ -1,0 +1,11 @@
+"""optax-plp: Parameter Linear Prediction for optax."""
+
+from optax_plp._plp import PLPState
+from optax_plp._plp import plp
+
+__version__ = '0.1.0'
+
+__all__ = (
+  'PLPState',
+  'plp',
+)

@@ -1,0 +1,335 @@
+"""Tests for `optax_plp.plp` against the NumPy reference and optax's tools."""
+
+import functools
+
+import chex
+import jax
+from jax.flatten_util import ravel_pytree
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import optax_plp
+from tests import reference
+
+NUM_STEPS = 14
+
+
+def quadratic(seed=0, dim=12):
+  """A well-conditioned quadratic loss, its NumPy gradient and a start."""
+  rng = np.random.default_rng(seed)
+  q = rng.normal(size=(dim, dim))
+  a = q @ q.T / dim + np.eye(dim)
+  b = rng.normal(size=dim)
+  p0 = rng.normal(size=dim)
+  return a, b, p0
+
+
+def tree_params(flat):
+  """Splits a flat vector into a small tree of float32 arrays."""
+  template = {'kernel': jnp.zeros((2, 4)), 'bias': jnp.zeros(4)}
+  _, unravel = ravel_pytree(template)
+  return unravel(jnp.asarray(flat, jnp.float32))
+
+
+def run_optax(tx, a, b, p0, num_steps=NUM_STEPS):
+  """Runs `tx` on the quadratic with a tree of parameters, returns the path."""
+  params = tree_params(p0)
+  a32, b32 = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+
+  def loss(p):
+    flat, _ = ravel_pytree(p)
+    return 0.5 * flat @ a32 @ flat - b32 @ flat
+
+  @jax.jit
+  def step(params, state):
+    updates, state = tx.update(jax.grad(loss)(params), state, params)
+    return optax.apply_updates(params, updates), state
+
+  state = tx.init(params)
+  path = []
+  for _ in range(num_steps):
+    params, state = step(params, state)
+    path.append(np.asarray(ravel_pytree(params)[0]))
+  return path, state
+
+
+def reference_path(a, b, p0, base, **plp_kwargs):
+  return reference.plp_trajectory(
+    p0, lambda p: a @ p - b, base, NUM_STEPS, **plp_kwargs
+  )
+
+
+@pytest.mark.parametrize(
+  'step_size,every,start_step',
+  [
+    (1.0, 3, 0),
+    (0.5, 3, 0),
+    (2.0, 3, 2),
+    (1.0, 4, 0),
+    (1.0, 6, 5),
+    (-0.3, 5, 1),
+  ],
+)
+@pytest.mark.parametrize('nesterov', [False, True])
+def test_matches_reference_sgd(step_size, every, start_step, nesterov):
+  a, b, p0 = quadratic()
+  base = optax.sgd(0.05, momentum=0.9, nesterov=nesterov)
+  tx = optax.chain(
+    base,
+    optax_plp.plp(step_size, every=every, start_step=start_step),
+  )
+  got, _ = run_optax(tx, a, b, p0)
+  want = reference_path(
+    a,
+    b,
+    p0,
+    reference.sgd_momentum(0.05, 0.9, nesterov),
+    step_size=step_size,
+    every=every,
+    start_step=start_step,
+  )
+  np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_matches_reference_adam():
+  a, b, p0 = quadratic(seed=1)
+  tx = optax.chain(optax.adam(0.02), optax_plp.plp())
+  got, _ = run_optax(tx, a, b, p0)
+  want = reference_path(a, b, p0, reference.adam(0.02))
+  np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_schedule_is_evaluated_at_the_predicting_step():
+  a, b, p0 = quadratic(seed=2)
+  schedule = optax.linear_schedule(0.0, 2.0, transition_steps=NUM_STEPS)
+  tx = optax.chain(optax.sgd(0.05, 0.9), optax_plp.plp(schedule))
+  got, _ = run_optax(tx, a, b, p0)
+  want = reference_path(
+    a,
+    b,
+    p0,
+    reference.sgd_momentum(0.05, 0.9),
+    step_size=lambda t: float(schedule(t)),
+  )
+  np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize('step_size', [1.0, 0.5, 2.0])
+def test_straight_line_is_extrapolated_exactly(step_size):
+  # sgd(0.25) with gradient -1 moves +0.25 per step: a straight line.
+  tx = optax.chain(optax.sgd(0.25), optax_plp.plp(step_size))
+  params = jnp.zeros(3)
+  state = tx.init(params)
+  path = []
+  for _ in range(6):
+    updates, state = tx.update(-jnp.ones(3), state, params)
+    params = optax.apply_updates(params, updates)
+    path.append(float(params[0]))
+  # After a cycle: p0 + (2.5 + k) d, with d = 0.25.
+  first = 0.25 * (2.5 + step_size)
+  want = [0.25, 0.5, first, first + 0.25, first + 0.5]
+  want.append(first + 0.25 * (2.5 + step_size))
+  assert path == want
+
+
+def test_first_two_steps_of_a_cycle_pass_through():
+  tx = optax_plp.plp()
+  updates = {'w': jnp.arange(4.0)}
+  state = tx.init(updates)
+  for _ in range(2):
+    out, state = tx.update(updates, state)
+    chex.assert_trees_all_equal(out, updates)
+
+
+def test_base_optimizer_state_is_untouched():
+  base = optax.sgd(0.1, momentum=0.9, nesterov=True)
+  tx = optax.chain(base, optax_plp.plp())
+  params = {'w': jnp.ones(5)}
+  grads = [{'w': jnp.full(5, float(i) - 3.0)} for i in range(7)]
+  state, base_state = tx.init(params), base.init(params)
+  for g in grads:
+    _, state = tx.update(g, state, params)
+    _, base_state = base.update(g, base_state, params)
+  chex.assert_trees_all_close(state[0], base_state)
+
+
+def test_state_holds_one_parameter_sized_buffer():
+  params = {'a': jnp.ones((3, 4)), 'b': jnp.ones(7, jnp.bfloat16)}
+  state = optax_plp.plp().init(params)
+  assert isinstance(state, optax_plp.PLPState)
+  chex.assert_trees_all_equal_shapes_and_dtypes(state.history, params)
+  param_bytes = sum(x.nbytes for x in jax.tree.leaves(params))
+  state_bytes = sum(x.nbytes for x in jax.tree.leaves(state.history))
+  assert state_bytes == param_bytes
+  half = optax_plp.plp(history_dtype=jnp.bfloat16).init({'a': params['a']})
+  assert half.history['a'].dtype == jnp.bfloat16
+  assert half.history['a'].nbytes * 2 == params['a'].nbytes
+
+
+def test_bfloat16_history_stays_close_to_reference():
+  a, b, p0 = quadratic(seed=3)
+  tx = optax.chain(
+    optax.sgd(0.05, 0.9), optax_plp.plp(history_dtype=jnp.bfloat16)
+  )
+  got, _ = run_optax(tx, a, b, p0)
+  want = reference_path(a, b, p0, reference.sgd_momentum(0.05, 0.9))
+  np.testing.assert_allclose(got, want, rtol=1e-2, atol=1e-3)
+
+
+def test_bfloat16_params_keep_their_dtype():
+  a, b, p0 = quadratic(seed=4)
+  params = jax.tree.map(lambda x: x.astype(jnp.bfloat16), tree_params(p0))
+  tx = optax.chain(optax.sgd(0.05, 0.9), optax_plp.plp())
+  state = tx.init(params)
+  grads = jax.tree.map(jnp.ones_like, params)
+  for _ in range(3):
+    updates, state = tx.update(grads, state, params)
+    chex.assert_trees_all_equal_dtypes(updates, params)
+    params = optax.apply_updates(params, updates)
+  chex.assert_trees_all_equal_dtypes(params, state[1].history)
+
+
+@pytest.mark.parametrize(
+  'kwargs,match',
+  [
+    ({'every': 2}, '`every` must be an int >= 3'),
+    ({'every': 3.0}, '`every` must be an int >= 3'),
+    ({'every': True}, '`every` must be an int >= 3'),
+    ({'start_step': -1}, '`start_step` must be an int >= 0'),
+    ({'history_dtype': jnp.int32}, '`history_dtype` must be a floating'),
+  ],
+)
+def test_bad_static_arguments_raise(kwargs, match):
+  with pytest.raises(ValueError, match=match):
+    optax_plp.plp(**kwargs)
+
+
+def test_inject_hyperparams_gives_the_same_updates_and_state():
+  a, b, p0 = quadratic(seed=5)
+  plain = optax.chain(
+    optax.sgd(0.05, 0.9), optax_plp.plp(0.7, every=4, start_step=1)
+  )
+  injected = optax.chain(
+    optax.sgd(0.05, 0.9),
+    optax.inject_hyperparams(optax_plp.plp, static_args=('every',))(
+      step_size=0.7, every=4, start_step=1
+    ),
+  )
+  got, got_state = run_optax(injected, a, b, p0)
+  want, want_state = run_optax(plain, a, b, p0)
+  np.testing.assert_array_equal(got, want)
+  chex.assert_trees_all_equal(got_state[1].inner_state, want_state[1])
+
+
+def test_multisteps_predicts_on_accumulated_steps():
+  params = {'w': jnp.zeros(3)}
+  grads = [{'w': jnp.full(3, -float(i + 1))} for i in range(12)]
+  inner = optax.chain(optax.sgd(0.1), optax_plp.plp())
+  multi = optax.MultiSteps(inner, every_k_schedule=2)
+  state = multi.init(params)
+  for g in grads:
+    updates, state = multi.update(g, state, params)
+    params = optax.apply_updates(params, updates)
+  want_params = {'w': jnp.zeros(3)}
+  inner_state = inner.init(want_params)
+  for g1, g2 in zip(grads[::2], grads[1::2], strict=True):
+    mean = jax.tree.map(lambda x, y: (x + y) / 2, g1, g2)
+    updates, inner_state = inner.update(mean, inner_state, want_params)
+    want_params = optax.apply_updates(want_params, updates)
+  chex.assert_trees_all_close(params, want_params, rtol=1e-6)
+
+
+def test_masked_leaves_are_left_alone():
+  params = {'kernel': jnp.zeros(3), 'scale': jnp.zeros(2)}
+  mask = {'kernel': True, 'scale': False}
+  tx = optax.chain(optax.sgd(0.25), optax.masked(optax_plp.plp(), mask))
+  state = tx.init(params)
+  grads = jax.tree.map(lambda p: -jnp.ones_like(p), params)
+  for _ in range(3):
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+  np.testing.assert_array_equal(params['kernel'], jnp.full(3, 0.875))
+  np.testing.assert_array_equal(params['scale'], jnp.full(2, 0.75))
+
+
+def test_apply_if_finite_skips_the_bad_step_without_counting_it():
+  tx = optax.apply_if_finite(
+    optax.chain(optax.sgd(0.25), optax_plp.plp()), max_consecutive_errors=3
+  )
+  params = jnp.zeros(2)
+  state = tx.init(params)
+  grads = [-jnp.ones(2), jnp.array([jnp.nan, 1.0]), -jnp.ones(2), -jnp.ones(2)]
+  for g in grads:
+    updates, state = tx.update(g, state, params)
+    params = optax.apply_updates(params, updates)
+  np.testing.assert_array_equal(params, jnp.full(2, 0.875))
+  assert int(state.total_notfinite) == 1
+
+
+def test_scan_loop_equals_python_loop():
+  a, b, p0 = quadratic(seed=6)
+  tx = optax.chain(optax.sgd(0.05, 0.9), optax_plp.plp())
+  want, _ = run_optax(tx, a, b, p0)
+  a32, b32 = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
+
+  def body(carry, _):
+    params, state = carry
+    updates, state = tx.update(a32 @ params - b32, state, params)
+    params = optax.apply_updates(params, updates)
+    return (params, state), params
+
+  p = jnp.asarray(p0, jnp.float32)
+  _, got = jax.lax.scan(body, (p, tx.init(p)), length=NUM_STEPS)
+  np.testing.assert_allclose(got, np.stack(want), rtol=1e-6, atol=1e-6)
+
+
+def test_jit_with_donation_does_not_retrace_or_alias():
+  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp())
+  traces = []
+
+  @functools.partial(jax.jit, donate_argnums=(0, 1))
+  def step(params, state, grads):
+    traces.append(1)
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+  params = {'w': jnp.ones((64, 32)), 'b': jnp.zeros(32)}
+  state = tx.init(params)
+  grads = jax.tree.map(jnp.ones_like, params)
+  for _ in range(7):
+    params, state = step(params, state, grads)
+    param_buffers = {p.unsafe_buffer_pointer() for p in jax.tree.leaves(params)}
+    for history in jax.tree.leaves(state[1].history):
+      assert history.unsafe_buffer_pointer() not in param_buffers
+  assert len(traces) == 1
+  assert int(state[1].count) == 7
+
+
+def test_sharded_state_follows_params_and_matches_one_device():
+  devices = np.array(jax.devices()[:4])
+  assert devices.size == 4, 'conftest.py forces four CPU devices'
+  mesh = jax.sharding.Mesh(devices, ('model',))
+  sharding = jax.sharding.NamedSharding(
+    mesh, jax.sharding.PartitionSpec('model')
+  )
+  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp())
+  params = {'w': jnp.arange(32.0).reshape(8, 4) / 32}
+  grads = {'w': jnp.cos(params['w'])}
+  sharded_params = jax.device_put(params, sharding)
+  sharded_grads = jax.device_put(grads, sharding)
+
+  @jax.jit
+  def step(params, state, grads):
+    updates, state = tx.update(grads, state, params)
+    return optax.apply_updates(params, updates), state
+
+  state = jax.jit(tx.init)(sharded_params)
+  assert state[1].history['w'].sharding.is_equivalent_to(sharding, 2)
+  single_state = tx.init(params)
+  for _ in range(5):
+    sharded_params, state = step(sharded_params, state, sharded_grads)
+    params, single_state = step(params, single_state, grads)
+  assert state[1].history['w'].sharding.is_equivalent_to(sharding, 2)
+  chex.assert_trees_all_close(sharded_params, params, rtol=1e-6)
