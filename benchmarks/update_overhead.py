@@ -88,7 +88,7 @@ def make_step(tx):
 
 
 def plp_state_bytes(state):
-  """Bytes of every `PLPState` inside an optimizer state."""
+  """Bytes of the history buffers of every `PLPState` in a state."""
   found = [
     s
     for s in jax.tree.leaves(
@@ -96,7 +96,7 @@ def plp_state_bytes(state):
     )
     if isinstance(s, optax_plp.PLPState)
   ]
-  return sum(x.nbytes for x in jax.tree.leaves(found))
+  return sum(x.nbytes for x in jax.tree.leaves([s.history for s in found]))
 
 
 def measure(shapes, rounds, steps):

@@ -60,22 +60,28 @@ def plp(
   touched. A straight-line trajectory with step :math:`d` thus lands at
   :math:`p_0 + 3.5\,d` after one cycle of three steps when :math:`k = 1`.
 
-  Writing :math:`u_2 = h_2 - h_1` and :math:`u_3 = h_3 - h_2` for the base
-  updates of the last two steps, the predicting step's update is
+  With :math:`p` the ``params`` passed in at the predicting step (that is,
+  :math:`h_2`) and :math:`u_3 = h_3 - h_2` the incoming update, the predicting
+  step's update is
 
   .. math::
 
-    \tfrac{1 + k}{2}\, u_3 + \tfrac{k}{2}\, u_2,
+    \tfrac{1 + k}{2}\, u_3 + \tfrac{k}{2}\, (p - h_1),
 
-  which is what is computed: the state holds one buffer, :math:`u_2`, so
-  ``params`` are not needed. The slope is thus made of the moves this chain
-  makes; anything that changes the parameters outside it between steps (a
-  manual projection, say) shifts the prediction's starting point but not its
-  slope. Keep ``plp`` last in the chain so its updates are the ones applied.
+  so the state holds a single parameter-sized buffer: :math:`h_1`, the
+  ``params`` passed in at the step before. The slope is measured on the
+  parameters themselves, so a change made to them outside the chain between
+  those two steps (a projection, say) is part of it. Where ``history_dtype``
+  differs from a parameter's (a narrower one, in practice), rounding
+  :math:`h_1` would swamp the small difference :math:`h_2 - h_1`, so the
+  buffer holds that step's update
+  :math:`u_2` instead, which is the same difference when nothing else moves
+  the parameters. Keep ``plp`` last in the chain so that its updates are the
+  ones applied.
 
-  The rule is computed without control flow: the history buffer is written
-  with a select and the output reads the freshly written buffer, so XLA fuses
-  both into the update step without copying the donated state.
+  The rule needs no control flow: the history is written with a select, and
+  the output reads the freshly written history, which orders the two so that
+  XLA fuses them into the update step without copying donated buffers.
 
   Args:
     step_size: The prediction step :math:`k` (``1.0`` in the paper), a float
@@ -134,27 +140,31 @@ def plp(
     )
 
   def update_fn(updates, state, params=None):
-    del params
+    if params is None:
+      raise ValueError(
+        '`plp` needs the current params: call `update(updates, state, params)`.'
+      )
     count = state.count
     position = jnp.mod(count - start_step, every)
     started = count >= start_step
     store = started & (position == every - 2)
     predict = started & (position == every - 1)
     k = step_size(count) if callable(step_size) else step_size
-    current_scale = (1 + k) / 2
-    history_scale = k / 2
 
-    history = jax.tree.map(
-      lambda u, h: jnp.where(store, u.astype(h.dtype), h),
-      updates,
-      state.history,
-    )
+    def keeps_params(p, h):
+      return jnp.dtype(h.dtype) == jnp.dtype(p.dtype)
 
-    def predicted(u, h):
-      jump = current_scale * u + history_scale * h
+    def new_history(u, p, h):
+      snapshot = p if keeps_params(p, h) else u
+      return jnp.where(store, snapshot.astype(h.dtype), h)
+
+    def predicted(u, p, h):
+      slope = p - h if keeps_params(p, h) else h
+      jump = (1 + k) / 2 * u + k / 2 * slope
       return jnp.where(predict, jump, u).astype(u.dtype)
 
-    new_updates = jax.tree.map(predicted, updates, history)
+    history = jax.tree.map(new_history, updates, params, state.history)
+    new_updates = jax.tree.map(predicted, updates, params, history)
     return new_updates, PLPState(
       count=optax.safe_increment(count), history=history
     )

@@ -139,8 +139,30 @@ def test_first_two_steps_of_a_cycle_pass_through():
   updates = {'w': jnp.arange(4.0)}
   state = tx.init(updates)
   for _ in range(2):
-    out, state = tx.update(updates, state)
+    out, state = tx.update(updates, state, updates)
     chex.assert_trees_all_equal(out, updates)
+
+
+def test_update_without_params_raises():
+  tx = optax_plp.plp()
+  state = tx.init(jnp.zeros(2))
+  with pytest.raises(ValueError, match='`plp` needs the current params'):
+    tx.update(jnp.ones(2), state)
+
+
+def test_params_changed_outside_the_chain_are_part_of_the_slope():
+  # h1 = 0.25 as returned, but an outside projection moves it to 0.0 before
+  # the next step: the slope is then measured from 0.0.
+  tx = optax.chain(optax.sgd(0.25), optax_plp.plp())
+  params = jnp.zeros(1)
+  state = tx.init(params)
+  for projected in [0.0, None, None]:
+    updates, state = tx.update(-jnp.ones(1), state, params)
+    params = optax.apply_updates(params, updates)
+    if projected is not None:
+      params = jnp.full(1, projected)
+  # h1 = 0.0, h2 = 0.25, h3 = 0.5: m23 + (m23 - m12) = 0.375 + 0.25.
+  np.testing.assert_array_equal(params, [0.625])
 
 
 def test_base_optimizer_state_is_untouched():
