@@ -1,0 +1,94 @@
+"""Tests for the CIFAR-100 models: sizes, modes, initialisation, im2col."""
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from benchmarks.cifar100 import models
+
+# Reference sizes at width 1 with 100 classes; ResNet18's is exact.
+REFERENCE_PARAMS = {'VGG16': 34.0e6, 'ResNet18': 11_220_132, 'GoogLeNet': 6.2e6}
+
+
+def num_params(model):
+  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def images(batch=2, seed=0):
+  return jax.random.normal(jax.random.key(seed), (batch, 32, 32, 3))
+
+
+@pytest.mark.parametrize('name', sorted(models.MODELS))
+def test_parameter_count_matches_the_reference(name):
+  model = nnx.eval_shape(lambda: models.MODELS[name](100, rngs=nnx.Rngs(0)))
+  assert num_params(model) == pytest.approx(REFERENCE_PARAMS[name], rel=0.01)
+
+
+def test_resnet18_has_the_exact_reference_layout():
+  model = nnx.eval_shape(lambda: models.ResNet18(100, rngs=nnx.Rngs(0)))
+  assert num_params(model) == 11_220_132
+
+
+@pytest.mark.parametrize('name', sorted(models.MODELS))
+def test_quarter_width_trains_and_evaluates(name):
+  model = models.MODELS[name](num_classes=10, width=0.25, rngs=nnx.Rngs(0))
+  wider = nnx.eval_shape(
+    lambda: models.MODELS[name](10, width=0.5, rngs=nnx.Rngs(0))
+  )
+  assert num_params(model) < num_params(wider)
+  forward = nnx.jit(lambda model, x: model(x))
+  model.eval()
+  first, second = forward(model, images(3)), forward(model, images(3))
+  assert first.shape == (3, 10)
+  np.testing.assert_array_equal(first, second)
+  model.train()
+  train_out = forward(model, images(3))
+  assert train_out.shape == (3, 10)
+  assert not np.allclose(train_out, first)
+
+
+def test_dropout_is_random_only_in_train_mode():
+  model = models.VGG16(num_classes=10, width=0.125, rngs=nnx.Rngs(0))
+  model.train()
+  x = images(4)
+  a, b = model(x), model(x)
+  assert not np.allclose(a, b)
+
+
+def test_bfloat16_computation_keeps_float32_params():
+  model = models.ResNet18(width=0.125, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+  model.eval()
+  assert model(images()).dtype == jnp.bfloat16
+  for leaf in jax.tree.leaves(nnx.state(model, nnx.Param)):
+    assert leaf.dtype == jnp.float32
+
+
+def test_initialisation_is_pytorchs_default():
+  conv = models.Conv(64, 32, 3, rngs=nnx.Rngs(0))
+  bound = 1 / (64 * 9) ** 0.5
+  kernel, bias = np.asarray(conv.kernel[...]), np.asarray(conv.bias[...])
+  assert np.abs(kernel).max() <= bound and np.abs(bias).max() <= bound
+  # U(-b, b) has standard deviation b / sqrt(3).
+  assert kernel.std() == pytest.approx(bound / 3**0.5, rel=0.05)
+  norm = models.BatchNorm(8, dtype=jnp.float32, rngs=nnx.Rngs(0))
+  np.testing.assert_array_equal(norm.scale[...], np.ones(8))
+  np.testing.assert_array_equal(norm.bias[...], np.zeros(8))
+
+
+@pytest.mark.parametrize('size', [1, 2])
+@pytest.mark.parametrize('use_bias', [True, False])
+def test_im2col_equals_the_plain_convolution(size, use_bias):
+  conv = models.Conv(16, 24, 3, use_bias=use_bias, rngs=nnx.Rngs(1))
+  x = jax.random.normal(jax.random.key(2), (5, size, size, 16))
+  plain = nnx.Conv.__call__(conv, x)
+  im2col = conv(x)
+  assert size * size <= models.IM2COL_MAX_PIXELS
+  np.testing.assert_allclose(im2col, plain, rtol=1e-5, atol=1e-5)
+
+
+def test_larger_inputs_use_the_plain_convolution():
+  conv = models.Conv(4, 4, 3, rngs=nnx.Rngs(1))
+  x = jax.random.normal(jax.random.key(2), (1, 4, 4, 4))
+  np.testing.assert_array_equal(conv(x), nnx.Conv.__call__(conv, x))
