@@ -88,7 +88,8 @@ def test_im2col_equals_the_plain_convolution(size, use_bias):
   np.testing.assert_allclose(im2col, plain, rtol=1e-5, atol=1e-5)
 
 
-def test_larger_inputs_use_the_plain_convolution():
-  conv = models.Conv(4, 4, 3, rngs=nnx.Rngs(1))
-  x = jax.random.normal(jax.random.key(2), (1, 4, 4, 4))
+@pytest.mark.parametrize('size,strides', [(4, 1), (2, 2)])
+def test_larger_or_strided_inputs_use_the_plain_convolution(size, strides):
+  conv = models.Conv(4, 4, 3, strides=strides, rngs=nnx.Rngs(1))
+  x = jax.random.normal(jax.random.key(2), (1, size, size, 4))
   np.testing.assert_array_equal(conv(x), nnx.Conv.__call__(conv, x))
