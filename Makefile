@@ -3,6 +3,14 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+WORKDIR ?= workdir/quick
+
+# Where the caller has not set TFDS_DATA_DIR, use the project's shared copy of
+# CIFAR-100 if there is one; elsewhere TFDS downloads the data.
+SHARED_TFDS := $(abspath ../shared/tensorflow_datasets)
+ifneq ($(wildcard $(SHARED_TFDS)),)
+export TFDS_DATA_DIR ?= $(SHARED_TFDS)
+endif
 
 .PHONY: demo test lint clean
 
@@ -13,7 +21,8 @@ $(VENV)/installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/installed
-	$(PY) -m benchmarks.demo
+	$(PY) -m benchmarks.cifar100.main \
+	  --config=benchmarks/cifar100/configs/quick.py --workdir=$(WORKDIR)
 
 lint: $(VENV)/installed
 	$(PY) -m ruff check .

@@ -1,8 +1,8 @@
 """Training-step speed of the CIFAR-100 models, side by side in one process.
 
-Times `train.train_step` (forward, backward, SGD update, augmentation) on
-random 32x32 images for each model and width, and VGG16 once more with the
-im2col path for tiny feature maps switched off, to show what it buys.
+Times `train.train_step` (batch gather, augmentation, forward, backward, SGD
+update) on random 32x32 images for each model and width, and VGG16 once more
+with the im2col path for tiny feature maps switched off, to show what it buys.
 
   python -m benchmarks.models_speed [--batch-size 128] [--steps 3]
 """
@@ -24,16 +24,15 @@ def step_seconds(name, width, batch_size, steps, dtype):
   model = models.MODELS[name](100, width=width, dtype=dtype, rngs=nnx.Rngs(0))
   model.train()
   optimizer = nnx.Optimizer(model, train.make_optimizer(0.1), wrt=nnx.Param)
-  images = jax.random.normal(jax.random.key(0), (batch_size, 32, 32, 3))
+  shape = (batch_size, 32, 32, 3)
+  images = jax.random.randint(jax.random.key(0), shape, 0, 256, jnp.uint8)
   labels = jnp.arange(batch_size) % 100
-  key = jax.random.key(1)
-  jax.block_until_ready(train.train_step(model, optimizer, images, labels, key))
+  batch = (images, labels, jnp.arange(batch_size), jax.random.key(1))
+  jax.block_until_ready(train.train_step(model, optimizer, *batch))
   times = []
   for _ in range(steps):
     start = time.perf_counter()
-    jax.block_until_ready(
-      train.train_step(model, optimizer, images, labels, key)
-    )
+    jax.block_until_ready(train.train_step(model, optimizer, *batch))
     times.append(time.perf_counter() - start)
   params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
   return float(np.median(times)), params

@@ -2,7 +2,6 @@
 
 import numpy as np
 
-from benchmarks import demo
 from benchmarks import update_overhead
 
 
@@ -18,11 +17,3 @@ def test_update_overhead_measures_every_arm():
   assert set(results) == {name for name, *_ in update_overhead.optimizers()}
   assert results['sgd-momentum + plp'][2] == 1.0
   assert results['sgd-momentum + plp(bf16 history)'][2] == 0.5
-
-
-def test_demo_prints_both_arms(capsys, monkeypatch):
-  monkeypatch.setattr('sys.argv', ['demo', '--steps', '30'])
-  demo.main()
-  lines = capsys.readouterr().out.splitlines()
-  assert [line.split()[0] for line in lines[-2:]] == ['sgd', 'sgd']
-  assert 'plp' in lines[-1]

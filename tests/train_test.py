@@ -36,17 +36,26 @@ def test_plp_arm_is_the_baseline_chained_with_plp():
 def test_train_step_lowers_the_loss_and_eval_counts_hits():
   model = models.ResNet18(num_classes=10, width=0.125, rngs=nnx.Rngs(0))
   optimizer = nnx.Optimizer(model, train.make_optimizer(0.05), wrt=nnx.Param)
-  images = jax.random.normal(jax.random.key(0), (8, 32, 32, 3))
-  labels = jnp.arange(8) % 4
+  images = jax.random.randint(jax.random.key(0), (8, 32, 32, 3), 0, 256)
+  images, labels, indices = (
+    images.astype(jnp.uint8),
+    jnp.arange(8) % 4,
+    jnp.arange(8),
+  )
   model.train()
   losses = [
-    float(train.train_step(model, optimizer, images, labels, jax.random.key(i)))
+    float(
+      train.train_step(
+        model, optimizer, images, labels, indices, jax.random.key(i)
+      )
+    )
     for i in range(8)
   ]
   assert losses[-1] < losses[0]
   model.eval()
-  metrics = train.eval_step(model, images, labels)
-  assert 0 <= int(metrics['top1']) <= int(metrics['top5']) == 8
+  mask = (indices < 6).astype(jnp.float32)  # the last two are padding
+  metrics = train.eval_step(model, images, labels, indices, mask)
+  assert 0 <= int(metrics['top1']) <= int(metrics['top5']) == 6
   assert float(metrics['loss']) > 0
 
 

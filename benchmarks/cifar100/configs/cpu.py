@@ -1,0 +1,14 @@
+"""A CPU-sized study: ResNet18 at width 1/4, full data, 15 epochs.
+
+The reference schedule's shape (warm-up, then /5 at 30%, 60% and 80% of the
+epochs) compressed to 15 epochs; about an hour for both arms on 2 cores.
+"""
+
+from benchmarks.cifar100.configs import paper
+
+
+def get_config():
+  config = paper.get_config()
+  config.width = 0.25
+  config.epochs = 15
+  return config

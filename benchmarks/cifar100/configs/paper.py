@@ -1,0 +1,46 @@
+"""The reference CIFAR-100 recipe: 200 epochs, SGD, step decay at 60/120/160.
+
+Batch 128, learning rate 0.1 with one linear warm-up epoch, divided by 5 at
+30%, 60% and 80% of the epochs, Nesterov momentum 0.9, weight decay 5e-4,
+random crops with 4-pixel padding and horizontal flips, per-channel
+normalisation; baseline vs the same with `plp()` at the paper's settings.
+"""
+
+import ml_collections
+
+
+def get_config():
+  config = ml_collections.ConfigDict()
+  config.model = 'ResNet18'
+  config.width = 1.0
+  config.compute_dtype = 'float32'  # 'bfloat16' on GPUs and TPUs.
+  config.arms = ('sgd', 'plp')
+  config.seeds = (0,)
+
+  config.epochs = 200
+  config.batch_size = 128
+  config.eval_batch_size = 1000
+  config.learning_rate = 0.1
+  config.warmup_epochs = 1.0
+  config.lr_milestones = (0.3, 0.6, 0.8)
+  config.lr_decay = 0.2
+  config.momentum = 0.9
+  config.weight_decay = 5e-4
+  # Used by the 'adamw' and 'adamw_plp' arms only.
+  config.adamw_learning_rate = 1e-3
+  config.adamw_weight_decay = 5e-2
+
+  config.plp = ml_collections.ConfigDict()
+  config.plp.step_size = 1.0
+  config.plp.every = 3
+  config.plp.start_epoch = 0.0
+
+  config.dataset = 'cifar100'
+  config.train_split = 'train'
+  config.test_split = 'test'
+  config.train_limit = ml_collections.config_dict.placeholder(int)
+  config.test_limit = ml_collections.config_dict.placeholder(int)
+  config.download = True
+  config.num_devices = 0  # 0: every local device.
+  config.progress = True
+  return config

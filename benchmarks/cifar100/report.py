@@ -1,0 +1,190 @@
+"""Results of a CIFAR-100 comparison: summary, table, curves and JSON file."""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+METRICS = ('top1_error', 'top5_error')
+
+
+def mean_std(values):
+  values = np.asarray(values, np.float64)
+  std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+  return {'mean': float(values.mean()), 'std': std, 'n': len(values)}
+
+
+def paired_p_value(differences):
+  """Two-sided paired t-test p-value of the differences (None if < 2)."""
+  if len(differences) < 2:
+    return None
+  from scipy import stats  # noqa: PLC0415  (optional, only for summaries)
+
+  if np.allclose(differences, differences[0]):
+    return 1.0 if differences[0] == 0 else 0.0
+  return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def finished(runs, arm, epochs):
+  """Seed -> history of the runs of `arm` that trained all `epochs`."""
+  return {s: h for s, h in runs[arm].items() if len(h) == epochs}
+
+
+def epochs_to_reach(curve, target):
+  """First epoch (1-based) whose value is <= target, else None."""
+  hits = np.flatnonzero(np.asarray(curve) <= target + 1e-12)
+  return int(hits[0]) + 1 if len(hits) else None
+
+
+def pick(history, kind, metric):
+  """The final or the best (lowest) value of a metric over a run."""
+  values = [record[metric] for record in history]
+  return values[-1] if kind == 'final' else min(values)
+
+
+def summarize(runs, arms, epochs):
+  """Per arm: final/best errors over seeds; vs the first arm: differences."""
+  summary = {}
+  for arm in arms:
+    done = finished(runs, arm, epochs)
+    if not done:
+      continue
+    entry = {'seeds': sorted(done)}
+    for metric in METRICS:
+      curves = np.array([[r[metric] for r in h] for h in done.values()])
+      entry[f'final_{metric}'] = mean_std(curves[:, -1])
+      entry[f'best_{metric}'] = mean_std(curves.min(axis=1))
+      entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
+    rates = [
+      np.median([r['images_per_second'] for r in h]) for h in done.values()
+    ]
+    entry['images_per_second'] = mean_std(rates)
+    summary[arm] = entry
+  baseline = arms[0]
+  if baseline in summary:
+    target = summary[baseline]['final_top1_error']['mean']
+    for entry in summary.values():
+      entry['epochs_to_baseline_final_top1'] = epochs_to_reach(
+        entry['mean_curve_top1_error'], target
+      )
+    for arm in arms[1:]:
+      if arm not in summary:
+        continue
+      base_runs = finished(runs, baseline, epochs)
+      arm_runs = finished(runs, arm, epochs)
+      seeds = sorted(set(base_runs) & set(arm_runs))
+      difference = {'seeds': seeds}
+      for kind in ('final', 'best'):
+        for metric in METRICS:
+          diffs = [
+            pick(arm_runs[s], kind, metric) - pick(base_runs[s], kind, metric)
+            for s in seeds
+          ]
+          difference[f'{kind}_{metric}'] = {
+            **mean_std(diffs),
+            'per_seed': diffs,
+            'paired_t_test_p': paired_p_value(diffs),
+          }
+      summary[f'{arm} - {baseline}'] = difference
+  return summary
+
+
+def write_json_atomically(path, data):
+  """Writes JSON to a temporary file beside `path`, then renames it."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  with tempfile.NamedTemporaryFile(
+    'w', dir=directory, suffix='.tmp', delete=False
+  ) as file:
+    json.dump(data, file, indent=1)
+  os.replace(file.name, path)
+
+
+def write_results(workdir, config, runs):
+  """Writes ``workdir/results.json`` and returns what it wrote."""
+  results = {
+    'config': config.to_dict(),
+    'runs': {
+      arm: {str(s): h for s, h in seeds.items()} for arm, seeds in runs.items()
+    },
+    'summary': summarize(runs, list(config.arms), config.epochs),
+  }
+  write_json_atomically(os.path.join(workdir, 'results.json'), results)
+  return results
+
+
+def format_table(results):
+  """The side-by-side table of final and best errors (in %)."""
+
+  def pct(stats):
+    return f'{100 * stats["mean"]:6.2f} ± {100 * stats["std"]:4.2f}'
+
+  summary = results['summary']
+  header = (
+    f'{"arm":18s} {"final top-1":>15s} {"best top-1":>15s} '
+    f'{"final top-5":>15s} {"best top-5":>15s} {"images/s":>9s}'
+  )
+  lines = [header, '-' * len(header)]
+  for name, entry in summary.items():
+    cells = [
+      pct(entry[f'{kind}_{metric}'])
+      for metric in ('top1_error', 'top5_error')
+      for kind in ('final', 'best')
+    ]
+    rate = entry.get('images_per_second')
+    rate = f'{rate["mean"]:9.0f}' if rate else ''
+    lines.append(
+      f'{name:18s} ' + ' '.join(f'{c:>15s}' for c in cells) + f' {rate}'
+    )
+  seeds = {len(v.get('seeds', [])) for v in summary.values()}
+  lines.append(f'errors in %, mean ± std over {max(seeds, default=0)} seed(s)')
+  return '\n'.join(lines)
+
+
+def plot_curves(workdir, results):
+  """Test top-1 error and train loss per epoch, mean and range over seeds."""
+  import matplotlib  # noqa: PLC0415  (optional, only for plots)
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+  from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
+
+  figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  for arm, seeds in results['runs'].items():
+    histories = [h for h in seeds.values() if h]
+    if not histories:
+      continue
+    length = min(len(h) for h in histories)
+    epochs = np.arange(1, length + 1)
+    for axis, metric, scale in (
+      (axes[0], 'top1_error', 100),
+      (axes[1], 'train_loss', 1),
+    ):
+      values = scale * np.array(
+        [[r[metric] for r in h[:length]] for h in histories]
+      )
+      (line,) = axis.plot(epochs, values.mean(axis=0), label=arm)
+      axis.fill_between(
+        epochs,
+        values.min(axis=0),
+        values.max(axis=0),
+        color=line.get_color(),
+        alpha=0.2,
+      )
+  axes[0].set(xlabel='epoch', ylabel='test top-1 error (%)')
+  axes[1].set(xlabel='epoch', ylabel='train loss', yscale='log')
+  for axis in axes:
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend()
+  config = results['config']
+  figure.suptitle(
+    f'CIFAR-100, {config["model"]} width {config["width"]}: mean and range '
+    'over seeds'
+  )
+  figure.tight_layout()
+  path = os.path.join(workdir, 'curves.png')
+  figure.savefig(path, dpi=110)
+  plt.close(figure)
+  return path
