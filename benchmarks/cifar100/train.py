@@ -10,6 +10,7 @@ same seed gives every arm the same initialisation, data order, augmentation
 and dropout masks, and a resumed run continues exactly where it stopped.
 """
 
+import functools
 import json
 import math
 import os
@@ -55,11 +56,7 @@ def validate_config(config):
   """Raises `ConfigError` for a bad field, before anything is trained."""
 
   def fail(field, allowed):
-    value = (
-      config.get(field)
-      if '.' not in field
-      else config.plp.get(field.split('.')[1])
-    )
+    value = functools.reduce(getattr, field.split('.'), config)
     raise ConfigError(f'config.{field} is {value!r}; allowed: {allowed}.')
 
   if config.model not in models.MODELS:
