@@ -1,8 +1,9 @@
 """Training-step speed of the CIFAR-100 models, side by side in one process.
 
 Times `train.train_step` (batch gather, augmentation, forward, backward, SGD
-update) on random 32x32 images for each model and width, and VGG16 once more
-with the im2col path for tiny feature maps switched off, to show what it buys.
+update) on random 32x32 images for each model and width, then VGG16 with the
+im2col path for tiny feature maps switched off and GoogLeNet with XLA's
+reduce-window max-pools, to show what each CPU speed-up buys.
 
   python -m benchmarks.models_speed [--batch-size 128] [--steps 3]
 """
@@ -38,6 +39,18 @@ def step_seconds(name, width, batch_size, steps, dtype):
   return float(np.median(times)), params
 
 
+def reduce_window_max_pool(x, stride):
+  return nnx.max_pool(x, (3, 3), (stride, stride), ((1, 1), (1, 1)))
+
+
+# The CPU speed-ups switched off, one at a time: (model, label, attribute of
+# `models`, value while measuring).
+BASELINES = [
+  ('VGG16', 'no im2col', 'IM2COL_MAX_PIXELS', 0),
+  ('GoogLeNet', 'reduce-window pools', 'max_pool_3x3', reduce_window_max_pool),
+]
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--batch-size', type=int, default=128)
@@ -52,23 +65,27 @@ def main():
     f'x{jax.device_count()}, batch {args.batch_size}, {args.dtype}'
   )
   header = ('model', 'width', 'params', 's/step', 'images/s')
-  print('{:24s} {:>6s} {:>11s} {:>8s} {:>9s}'.format(*header))
-  runs = [(name, width) for name in args.models for width in args.widths]
-  if 'VGG16' in args.models:
-    runs += [('VGG16 (no im2col)', w) for w in args.widths]
-  for label, width in runs:
-    name = label.split()[0]
-    default_max_pixels = models.IM2COL_MAX_PIXELS
-    if 'no im2col' in label:
-      models.IM2COL_MAX_PIXELS = 0
-    try:
-      seconds, params = step_seconds(
-        name, width, args.batch_size, args.steps, dtype
+  print('{:34s} {:>6s} {:>11s} {:>8s} {:>9s}'.format(*header))
+  runs = [(name, '', None, None) for name in args.models]
+  runs += [b for b in BASELINES if b[0] in args.models]
+  for name, variant, attribute, value in runs:
+    for width in args.widths:
+      default = attribute and getattr(models, attribute)
+      if attribute:
+        setattr(models, attribute, value)
+      try:
+        seconds, params = step_seconds(
+          name, width, args.batch_size, args.steps, dtype
+        )
+      finally:
+        if attribute:
+          setattr(models, attribute, default)
+      label = f'{name} ({variant})' if variant else name
+      rate = args.batch_size / seconds
+      print(
+        f'{label:34s} {width:6.3g} {params:11,d} {seconds:8.3f} {rate:9.1f}',
+        flush=True,
       )
-    finally:
-      models.IM2COL_MAX_PIXELS = default_max_pixels
-    rate = args.batch_size / seconds
-    print(f'{label:24s} {width:6.3g} {params:11,d} {seconds:8.3f} {rate:9.1f}')
 
 
 if __name__ == '__main__':

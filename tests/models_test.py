@@ -93,3 +93,21 @@ def test_larger_or_strided_inputs_use_the_plain_convolution(size, strides):
   conv = models.Conv(4, 4, 3, strides=strides, rngs=nnx.Rngs(1))
   x = jax.random.normal(jax.random.key(2), (1, size, size, 4))
   np.testing.assert_array_equal(conv(x), nnx.Conv.__call__(conv, x))
+
+
+@pytest.mark.parametrize('stride', [1, 2])
+@pytest.mark.parametrize('size', [8, 7])
+def test_separable_max_pool_equals_the_reduce_window_pool(stride, size):
+  x = jax.random.normal(jax.random.key(3), (2, size, size, 5))
+
+  def pool(x):
+    return nnx.max_pool(x, (3, 3), (stride, stride), ((1, 1), (1, 1)))
+
+  np.testing.assert_array_equal(models.max_pool_3x3(x, stride), pool(x))
+  # Random inputs have no ties, so each window's gradient goes to the same
+  # input; an input that wins several windows sums them in another order.
+  weights = jax.random.normal(jax.random.key(4), pool(x).shape)
+  want = jax.grad(lambda x: jnp.sum(pool(x) * weights))(x)
+  got = jax.grad(lambda x: jnp.sum(models.max_pool_3x3(x, stride) * weights))(x)
+  np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+  assert np.array_equal(got == 0, want == 0)

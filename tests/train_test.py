@@ -64,3 +64,9 @@ def test_models_speed_times_a_step():
     'ResNet18', 0.125, 4, 1, jnp.float32
   )
   assert seconds > 0 and params > 0
+
+
+def test_models_speed_baselines_switch_one_speed_up_off():
+  for name, _, attribute, value in models_speed.BASELINES:
+    assert name in models.MODELS
+    assert callable(value) == callable(getattr(models, attribute))
