@@ -52,9 +52,10 @@ def summarize(runs, arms, epochs):
       continue
     entry = {'seeds': sorted(done)}
     for metric in METRICS:
+      for kind in ('final', 'best'):
+        values = [pick(h, kind, metric) for h in done.values()]
+        entry[f'{kind}_{metric}'] = mean_std(values)
       curves = np.array([[r[metric] for r in h] for h in done.values()])
-      entry[f'final_{metric}'] = mean_std(curves[:, -1])
-      entry[f'best_{metric}'] = mean_std(curves.min(axis=1))
       entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
     rates = [
       np.median([r['images_per_second'] for r in h]) for h in done.values()
