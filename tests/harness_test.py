@@ -17,6 +17,7 @@ from benchmarks.cifar100.configs import tiny
 
 # What must be identical between runs; speed and wall time are not.
 COMPARED = ('epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error')
+PROBED = 'trajectory'  # only in the arms without PLP
 
 
 @pytest.fixture(autouse=True)
@@ -28,7 +29,7 @@ def mock_cifar100():
 def metrics(results):
   return {
     arm: {
-      seed: [{k: r[k] for k in COMPARED} for r in history]
+      seed: [{k: r.get(k) for k in (*COMPARED, PROBED)} for r in history]
       for seed, history in seeds.items()
     }
     for arm, seeds in results['runs'].items()
@@ -48,16 +49,21 @@ def test_a_run_writes_results_curves_and_a_table(uninterrupted):
   with open(workdir / 'results.json') as file:
     assert json.load(file) == json.loads(json.dumps(results))
   assert (workdir / 'curves.png').stat().st_size > 10_000
+  assert (workdir / 'trajectory.png').stat().st_size > 10_000
   assert set(results['runs']) == {'sgd', 'plp'}
   for seeds in results['runs'].values():
     history = seeds['0']
     assert [r['epoch'] for r in history] == [1, 2, 3]
     for record in history:
-      assert set(record) == set(COMPARED) | {
+      assert set(record) - {PROBED} == set(COMPARED) | {
         'images_per_second',
         'wall_seconds',
       }
       assert 0 <= record['top5_error'] <= record['top1_error'] <= 1
+  # Only the arm without PLP follows plain training's path.
+  # tiny.py asks for 4 probes in 4-step epochs; one fits in each.
+  assert [len(r[PROBED]) for r in results['runs']['sgd']['0']] == [1, 1, 1]
+  assert not any(PROBED in r for r in results['runs']['plp']['0'])
   summary = results['summary']
   assert summary['plp']['final_top1_error']['n'] == 1
   difference = summary['plp - sgd']['final_top1_error']
@@ -134,6 +140,7 @@ def test_two_devices_match_one(uninterrupted, tmp_path):
     ('lr_milestones', (0.8, 0.3), 'config.lr_milestones'),
     ('batch_size', 7, 'config.batch_size is 7; allowed: a multiple of the'),
     ('compute_dtype', 'float16', "config.compute_dtype is 'float16'"),
+    ('trajectory_probes', -1, 'config.trajectory_probes is -1; allowed: an'),
   ],
 )
 def test_bad_config_fails_before_training(field, value, message, tmp_path):

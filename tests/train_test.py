@@ -1,13 +1,17 @@
 """Tests for the CIFAR-100 training and evaluation steps."""
 
+import importlib
+
 from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from benchmarks import models_speed
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import train
+from benchmarks.cifar100.configs import study
 import optax_plp
 
 
@@ -70,3 +74,19 @@ def test_models_speed_baselines_switch_one_speed_up_off():
   for name, _, attribute, value in models_speed.BASELINES:
     assert name in models.MODELS
     assert callable(value) == callable(getattr(models, attribute))
+
+
+@pytest.mark.parametrize(
+  'name,argument',
+  [('paper', None), ('cpu', None), ('quick', None)]
+  + [('study', model) for model in study.WIDTHS],
+)
+def test_shipped_configs_are_valid(name, argument):
+  module = importlib.import_module(f'benchmarks.cifar100.configs.{name}')
+  config = module.get_config(argument) if argument else module.get_config()
+  train.validate_config(config)
+
+
+def test_study_config_names_the_allowed_models():
+  with pytest.raises(ValueError, match=r"model is 'ResNet50'; allowed: \["):
+    study.get_config('ResNet50')

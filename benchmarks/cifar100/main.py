@@ -50,7 +50,10 @@ def main(argv):
   except EXPECTED_ERRORS as error:
     sys.exit(f'error: {error}')
   print(report.format_table(results))
-  print(f'results: {_WORKDIR.value}/results.json, {_WORKDIR.value}/curves.png')
+  print(
+    f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
+    '(with trajectory probes) trajectory.png beside it'
+  )
 
 
 if __name__ == '__main__':

@@ -179,13 +179,84 @@ def plot_curves(workdir, results):
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
     axis.legend()
-  config = results['config']
+  return save_figure(
+    figure, results['config'], 'mean and range over seeds', workdir, 'curves'
+  )
+
+
+def save_figure(figure, config, title, workdir, name):
+  """Titles `figure` with the model, saves it as workdir/name.png, closes it."""
+  import matplotlib.pyplot as plt  # noqa: PLC0415  (optional, only for plots)
+
   figure.suptitle(
-    f'CIFAR-100, {config["model"]} width {config["width"]}: mean and range '
-    'over seeds'
+    f'CIFAR-100, {config["model"]} width {config["width"]}: {title}'
   )
   figure.tight_layout()
-  path = os.path.join(workdir, 'curves.png')
+  path = os.path.join(workdir, f'{name}.png')
   figure.savefig(path, dpi=110)
   plt.close(figure)
   return path
+
+
+def trajectory_curves(histories):
+  """Steps and, per layer, the probes' relative errors averaged over seeds."""
+  probes = [[p for r in h for p in r.get('trajectory', [])] for h in histories]
+  length = min(len(p) for p in probes)
+  if not length:
+    return None, {}
+  steps = [p['step'] for p in probes[0][:length]]
+  layers = probes[0][0]['relative_error']
+  return steps, {
+    name: np.mean(
+      [[p['relative_error'][name] for p in run[:length]] for run in probes],
+      axis=0,
+    )
+    for name in layers
+  }
+
+
+def plot_trajectory(workdir, results):
+  """Per layer, how far PLP's prediction lands from training's path."""
+  import matplotlib  # noqa: PLC0415  (optional, only for plots)
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+
+  probed = {}
+  for arm, seeds in results['runs'].items():
+    histories = [h for h in seeds.values() if h]
+    steps, errors = trajectory_curves(histories) if histories else (None, {})
+    if errors:
+      probed[arm] = steps, errors, len(histories)
+  if not probed:
+    return None
+  figure, axes = plt.subplots(
+    1, len(probed), figsize=(6 * len(probed), 4.2), squeeze=False
+  )
+  for axis, (arm, (steps, errors, seeds)) in zip(
+    axes[0], probed.items(), strict=True
+  ):
+    layers = [name for name in errors if name != 'all']
+    colors = plt.cm.viridis(np.linspace(0, 1, len(layers)))
+    for name, color in zip(layers, colors, strict=True):
+      axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
+    axis.plot(steps, errors['all'], color='black', lw=2, label='all parameters')
+    axis.axhline(1, color='red', ls='--', lw=1, label='no better than h3')
+    axis.set(
+      xlabel='step',
+      ylabel='||prediction - m34|| / ||m34 - h3||',
+      yscale='log',
+      title=f'{arm}: {len(layers)} layers, input (purple) to output '
+      f'(yellow); mean of {seeds} seed(s)',
+    )
+    axis.title.set_fontsize(9)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+  return save_figure(
+    figure,
+    results['config'],
+    "relative error of PLP's prediction (step size 1) against plain "
+    "training's next steps",
+    workdir,
+    'trajectory',
+  )

@@ -27,6 +27,7 @@ import tqdm
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import report
+from benchmarks.cifar100 import trajectory
 import optax_plp
 
 # Arm name -> (base optimizer, whether `plp` is chained after it).
@@ -37,7 +38,15 @@ ARMS = {
   'adamw_plp': ('adamw', True),
 }
 # Config fields that may differ between a run and the checkpoint it resumes.
-RESUMABLE_FIELDS = ('arms', 'seeds', 'download', 'num_devices', 'progress')
+# Fields that do not change what is trained, so a resumed run may change them.
+RESUMABLE_FIELDS = (
+  'arms',
+  'seeds',
+  'download',
+  'num_devices',
+  'progress',
+  'trajectory_probes',
+)
 
 
 class ConfigError(ValueError):
@@ -70,6 +79,11 @@ def validate_config(config):
   for field in ('epochs', 'batch_size', 'eval_batch_size'):
     if not isinstance(config[field], int) or config[field] < 1:
       fail(field, 'an int >= 1')
+  if (
+    not isinstance(config.trajectory_probes, int)
+    or config.trajectory_probes < 0
+  ):
+    fail('trajectory_probes', 'an int >= 0')
   for field in ('width', 'learning_rate', 'adamw_learning_rate'):
     if not config[field] > 0:
       fail(field, 'a number > 0')
@@ -229,8 +243,11 @@ def epoch_order(seed, epoch, num_examples, batch_size):
   )
 
 
-def train_epoch(model, optimizer, train, order, key, sharding, progress):
-  """Trains on the batches of `order`; returns (mean loss, images/s)."""
+def train_epoch(model, optimizer, train, order, key, sharding, progress, probe):
+  """Trains on the batches of `order`; returns (mean loss, images/s).
+
+  `probe` (a `trajectory.Probe`) sees the model after every step.
+  """
   model.train()
   total = jnp.zeros([])
   start = time.perf_counter()
@@ -241,6 +258,7 @@ def train_epoch(model, optimizer, train, order, key, sharding, progress):
       model, optimizer, *train, indices, jax.random.fold_in(key, step)
     )
     total = total + loss
+    probe.after_step(step, model)
     if progress and (step % 10 == 9 or step == len(order) - 1):
       loss = float(loss)  # waits for the step, so that the rate is true
       rate = (step + 1) * order.shape[1] / (time.perf_counter() - start)
@@ -393,9 +411,15 @@ def train_and_evaluate(config, workdir):
       history = restore(manager, model, optimizer, config)
       runs[arm][seed] = history
       key = jax.random.key(seed)
+      probes = 0 if ARMS[arm][1] else config.trajectory_probes
       for epoch in range(len(history) + 1, config.epochs + 1):
         start = time.perf_counter()
         order = epoch_order(seed, epoch, len(train_split), config.batch_size)
+        probe = trajectory.Probe(
+          max(steps_per_epoch // probes, trajectory.WINDOW) if probes else 0,
+          steps_per_epoch,
+          (epoch - 1) * steps_per_epoch,
+        )
         train_loss, rate = train_epoch(
           model,
           optimizer,
@@ -404,6 +428,7 @@ def train_and_evaluate(config, workdir):
           jax.random.fold_in(key, epoch),
           batch_sharding,
           config.progress,
+          probe,
         )
         if not math.isfinite(train_loss):
           report.write_results(workdir, config, runs)
@@ -417,6 +442,8 @@ def train_and_evaluate(config, workdir):
           **evaluate(model, test, config.eval_batch_size, batch_sharding),
           'images_per_second': rate,
         }
+        if probe.records:
+          record['trajectory'] = probe.records
         record['wall_seconds'] = time.perf_counter() - start
         history.append(record)
         if config.progress:
@@ -439,4 +466,5 @@ def train_and_evaluate(config, workdir):
       manager.close()
   results = report.write_results(workdir, config, runs)
   report.plot_curves(workdir, results)
+  report.plot_trajectory(workdir, results)
   return results

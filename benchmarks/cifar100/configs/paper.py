@@ -34,6 +34,10 @@ def get_config():
   config.plp.step_size = 1.0
   config.plp.every = 3
   config.plp.start_epoch = 0.0
+  # Up to this many times per epoch (each takes 4 of its steps), in the arms
+  # without PLP: how far PLP's prediction would land from where training
+  # goes (see trajectory.py). Costs no extra steps.
+  config.trajectory_probes = 4
 
   config.dataset = 'cifar100'
   config.train_split = 'train'

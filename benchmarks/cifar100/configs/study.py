@@ -23,4 +23,5 @@ def get_config(model='ResNet18'):
   config.epochs = 2
   config.warmup_epochs = 0.2
   config.seeds = (0, 1, 2)
+  config.trajectory_probes = 24  # every 16 steps
   return config

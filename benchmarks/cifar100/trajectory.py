@@ -1,0 +1,88 @@
+"""Where PLP's linear prediction lands compared with plain training's path.
+
+PLP predicts, from three consecutive post-update parameters h1, h2, h3,
+
+  m12 = (h1 + h2) / 2,   m23 = (h2 + h3) / 2,   p = m23 + (m23 - m12).
+
+On a straight path walked in equal steps, p is the next midpoint
+m34 = (h3 + h4) / 2, half a step past h3. A probe lets the optimizer take four
+plain steps h1..h4 and measures, per layer,
+
+  relative error = ||p - m34|| / ||m34 - h3||,
+
+which is 0 where the path is locally linear, and 1 where the prediction lands
+no closer to the path than h3 itself, i.e. where extrapolating gains nothing.
+"""
+
+from flax import nnx
+import jax
+import jax.numpy as jnp
+
+WINDOW = 4  # h1, h2, h3 for the prediction and h4 for the path it predicts.
+ALL = 'all'
+
+
+def layer_name(path):
+  """'blocks/0/conv1/conv' for the kernel at that path, without 'layers'."""
+  keys = jax.tree_util.keystr(path, simple=True, separator='/').split('/')
+  return '/'.join(k for k in keys[:-1] if k != 'layers') or keys[-1]
+
+
+@jax.jit
+def relative_errors(h1, h2, h3, h4):
+  """Per layer kernel and over all parameters: ||p - m34|| / ||m34 - h3||."""
+
+  def squared_norms(tree_a, tree_b):
+    return jax.tree.map(lambda a, b: jnp.sum(jnp.square(a - b)), tree_a, tree_b)
+
+  m12 = jax.tree.map(lambda a, b: (a + b) / 2, h1, h2)
+  m23 = jax.tree.map(lambda a, b: (a + b) / 2, h2, h3)
+  m34 = jax.tree.map(lambda a, b: (a + b) / 2, h3, h4)
+  prediction = jax.tree.map(lambda a, b: 2 * a - b, m23, m12)
+  miss = squared_norms(prediction, m34)
+  move = squared_norms(m34, h3)
+  errors = {
+    ALL: jnp.sqrt(sum(jax.tree.leaves(miss)) / sum(jax.tree.leaves(move)))
+  }
+  kernels = jax.tree_util.tree_flatten_with_path(h1)[0]
+  for (path, kernel), missed, moved in zip(
+    kernels, jax.tree.leaves(miss), jax.tree.leaves(move), strict=True
+  ):
+    if kernel.ndim >= 2:
+      errors[layer_name(path)] = jnp.sqrt(missed / moved)
+  return errors
+
+
+class Probe:
+  """Measures the prediction error of the steps at `interval`-step windows.
+
+  Call `after_step` after every training step of an epoch; the windows are
+  the first four steps of every `interval` steps, so that plain training
+  itself walks h1..h4 and nothing extra is computed but the errors.
+  """
+
+  def __init__(self, interval, steps_in_epoch, first_global_step):
+    if 0 < interval < WINDOW:
+      raise ValueError(f'interval is {interval}; allowed: 0 or >= {WINDOW}.')
+    self.interval = interval
+    self.steps_in_epoch = steps_in_epoch
+    self.first_global_step = first_global_step
+    self.window = []
+    self.records = []
+
+  def after_step(self, step, model):
+    if not self.interval:
+      return
+    offset = step % self.interval
+    if offset >= WINDOW or step - offset + WINDOW > self.steps_in_epoch:
+      return
+    self.window.append(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    if len(self.window) == WINDOW:
+      errors = relative_errors(*self.window)
+      self.records.append(
+        {
+          'step': self.first_global_step + step,  # optimizer steps taken at h3
+          'relative_error': {k: float(v) for k, v in errors.items()},
+        }
+      )
+      self.window = []
