@@ -3,9 +3,11 @@
 Times `train.train_step` (batch gather, augmentation, forward, backward, SGD
 update) on random 32x32 images for each model and width, then VGG16 with the
 im2col path for tiny feature maps switched off and GoogLeNet with XLA's
-reduce-window max-pools, to show what each CPU speed-up buys.
+reduce-window max-pools, to show what each CPU speed-up buys. With --plp it
+also times each model's step with `optax_plp.plp()` chained after SGD and
+prints the ratio PLP step / SGD step, measured back to back.
 
-  python -m benchmarks.models_speed [--batch-size 128] [--steps 3]
+  python -m benchmarks.models_speed [--batch-size 128] [--steps 3] [--plp]
 """
 
 import argparse
@@ -20,23 +22,42 @@ from benchmarks.cifar100 import models
 from benchmarks.cifar100 import train
 
 
-def step_seconds(name, width, batch_size, steps, dtype):
-  """Median seconds of a compiled training step."""
+def compiled_step(name, width, batch_size, dtype, plp):
+  """A timed training step, compiled; the model's parameter count."""
   model = models.MODELS[name](100, width=width, dtype=dtype, rngs=nnx.Rngs(0))
   model.train()
-  optimizer = nnx.Optimizer(model, train.make_optimizer(0.1), wrt=nnx.Param)
+  tx = train.make_optimizer(0.1, plp={} if plp else None)
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
   shape = (batch_size, 32, 32, 3)
   images = jax.random.randint(jax.random.key(0), shape, 0, 256, jnp.uint8)
   labels = jnp.arange(batch_size) % 100
   batch = (images, labels, jnp.arange(batch_size), jax.random.key(1))
-  jax.block_until_ready(train.train_step(model, optimizer, *batch))
-  times = []
-  for _ in range(steps):
+
+  def seconds():
     start = time.perf_counter()
     jax.block_until_ready(train.train_step(model, optimizer, *batch))
-    times.append(time.perf_counter() - start)
+    return time.perf_counter() - start
+
+  seconds()
   params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
-  return float(np.median(times)), params
+  return seconds, params
+
+
+def step_seconds(name, width, batch_size, steps, dtype, plp=(False,)):
+  """Median seconds of a training step, per entry of `plp` (with PLP or not).
+
+  With several entries the steps alternate, so that a slower moment of the
+  machine costs each variant alike.
+  """
+  steps_and_params = [
+    compiled_step(name, width, batch_size, dtype, with_plp) for with_plp in plp
+  ]
+  times = [[] for _ in plp]
+  for _ in range(steps):
+    for (seconds, _), timed in zip(steps_and_params, times, strict=True):
+      timed.append(seconds())
+  params = steps_and_params[0][1]
+  return [float(np.median(t)) for t in times], params
 
 
 def reduce_window_max_pool(x, stride):
@@ -58,14 +79,21 @@ def main():
   parser.add_argument('--widths', type=float, nargs='+', default=[0.25, 0.5, 1])
   parser.add_argument('--models', nargs='+', default=list(models.MODELS))
   parser.add_argument('--dtype', default='float32')
+  parser.add_argument(
+    '--plp', action='store_true', help='also time each model with plp()'
+  )
   args = parser.parse_args()
   dtype = jnp.dtype(args.dtype)
   print(
     f'jax {jax.__version__}, {jax.devices()[0].device_kind} '
     f'x{jax.device_count()}, batch {args.batch_size}, {args.dtype}'
   )
-  header = ('model', 'width', 'params', 's/step', 'images/s')
-  print('{:34s} {:>6s} {:>11s} {:>8s} {:>9s}'.format(*header))
+  header = '{:34s} {:>6s} {:>11s} {:>8s} {:>9s}'
+  columns = ['model', 'width', 'params', 's/step', 'images/s']
+  if args.plp:
+    header += ' {:>10s} {:>7s}'
+    columns += ['plp s/step', 'plp/sgd']
+  print(header.format(*columns))
   runs = [(name, '', None, None) for name in args.models]
   runs += [b for b in BASELINES if b[0] in args.models]
   for name, variant, attribute, value in runs:
@@ -74,18 +102,20 @@ def main():
       if attribute:
         setattr(models, attribute, value)
       try:
+        variants = (False, True) if args.plp and not variant else (False,)
         seconds, params = step_seconds(
-          name, width, args.batch_size, args.steps, dtype
+          name, width, args.batch_size, args.steps, dtype, variants
         )
       finally:
         if attribute:
           setattr(models, attribute, default)
       label = f'{name} ({variant})' if variant else name
-      rate = args.batch_size / seconds
-      print(
-        f'{label:34s} {width:6.3g} {params:11,d} {seconds:8.3f} {rate:9.1f}',
-        flush=True,
-      )
+      rate = args.batch_size / seconds[0]
+      line = f'{label:34s} {width:6.3g} {params:11,d} {seconds[0]:8.3f}'
+      line += f' {rate:9.1f}'
+      if len(seconds) == 2:
+        line += f' {seconds[1]:10.3f} {seconds[1] / seconds[0]:7.3f}'
+      print(line, flush=True)
 
 
 if __name__ == '__main__':

@@ -63,11 +63,11 @@ def test_train_step_lowers_the_loss_and_eval_counts_hits():
   assert float(metrics['loss']) > 0
 
 
-def test_models_speed_times_a_step():
+def test_models_speed_times_steps_with_and_without_plp():
   seconds, params = models_speed.step_seconds(
-    'ResNet18', 0.125, 4, 1, jnp.float32
+    'ResNet18', 0.125, 4, 2, jnp.float32, (False, True)
   )
-  assert seconds > 0 and params > 0
+  assert len(seconds) == 2 and min(seconds) > 0 and params > 0
 
 
 def test_models_speed_baselines_switch_one_speed_up_off():
