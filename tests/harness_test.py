@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -12,6 +13,7 @@ import tensorflow_datasets as tfds
 
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
+from benchmarks.cifar100 import study_report
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
 
@@ -230,3 +232,23 @@ def test_main_applies_overrides_and_reports_errors(tmp_path):
   done = subprocess.run(command, capture_output=True, text=True, check=False)
   assert done.returncode == 1
   assert "error: config.model is 'AlexNet'" in done.stderr
+
+
+def test_study_report_tables_main_runs_ablations_and_probes(
+  uninterrupted, tmp_path
+):
+  workdir, results = uninterrupted
+  root = tmp_path / 'runs'
+  for job in ('ResNet18', 'ResNet18_step_size_2'):
+    shutil.copytree(
+      workdir, root / job, ignore=shutil.ignore_patterns('checkpoints')
+    )
+  tables = study_report.write_tables(str(root), str(tmp_path / 'out'))
+  difference = results['summary']['plp - sgd']['final_top1_error']['mean']
+  assert '| ResNet18 (0.0625, 47,592) | plp |' in tables
+  assert f'| ResNet18 | {100 * difference:+.2f} ± 0.00 (' in tables
+  assert '| plp, paper settings | 1 |' in tables
+  assert '| plp, step size 2 | 1 |' in tables
+  assert '| ResNet18, sgd | 1 × base | 1 |' in tables
+  for name in ('results.json', 'curves.png', 'trajectory.png', '../tables.md'):
+    assert (tmp_path / 'out' / 'ResNet18_step_size_2' / name).exists()

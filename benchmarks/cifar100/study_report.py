@@ -1,0 +1,246 @@
+"""Tables and plots of the CIFAR-100 study from the runs `study.sh` made.
+
+  python -m benchmarks.cifar100.study_report WORKROOT \
+      [--out benchmarks/results/cifar100/study]
+
+Copies every job's results.json and plots to OUT/JOB/ and writes OUT/tables.md:
+per model and arm the final and best test errors (mean ± std over seeds),
+PLP minus baseline per seed with a paired t-test, the epochs each arm needs
+to reach the baseline's final top-1 error and its training speed; the
+ablations against the baseline of the same seeds; and the trajectory probes
+summarised per learning-rate phase.
+"""
+
+import argparse
+import json
+import os
+import shutil
+
+from flax import nnx
+import jax
+import numpy as np
+
+from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import models
+from benchmarks.cifar100 import report
+
+MODELS = ('VGG16', 'ResNet18', 'GoogLeNet')
+TRAIN_EXAMPLES = 50_000  # CIFAR-100's training split
+# Job directory -> (the arm it adds, the job and arm it is compared with).
+ABLATIONS = {
+  'ResNet18_step_size_0.5': ('plp', 'ResNet18', 'sgd'),
+  'ResNet18_step_size_2': ('plp', 'ResNet18', 'sgd'),
+  'ResNet18_every_6': ('plp', 'ResNet18', 'sgd'),
+  'ResNet18_start_after_warmup': ('plp', 'ResNet18', 'sgd'),
+  'ResNet18_adamw': ('adamw_plp', 'ResNet18_adamw', 'adamw'),
+}
+ABLATION_SEEDS = ('0', '1')
+# Test errors (%) of the full-width models after the reference recipe's 200
+# epochs, as tabulated by the paper (top-1, top-5).
+REFERENCE_ERRORS = {
+  'VGG16': (27.07, 8.84),
+  'ResNet18': (24.39, 6.95),
+  'GoogLeNet': (21.97, 5.94),
+}
+
+
+def parameter_count(config):
+  model = models.MODELS[config['model']](
+    input_pipeline.NUM_CLASSES, width=config['width'], rngs=nnx.Rngs(0)
+  )
+  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def pct(stats, sign=False):
+  return (
+    f'{100 * stats["mean"]:{"+" if sign else ""}.2f} ± {100 * stats["std"]:.2f}'
+  )
+
+
+def p_value(stats):
+  p = stats['paired_t_test_p']
+  return 'n/a' if p is None else f'{p:.3f}'
+
+
+def per_seed(stats):
+  return ', '.join(f'{100 * d:+.2f}' for d in stats['per_seed'])
+
+
+def main_tables(results):
+  """Markdown tables of the models' baseline and PLP arms side by side."""
+  arms = [
+    '| model (width, params) | arm | final top-1 | final top-5 | best top-1 '
+    '| best top-5 | epochs to baseline final top-1 | images/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  differences = [
+    '| model | PLP − SGD final top-1 (per seed) | p | final top-5 (per seed) '
+    '| p | best top-1 | p | best top-5 | p |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for model in MODELS:
+    if model not in results:
+      continue
+    config, summary = results[model]['config'], results[model]['summary']
+    label = f'{model} ({config["width"]}, {parameter_count(config):,})'
+    for arm in config['arms']:
+      if arm not in summary:
+        continue
+      entry = summary[arm]
+      reached = entry['epochs_to_baseline_final_top1']
+      arms.append(
+        f'| {label} | {arm} | '
+        + ' | '.join(
+          pct(entry[f'{kind}_{metric}'])
+          for kind in ('final', 'best')
+          for metric in report.METRICS
+        )
+        + f' | {reached or "not reached"} of {config["epochs"]} '
+        f'| {entry["images_per_second"]["mean"]:.0f} |'
+      )
+    difference = summary.get('plp - sgd')
+    if difference:
+      cells = []
+      for kind in ('final', 'best'):
+        for metric in report.METRICS:
+          stats = difference[f'{kind}_{metric}']
+          shown = pct(stats, sign=True)
+          if kind == 'final':
+            shown += f' ({per_seed(stats)})'
+          cells += [shown, p_value(stats)]
+      differences.append(f'| {model} | ' + ' | '.join(cells) + ' |')
+  return '\n'.join(arms) + '\n\n' + '\n'.join(differences)
+
+
+def ablation_table(results):
+  """PLP's variants on ResNet18 against the baseline of the same seeds."""
+  lines = [
+    '| variant | seeds | Δ final top-1 (per seed) | Δ final top-5 (per seed) '
+    '| variant final top-1 | baseline final top-1 |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ]
+  variants = {'ResNet18': ('plp', 'ResNet18', 'sgd'), **ABLATIONS}
+  for job, (arm, base_job, base_arm) in variants.items():
+    if job not in results or base_job not in results:
+      continue
+    name = f'{arm}, ' + (
+      job.removeprefix('ResNet18_').replace('_', ' ')
+      if job in ABLATIONS
+      else 'paper settings'
+    )
+    runs = {}
+    for label, source, source_arm in (
+      (base_arm, base_job, base_arm),
+      (name, job, arm),
+    ):
+      histories = results[source]['runs'].get(source_arm, {})
+      runs[label] = {
+        int(s): histories[s] for s in ABLATION_SEEDS if s in histories
+      }
+    epochs = results[job]['config']['epochs']
+    summary = report.summarize(runs, [base_arm, name], epochs)
+    difference = summary.get(f'{name} - {base_arm}')
+    if not difference:
+      continue
+    top1, top5 = (difference[f'final_{m}'] for m in report.METRICS)
+    lines.append(
+      f'| {name} | {len(difference["seeds"])} '
+      f'| {pct(top1, sign=True)} ({per_seed(top1)}) '
+      f'| {pct(top5, sign=True)} ({per_seed(top5)}) '
+      f'| {pct(summary[name]["final_top1_error"])} '
+      f'| {pct(summary[base_arm]["final_top1_error"])} ({base_arm}) |'
+    )
+  return '\n'.join(lines)
+
+
+def learning_rate_phases(config, steps_per_epoch):
+  """(first step, learning-rate factor) of each phase of the schedule."""
+  total = config['epochs'] * steps_per_epoch
+  starts = [0] + [round(m * total) for m in config['lr_milestones']]
+  return [(s, config['lr_decay'] ** i) for i, s in enumerate(starts)]
+
+
+def trajectory_table(results):
+  """Median relative error of the probes per learning-rate phase."""
+  lines = [
+    '| job, arm | learning rate | probes | all parameters | first layer '
+    '| median layer | last layer | layers < 1 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for job, result in results.items():
+    config = result['config']
+    examples = min(config['train_limit'] or TRAIN_EXAMPLES, TRAIN_EXAMPLES)
+    steps_per_epoch = examples // config['batch_size']
+    phases = learning_rate_phases(config, steps_per_epoch)
+    for arm, seeds in result['runs'].items():
+      probes = [
+        p
+        for history in seeds.values()
+        for r in history
+        for p in r.get('trajectory', [])
+      ]
+      if not probes:
+        continue
+      for i, (start, factor) in enumerate(phases):
+        end = phases[i + 1][0] if i + 1 < len(phases) else np.inf
+        inside = [
+          p['relative_error'] for p in probes if start <= p['step'] < end
+        ]
+        if not inside:
+          continue
+        layers = [k for k in inside[0] if k != 'all']
+        per_layer = {k: np.median([e[k] for e in inside]) for k in layers}
+        ordered = sorted(per_layer.values())
+        lines.append(
+          f'| {job}, {arm} | {factor:g} × base | {len(inside)} '
+          f'| {np.median([e["all"] for e in inside]):.2f} '
+          f'| {per_layer[layers[0]]:.2f} '
+          f'| {ordered[len(ordered) // 2]:.2f} '
+          f'| {per_layer[layers[-1]]:.2f} '
+          f'| {sum(v < 1 for v in ordered)} of {len(ordered)} |'
+        )
+  return '\n'.join(lines)
+
+
+def write_tables(workroot, out):
+  """Copies the jobs' results to `out` and writes and returns the tables."""
+  results = {}
+  for job in (*MODELS, *ABLATIONS):
+    source = os.path.join(workroot, job)
+    path = os.path.join(source, 'results.json')
+    if not os.path.exists(path):
+      print(f'{job}: no results yet')
+      continue
+    with open(path) as file:
+      results[job] = json.load(file)
+    os.makedirs(os.path.join(out, job), exist_ok=True)
+    for name in ('results.json', 'curves.png', 'trajectory.png'):
+      if os.path.exists(os.path.join(source, name)):
+        shutil.copy(os.path.join(source, name), os.path.join(out, job))
+  tables = (
+    '## Baseline and PLP, per model\n\nTest errors in %, mean ± std over '
+    'seeds; differences are PLP minus baseline, paired by seed, with the '
+    f'two-sided paired t-test p.\n\n{main_tables(results)}\n\n'
+    '## Ablations on ResNet18\n\nEach variant against the baseline of the '
+    'same seeds (Δ = variant minus baseline, in points of %).\n\n'
+    f'{ablation_table(results)}\n\n'
+    '## Trajectory probes\n\n||m23 + (m23 - m12) - m34|| / ||m34 - h3|| '
+    'over four plain steps, median over probes and seeds; below 1 the '
+    'prediction lands closer to where training goes than h3 does.\n\n'
+    f'{trajectory_table(results)}\n'
+  )
+  with open(os.path.join(out, 'tables.md'), 'w') as file:
+    file.write(tables)
+  return tables
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('workroot')
+  parser.add_argument('--out', default='benchmarks/results/cifar100/study')
+  args = parser.parse_args()
+  print(write_tables(args.workroot, args.out))
+
+
+if __name__ == '__main__':
+  main()
