@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
-# Runs every job of the CIFAR-100 study (benchmarks/results/cifar100/REPORT.md)
-# one after another, each into WORKROOT/NAME; rerun it to resume after a stop.
+# Runs the jobs of the CIFAR-100 study (benchmarks/results/cifar100/REPORT.md)
+# one after another, each into WORKROOT/JOB; rerun it to resume after a stop.
+# With JOB names, runs only those (e.g. to run two queues side by side).
 #
-#   bash benchmarks/cifar100/study.sh WORKROOT
+#   bash benchmarks/cifar100/study.sh WORKROOT [JOB...]
 #   python -m benchmarks.cifar100.study_report WORKROOT
 set -euo pipefail
-root=${1:?usage: study.sh WORKROOT}
+root=${1:?usage: study.sh WORKROOT [JOB...]}
+shift
+only=" $* "
 config=benchmarks/cifar100/configs/study.py
 
 run() {
   local name=$1
   shift
+  if [[ $only != "  " && $only != *" $name "* ]]; then
+    return
+  fi
   echo "== $name ($(date -u +%FT%TZ))"
   python -m benchmarks.cifar100.main --workdir="$root/$name" "$@"
 }
