@@ -5,6 +5,8 @@ import jax
 import numpy as np
 import pytest
 
+from benchmarks.cifar100 import models
+from benchmarks.cifar100 import report
 from benchmarks.cifar100 import trajectory
 
 
@@ -100,6 +102,26 @@ def test_a_probe_that_sees_nothing_and_a_bad_interval():
 
 
 def test_layer_names_leave_out_list_containers():
-  tree = {'blocks': {'layers': [{'conv': {'kernel': np.zeros((1, 1))}}]}}
-  [(keys, _)] = jax.tree_util.tree_flatten_with_path(tree)[0]
-  assert trajectory.layer_name(keys) == 'blocks/0/conv'
+  assert trajectory.layer_name(['blocks', 'layers', 0, 'conv', 'kernel']) == (
+    'blocks/0/conv'
+  )
+  assert trajectory.layer_name(['kernel']) == 'kernel'
+
+
+@pytest.mark.parametrize(
+  'name,first,last',
+  [
+    ('VGG16', 'features/0/conv', 'classifier/6'),
+    ('ResNet18', 'stem/conv', 'head'),
+    ('GoogLeNet', 'stem/conv', 'head'),
+  ],
+)
+def test_layer_order_runs_from_input_to_output(name, first, last):
+  order = report.layer_order({'model': name, 'width': 0.0625})
+  assert (order[0], order[-1]) == (first, last)
+  model = nnx.eval_shape(
+    lambda: models.MODELS[name](100, width=0.0625, rngs=nnx.Rngs(0))
+  )
+  params = nnx.to_pure_dict(nnx.state(model, nnx.Param))
+  errors = jax.eval_shape(trajectory.relative_errors, *[params] * 4)
+  assert sorted(order) == sorted(set(errors) - {'all'})

@@ -4,7 +4,13 @@ import json
 import os
 import tempfile
 
+from flax import nnx
+import jax
 import numpy as np
+
+from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import models
+from benchmarks.cifar100 import trajectory
 
 METRICS = ('top1_error', 'top5_error')
 
@@ -189,7 +195,7 @@ def save_figure(figure, config, title, workdir, name):
   import matplotlib.pyplot as plt  # noqa: PLC0415  (optional, only for plots)
 
   figure.suptitle(
-    f'CIFAR-100, {config["model"]} width {config["width"]}: {title}'
+    f'CIFAR-100, {config["model"]} width {config["width"]}:\n{title}'
   )
   figure.tight_layout()
   path = os.path.join(workdir, f'{name}.png')
@@ -198,8 +204,28 @@ def save_figure(figure, config, title, workdir, name):
   return path
 
 
+def new_model(config):
+  """The model a results file's config describes, freshly initialised."""
+  return models.MODELS[config['model']](
+    input_pipeline.NUM_CLASSES, width=config['width'], rngs=nnx.Rngs(0)
+  )
+
+
+def layer_order(config):
+  """The model's kernel names from input to output, without initialising it.
+
+  (Tracing skips the many small initialisations, which take a minute for
+  GoogLeNet on a CPU; nnx.eval_shape would sort the attributes.)
+  """
+  names = []
+  jax.eval_shape(
+    lambda: names.extend(trajectory.layer_order(new_model(config)))
+  )
+  return names
+
+
 def trajectory_curves(histories):
-  """Steps and, per layer, the probes' relative errors averaged over seeds."""
+  """Steps and, per probed name, the relative errors averaged over seeds."""
   probes = [[p for r in h for p in r.get('trajectory', [])] for h in histories]
   length = min(len(p) for p in probes)
   if not length:
@@ -231,12 +257,12 @@ def plot_trajectory(workdir, results):
   if not probed:
     return None
   figure, axes = plt.subplots(
-    1, len(probed), figsize=(6 * len(probed), 4.2), squeeze=False
+    1, len(probed), figsize=(max(8, 6 * len(probed)), 4.4), squeeze=False
   )
   for axis, (arm, (steps, errors, seeds)) in zip(
     axes[0], probed.items(), strict=True
   ):
-    layers = [name for name in errors if name != 'all']
+    layers = layer_order(results['config'])
     colors = plt.cm.viridis(np.linspace(0, 1, len(layers)))
     for name, color in zip(layers, colors, strict=True):
       axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
@@ -245,7 +271,7 @@ def plot_trajectory(workdir, results):
     axis.set(
       xlabel='step',
       ylabel='||prediction - m34|| / ||m34 - h3||',
-      yscale='log',
+      ylim=(0, None),
       title=f'{arm}: {len(layers)} layers, input (purple) to output '
       f'(yellow); mean of {seeds} seed(s)',
     )
@@ -255,8 +281,7 @@ def plot_trajectory(workdir, results):
   return save_figure(
     figure,
     results['config'],
-    "relative error of PLP's prediction (step size 1) against plain "
-    "training's next steps",
+    "where PLP's prediction (step size 1) lands from plain training's path",
     workdir,
     'trajectory',
   )

@@ -20,8 +20,6 @@ from flax import nnx
 import jax
 import numpy as np
 
-from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import models
 from benchmarks.cifar100 import report
 
 MODELS = ('VGG16', 'ResNet18', 'GoogLeNet')
@@ -45,9 +43,7 @@ REFERENCE_ERRORS = {
 
 
 def parameter_count(config):
-  model = models.MODELS[config['model']](
-    input_pipeline.NUM_CLASSES, width=config['width'], rngs=nnx.Rngs(0)
-  )
+  model = nnx.eval_shape(lambda: report.new_model(config))
   return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
@@ -172,6 +168,7 @@ def trajectory_table(results):
     examples = min(config['train_limit'] or TRAIN_EXAMPLES, TRAIN_EXAMPLES)
     steps_per_epoch = examples // config['batch_size']
     phases = learning_rate_phases(config, steps_per_epoch)
+    layers = report.layer_order(config)
     for arm, seeds in result['runs'].items():
       probes = [
         p
@@ -188,7 +185,6 @@ def trajectory_table(results):
         ]
         if not inside:
           continue
-        layers = [k for k in inside[0] if k != 'all']
         per_layer = {k: np.median([e[k] for e in inside]) for k in layers}
         ordered = sorted(per_layer.values())
         lines.append(

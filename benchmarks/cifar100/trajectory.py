@@ -22,10 +22,27 @@ WINDOW = 4  # h1, h2, h3 for the prediction and h4 for the path it predicts.
 ALL = 'all'
 
 
-def layer_name(path):
-  """'blocks/0/conv1/conv' for the kernel at that path, without 'layers'."""
-  keys = jax.tree_util.keystr(path, simple=True, separator='/').split('/')
+def layer_name(keys):
+  """'blocks/0/conv1/conv' for the kernel at `keys`, without 'layers'."""
+  keys = [str(k) for k in keys]
   return '/'.join(k for k in keys[:-1] if k != 'layers') or keys[-1]
+
+
+def layer_order(model, keys=()):
+  """The names of the model's kernels, from its input to its output.
+
+  nnx sorts a model's state by name ('head' before 'stem'); the attributes of
+  these models are defined in the order of the forward pass, so walk those.
+  """
+  if isinstance(model, nnx.Param):
+    return [layer_name(keys)] if model.ndim >= 2 else []
+  if isinstance(model, (list, tuple, nnx.List)):
+    children = enumerate(model)
+  elif isinstance(model, nnx.Module):
+    children = ((k, v) for k, v in vars(model).items() if not k.startswith('_'))
+  else:
+    return []
+  return [name for k, v in children for name in layer_order(v, (*keys, k))]
 
 
 @jax.jit
@@ -49,7 +66,8 @@ def relative_errors(h1, h2, h3, h4):
     kernels, jax.tree.leaves(miss), jax.tree.leaves(move), strict=True
   ):
     if kernel.ndim >= 2:
-      errors[layer_name(path)] = jnp.sqrt(missed / moved)
+      keys = jax.tree_util.keystr(path, simple=True, separator='/')
+      errors[layer_name(keys.split('/'))] = jnp.sqrt(missed / moved)
   return errors
 
 
