@@ -247,6 +247,11 @@ def test_study_report_tables_main_runs_ablations_and_probes(
   difference = results['summary']['plp - sgd']['final_top1_error']['mean']
   assert '| ResNet18 (0.0625, 47,592) | plp |' in tables
   assert f'| ResNet18 | {100 * difference:+.2f} ± 0.00 (' in tables
+  runs = results['runs']  # tiny.py: 3 epochs, so halfway is after epoch 1
+  halfway = (
+    runs['plp']['0'][0]['top1_error'] - runs['sgd']['0'][0]['top1_error']
+  )
+  assert f'| {100 * halfway:+.2f} ± 0.00 (1) | n/a |' in tables
   assert '| plp, paper settings | 1 |' in tables
   assert '| plp, step size 2 | 1 |' in tables
   assert '| ResNet18, sgd | 1 × base | 1 |' in tables

@@ -62,6 +62,22 @@ def per_seed(stats):
   return ', '.join(f'{100 * d:+.2f}' for d in stats['per_seed'])
 
 
+def halfway_difference(result, seeds):
+  """PLP minus baseline top-1 error at the middle epoch, paired by seed."""
+  epoch = max(result['config']['epochs'] // 2, 1)
+  runs = result['runs']
+  differences = [
+    runs['plp'][str(s)][epoch - 1]['top1_error']
+    - runs['sgd'][str(s)][epoch - 1]['top1_error']
+    for s in seeds
+  ]
+  return {
+    **report.mean_std(differences),
+    'epoch': epoch,
+    'paired_t_test_p': report.paired_p_value(differences),
+  }
+
+
 def main_tables(results):
   """Markdown tables of the models' baseline and PLP arms side by side."""
   arms = [
@@ -71,8 +87,8 @@ def main_tables(results):
   ]
   differences = [
     '| model | PLP − SGD final top-1 (per seed) | p | final top-5 (per seed) '
-    '| p | best top-1 | p | best top-5 | p |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| p | best top-1 | p | best top-5 | p | top-1 halfway (epoch) | p |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for model in MODELS:
     if model not in results:
@@ -104,6 +120,11 @@ def main_tables(results):
           if kind == 'final':
             shown += f' ({per_seed(stats)})'
           cells += [shown, p_value(stats)]
+      halfway = halfway_difference(results[model], difference['seeds'])
+      cells += [
+        f'{pct(halfway, sign=True)} ({halfway["epoch"]})',
+        p_value(halfway),
+      ]
       differences.append(f'| {model} | ' + ' | '.join(cells) + ' |')
   return '\n'.join(arms) + '\n\n' + '\n'.join(differences)
 
