@@ -34,9 +34,10 @@ def get_config():
   config.plp.step_size = 1.0
   config.plp.every = 3
   config.plp.start_epoch = 0.0
-  # Up to this many times per epoch (each takes 4 of its steps), in the arms
-  # without PLP: how far PLP's prediction would land from where training
-  # goes (see trajectory.py). Costs no extra steps.
+  # Every (steps per epoch // this) steps, each over 4 of its steps (so about
+  # this many times per epoch), in the arms without PLP: how far PLP's
+  # prediction would land from where training goes (see trajectory.py).
+  # Costs no extra steps.
   config.trajectory_probes = 4
 
   config.dataset = 'cifar100'
