@@ -266,7 +266,9 @@ def plot_trajectory(workdir, results):
     colors = plt.cm.viridis(np.linspace(0, 1, len(layers)))
     for name, color in zip(layers, colors, strict=True):
       axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
-    axis.plot(steps, errors['all'], color='black', lw=2, label='all parameters')
+    axis.plot(
+      steps, errors[trajectory.ALL], color='black', lw=2, label='all parameters'
+    )
     axis.axhline(1, color='red', ls='--', lw=1, label='no better than h3')
     axis.set(
       xlabel='step',

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 
 from benchmarks.cifar100 import report
+from benchmarks.cifar100 import trajectory
 
 MODELS = ('VGG16', 'ResNet18', 'GoogLeNet')
 TRAIN_EXAMPLES = 50_000  # CIFAR-100's training split
@@ -210,7 +211,7 @@ def trajectory_table(results):
         ordered = sorted(per_layer.values())
         lines.append(
           f'| {job}, {arm} | {factor:g} × base | {len(inside)} '
-          f'| {np.median([e["all"] for e in inside]):.2f} '
+          f'| {np.median([e[trajectory.ALL] for e in inside]):.2f} '
           f'| {per_layer[layers[0]]:.2f} '
           f'| {ordered[len(ordered) // 2]:.2f} '
           f'| {per_layer[layers[-1]]:.2f} '

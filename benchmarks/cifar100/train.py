@@ -37,8 +37,8 @@ ARMS = {
   'adamw': ('adamw', False),
   'adamw_plp': ('adamw', True),
 }
-# Config fields that may differ between a run and the checkpoint it resumes.
-# Fields that do not change what is trained, so a resumed run may change them.
+# Config fields that may differ between a run and the checkpoint it resumes
+# (they do not change what is trained).
 RESUMABLE_FIELDS = (
   'arms',
   'seeds',

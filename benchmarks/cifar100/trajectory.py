@@ -22,6 +22,11 @@ WINDOW = 4  # h1, h2, h3 for the prediction and h4 for the path it predicts.
 ALL = 'all'
 
 
+def is_kernel(param):
+  """Convolution and dense kernels are what the probes report per layer."""
+  return param.ndim >= 2
+
+
 def layer_name(keys):
   """'blocks/0/conv1/conv' for the kernel at `keys`, without 'layers'."""
   keys = [str(k) for k in keys]
@@ -35,7 +40,7 @@ def layer_order(model, keys=()):
   these models are defined in the order of the forward pass, so walk those.
   """
   if isinstance(model, nnx.Param):
-    return [layer_name(keys)] if model.ndim >= 2 else []
+    return [layer_name(keys)] if is_kernel(model) else []
   if isinstance(model, (list, tuple, nnx.List)):
     children = enumerate(model)
   elif isinstance(model, nnx.Module):
@@ -65,7 +70,7 @@ def relative_errors(h1, h2, h3, h4):
   for (path, kernel), missed, moved in zip(
     kernels, jax.tree.leaves(miss), jax.tree.leaves(move), strict=True
   ):
-    if kernel.ndim >= 2:
+    if is_kernel(kernel):
       keys = jax.tree_util.keystr(path, simple=True, separator='/')
       errors[layer_name(keys.split('/'))] = jnp.sqrt(missed / moved)
   return errors
