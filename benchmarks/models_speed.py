@@ -39,8 +39,7 @@ def compiled_step(name, width, batch_size, dtype, plp):
     return time.perf_counter() - start
 
   seconds()
-  params = sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
-  return seconds, params
+  return seconds, models.parameter_count(model)
 
 
 def step_seconds(name, width, batch_size, steps, dtype, plp=(False,)):

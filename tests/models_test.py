@@ -12,10 +12,6 @@ from benchmarks.cifar100 import models
 REFERENCE_PARAMS = {'VGG16': 34.0e6, 'ResNet18': 11_220_132, 'GoogLeNet': 6.2e6}
 
 
-def num_params(model):
-  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
-
-
 def images(batch=2, seed=0):
   return jax.random.normal(jax.random.key(seed), (batch, 32, 32, 3))
 
@@ -23,12 +19,14 @@ def images(batch=2, seed=0):
 @pytest.mark.parametrize('name', sorted(models.MODELS))
 def test_parameter_count_matches_the_reference(name):
   model = nnx.eval_shape(lambda: models.MODELS[name](100, rngs=nnx.Rngs(0)))
-  assert num_params(model) == pytest.approx(REFERENCE_PARAMS[name], rel=0.01)
+  assert models.parameter_count(model) == pytest.approx(
+    REFERENCE_PARAMS[name], rel=0.01
+  )
 
 
 def test_resnet18_has_the_exact_reference_layout():
   model = nnx.eval_shape(lambda: models.ResNet18(100, rngs=nnx.Rngs(0)))
-  assert num_params(model) == 11_220_132
+  assert models.parameter_count(model) == 11_220_132
 
 
 @pytest.mark.parametrize('name', sorted(models.MODELS))
@@ -37,7 +35,7 @@ def test_quarter_width_trains_and_evaluates(name):
   wider = nnx.eval_shape(
     lambda: models.MODELS[name](10, width=0.5, rngs=nnx.Rngs(0))
   )
-  assert num_params(model) < num_params(wider)
+  assert models.parameter_count(model) < models.parameter_count(wider)
   forward = nnx.jit(lambda model, x: model(x))
   model.eval()
   first, second = forward(model, images(3)), forward(model, images(3))

@@ -307,3 +307,8 @@ def max_pool_3x3(x, stride):
 
 
 MODELS = {'VGG16': VGG16, 'ResNet18': ResNet18, 'GoogLeNet': GoogLeNet}
+
+
+def parameter_count(model):
+  """The number of trainable parameters (batch statistics excluded)."""
+  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))

@@ -17,9 +17,9 @@ import os
 import shutil
 
 from flax import nnx
-import jax
 import numpy as np
 
+from benchmarks.cifar100 import models
 from benchmarks.cifar100 import report
 from benchmarks.cifar100 import trajectory
 
@@ -34,18 +34,12 @@ ABLATIONS = {
   'ResNet18_adamw': ('adamw_plp', 'ResNet18_adamw', 'adamw'),
 }
 ABLATION_SEEDS = ('0', '1')
-# Test errors (%) of the full-width models after the reference recipe's 200
-# epochs, as tabulated by the paper (top-1, top-5).
-REFERENCE_ERRORS = {
-  'VGG16': (27.07, 8.84),
-  'ResNet18': (24.39, 6.95),
-  'GoogLeNet': (21.97, 5.94),
-}
 
 
 def parameter_count(config):
-  model = nnx.eval_shape(lambda: report.new_model(config))
-  return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+  return models.parameter_count(
+    nnx.eval_shape(lambda: report.new_model(config))
+  )
 
 
 def pct(stats, sign=False):
