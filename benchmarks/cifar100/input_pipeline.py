@@ -72,3 +72,21 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
 def normalize(images):
   """uint8 images to float32, standardised per channel (works in jit)."""
   return (images.astype(np.float32) - MEAN) / STD
+
+
+def split_validation(split, fraction, seed):
+  """A seeded random split of `split` into (training, validation) parts.
+
+  The same `seed` gives the same split whatever else is run, so every arm and
+  seed of a comparison trains on the same images and is selected on the same
+  held-out ones. With ``fraction == 0`` the validation part is ``None``.
+  """
+  if not fraction:
+    return split, None
+  held_out = round(fraction * len(split))
+  order = np.random.default_rng(seed).permutation(len(split))
+  train, validation = np.sort(order[held_out:]), np.sort(order[:held_out])
+  return (
+    Split(split.images[train], split.labels[train]),
+    Split(split.images[validation], split.labels[validation]),
+  )

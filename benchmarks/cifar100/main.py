@@ -1,7 +1,7 @@
 """Trains the CIFAR-100 baseline and PLP arms side by side.
 
   python -m benchmarks.cifar100.main \
-      --config=benchmarks/cifar100/configs/paper.py --workdir=DIR \
+      --config=benchmarks/cifar100/configs/reference_recipe.py --workdir=DIR \
       [--config.seeds='(0, 1, 2)' ...]
 
 Rerunning the same command resumes from the last checkpoints in DIR. On
@@ -15,13 +15,12 @@ import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 from ml_collections import config_flags
 
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
-from benchmarks.cifar100 import train
+from benchmarks.cifar100 import experiment
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's C++ chatter
 
@@ -33,20 +32,20 @@ _DISTRIBUTED = flags.DEFINE_bool(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 EXPECTED_ERRORS = (
-  train.ConfigError,
-  train.CheckpointError,
-  train.NonFiniteLossError,
+  experiment.ConfigError,
+  experiment.CheckpointError,
+  experiment.NonFiniteLossError,
   input_pipeline.DatasetUnavailableError,
 )
 
 
 def main(argv):
   del argv
-  logging.set_verbosity(logging.WARNING)  # orbax and TFDS log every step
+  experiment.log_progress()
   if _DISTRIBUTED.value:
     jax.distributed.initialize()
   try:
-    results = train.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    results = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
   except EXPECTED_ERRORS as error:
     sys.exit(f'error: {error}')
   print(report.format_table(results))

@@ -312,3 +312,18 @@ MODELS = {'VGG16': VGG16, 'ResNet18': ResNet18, 'GoogLeNet': GoogLeNet}
 def parameter_count(model):
   """The number of trainable parameters (batch statistics excluded)."""
   return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
+
+
+def create(name, *, width=1.0, dtype=jnp.float32, seed=0, num_classes=100):
+  """The model called `name`, initialised from `seed` (params and dropout)."""
+  return MODELS[name](
+    num_classes,
+    width=width,
+    dtype=jnp.dtype(dtype),
+    rngs=nnx.Rngs(params=seed, dropout=seed),
+  )
+
+
+def abstract(name, **kwargs):
+  """`create`'s model as shapes only, without running its initialisers."""
+  return nnx.eval_shape(lambda: create(name, **kwargs))

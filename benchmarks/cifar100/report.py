@@ -4,15 +4,15 @@ import json
 import os
 import tempfile
 
-from flax import nnx
 import jax
 import numpy as np
 
-from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import trajectory
 
 METRICS = ('top1_error', 'top5_error')
+KINDS = ('final', 'best', 'selected')
 
 
 def mean_std(values):
@@ -33,8 +33,8 @@ def paired_p_value(differences):
 
 
 def finished(runs, arm, epochs):
-  """Seed -> history of the runs of `arm` that trained all `epochs`."""
-  return {s: h for s, h in runs[arm].items() if len(h) == epochs}
+  """Seed -> records of the runs of `arm` that trained all `epochs`."""
+  return {s: r for s, r in runs[arm].items() if len(r) == epochs}
 
 
 def epochs_to_reach(curve, target):
@@ -43,57 +43,97 @@ def epochs_to_reach(curve, target):
   return int(hits[0]) + 1 if len(hits) else None
 
 
-def pick(history, kind, metric):
-  """The final or the best (lowest) value of a metric over a run."""
-  values = [record[metric] for record in history]
-  return values[-1] if kind == 'final' else min(values)
+def selected_epoch(records):
+  """The epoch (1-based) of lowest validation top-1 error, the first if tied.
+
+  This is the paper's "optimal model": the one a validation split selects.
+  """
+  return int(np.argmin([r['val_top1_error'] for r in records])) + 1
+
+
+def pick(records, kind, metric):
+  """A metric's final, best (lowest) or validation-selected value in a run."""
+  values = [record[metric] for record in records]
+  if kind == 'final':
+    return values[-1]
+  if kind == 'selected':
+    return values[selected_epoch(records) - 1]
+  return min(values)
+
+
+def kinds_of(runs):
+  """'final' and 'best', and 'selected' where the runs were validated."""
+  validated = all(
+    'val_top1_error' in r for seeds in runs.values() for h in seeds.values()
+    for r in h
+  )  # fmt: skip
+  return KINDS if validated else KINDS[:2]
+
+
+def arm_summary(done, kinds):
+  """Errors of one arm's finished runs over seeds, and its mean curves."""
+  entry = {'seeds': sorted(done)}
+  for metric in METRICS:
+    for kind in kinds:
+      values = [pick(r, kind, metric) for r in done.values()]
+      entry[f'{kind}_{metric}'] = mean_std(values)
+    curves = np.array([[r[metric] for r in h] for h in done.values()])
+    entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
+  if 'selected' in kinds:
+    epochs = [selected_epoch(r) for r in done.values()]
+    entry['selected_epoch'] = {**mean_std(epochs), 'per_seed': epochs}
+  rates = [
+    np.median([r['images_per_second'] for r in h]) for h in done.values()
+  ]
+  entry['images_per_second'] = mean_std(rates)
+  return entry
+
+
+def paired_difference(arm_runs, control_runs, kinds):
+  """Arm minus control per metric and kind, paired by seed, with t-tests."""
+  seeds = sorted(set(arm_runs) & set(control_runs))
+  difference = {'seeds': seeds}
+  for kind in kinds:
+    for metric in METRICS:
+      diffs = [
+        pick(arm_runs[s], kind, metric) - pick(control_runs[s], kind, metric)
+        for s in seeds
+      ]
+      difference[f'{kind}_{metric}'] = {
+        **mean_std(diffs),
+        'per_seed': diffs,
+        'paired_t_test_p': paired_p_value(diffs),
+      }
+  return difference
+
+
+def comparisons(arms):
+  """(arm, control) pairs: each arm against the first, and the controls."""
+  pairs = [(arm, arms[0]) for arm in arms[1:]]
+  return pairs + [
+    pair for pair in optimizers.CONTROLS if set(pair) <= set(arms)
+  ]
 
 
 def summarize(runs, arms, epochs):
-  """Per arm: final/best errors over seeds; vs the first arm: differences."""
+  """Per arm: errors over seeds; per comparison: paired differences."""
+  kinds = kinds_of(runs)
   summary = {}
   for arm in arms:
     done = finished(runs, arm, epochs)
-    if not done:
-      continue
-    entry = {'seeds': sorted(done)}
-    for metric in METRICS:
-      for kind in ('final', 'best'):
-        values = [pick(h, kind, metric) for h in done.values()]
-        entry[f'{kind}_{metric}'] = mean_std(values)
-      curves = np.array([[r[metric] for r in h] for h in done.values()])
-      entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
-    rates = [
-      np.median([r['images_per_second'] for r in h]) for h in done.values()
-    ]
-    entry['images_per_second'] = mean_std(rates)
-    summary[arm] = entry
-  baseline = arms[0]
-  if baseline in summary:
-    target = summary[baseline]['final_top1_error']['mean']
+    if done:
+      summary[arm] = arm_summary(done, kinds)
+  if arms[0] in summary:
+    target = summary[arms[0]]['final_top1_error']['mean']
     for entry in summary.values():
       entry['epochs_to_baseline_final_top1'] = epochs_to_reach(
         entry['mean_curve_top1_error'], target
       )
-    for arm in arms[1:]:
-      if arm not in summary:
-        continue
-      base_runs = finished(runs, baseline, epochs)
-      arm_runs = finished(runs, arm, epochs)
-      seeds = sorted(set(base_runs) & set(arm_runs))
-      difference = {'seeds': seeds}
-      for kind in ('final', 'best'):
-        for metric in METRICS:
-          diffs = [
-            pick(arm_runs[s], kind, metric) - pick(base_runs[s], kind, metric)
-            for s in seeds
-          ]
-          difference[f'{kind}_{metric}'] = {
-            **mean_std(diffs),
-            'per_seed': diffs,
-            'paired_t_test_p': paired_p_value(diffs),
-          }
-      summary[f'{arm} - {baseline}'] = difference
+  for arm, control in comparisons(arms):
+    if arm in summary and control in summary:
+      summary[f'{arm} - {control}'] = paired_difference(
+        finished(runs, arm, epochs), finished(runs, control, epochs), kinds
+      )
   return summary
 
 
@@ -108,10 +148,11 @@ def write_json_atomically(path, data):
   os.replace(file.name, path)
 
 
-def write_results(workdir, config, runs):
+def write_results(workdir, config, runs, data_sizes):
   """Writes ``workdir/results.json`` and returns what it wrote."""
   results = {
     'config': config.to_dict(),
+    'data': data_sizes,
     'runs': {
       arm: {str(s): h for s, h in seeds.items()} for arm, seeds in runs.items()
     },
@@ -122,35 +163,39 @@ def write_results(workdir, config, runs):
 
 
 def format_table(results):
-  """The side-by-side table of final and best errors (in %)."""
+  """The side-by-side table of the errors (in %), one column per kind."""
 
   def pct(stats):
     return f'{100 * stats["mean"]:6.2f} ± {100 * stats["std"]:4.2f}'
 
   summary = results['summary']
-  header = (
-    f'{"arm":18s} {"final top-1":>15s} {"best top-1":>15s} '
-    f'{"final top-5":>15s} {"best top-5":>15s} {"images/s":>9s}'
-  )
+  kinds = [k for k in KINDS if any(f'{k}_top1_error' in v for v in summary.values())]
+  titles = [f'{kind} {m}' for m in ('top-1', 'top-5') for kind in kinds]
+  header = f'{"arm":22s} ' + ' '.join(f'{t:>15s}' for t in titles)
+  header += f' {"images/s":>9s}'
   lines = [header, '-' * len(header)]
   for name, entry in summary.items():
-    cells = [
-      pct(entry[f'{kind}_{metric}'])
-      for metric in ('top1_error', 'top5_error')
-      for kind in ('final', 'best')
-    ]
+    cells = [pct(entry[f'{k}_{m}']) for m in METRICS for k in kinds]
     rate = entry.get('images_per_second')
     rate = f'{rate["mean"]:9.0f}' if rate else ''
     lines.append(
-      f'{name:18s} ' + ' '.join(f'{c:>15s}' for c in cells) + f' {rate}'
+      f'{name:22s} ' + ' '.join(f'{c:>15s}' for c in cells) + f' {rate}'
     )
   seeds = {len(v.get('seeds', [])) for v in summary.values()}
   lines.append(f'errors in %, mean ± std over {max(seeds, default=0)} seed(s)')
+  if 'selected' in kinds:
+    lines.append(
+      'selected: test errors at the epoch of lowest validation top-1 error'
+    )
   return '\n'.join(lines)
 
 
 def plot_curves(workdir, results):
-  """Test top-1 error and train loss per epoch, mean and range over seeds."""
+  """Test top-1 error and train loss per epoch, mean and range over seeds.
+
+  Where the runs were validated, a marker shows each seed's selected epoch
+  and its test top-1 error.
+  """
   import matplotlib  # noqa: PLC0415  (optional, only for plots)
 
   matplotlib.use('Agg')
@@ -158,27 +203,14 @@ def plot_curves(workdir, results):
   from matplotlib.ticker import MaxNLocator  # noqa: PLC0415
 
   figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  marked = False
   for arm, seeds in results['runs'].items():
-    histories = [h for h in seeds.values() if h]
-    if not histories:
-      continue
-    length = min(len(h) for h in histories)
-    epochs = np.arange(1, length + 1)
-    for axis, metric, scale in (
-      (axes[0], 'top1_error', 100),
-      (axes[1], 'train_loss', 1),
-    ):
-      values = scale * np.array(
-        [[r[metric] for r in h[:length]] for h in histories]
-      )
-      (line,) = axis.plot(epochs, values.mean(axis=0), label=arm)
-      axis.fill_between(
-        epochs,
-        values.min(axis=0),
-        values.max(axis=0),
-        color=line.get_color(),
-        alpha=0.2,
-      )
+    runs = [r for r in seeds.values() if r]
+    if runs:
+      color = plot_arm(axes, arm, runs)
+      marked |= mark_selected(axes[0], runs, color)
+  if marked:
+    axes[0].plot([], [], 'v', color='gray', label='selected by validation')
   axes[0].set(xlabel='epoch', ylabel='test top-1 error (%)')
   axes[1].set(xlabel='epoch', ylabel='train loss', yscale='log')
   for axis in axes:
@@ -188,6 +220,35 @@ def plot_curves(workdir, results):
   return save_figure(
     figure, results['config'], 'mean and range over seeds', workdir, 'curves'
   )
+
+
+def plot_arm(axes, arm, runs):
+  """One arm's mean curves and their range over seeds; returns its colour."""
+  length = min(len(r) for r in runs)
+  epochs = np.arange(1, length + 1)
+  for axis, metric, scale in (
+    (axes[0], 'top1_error', 100),
+    (axes[1], 'train_loss', 1),
+  ):
+    values = scale * np.array([[e[metric] for e in r[:length]] for r in runs])
+    (line,) = axis.plot(epochs, values.mean(axis=0), label=arm)
+    axis.fill_between(
+      epochs,
+      values.min(axis=0),
+      values.max(axis=0),
+      color=line.get_color(),
+      alpha=0.2,
+    )
+  return line.get_color()
+
+
+def mark_selected(axis, runs, color):
+  """Marks each validated run's selected epoch at its test top-1 error."""
+  validated = [r for r in runs if all('val_top1_error' in e for e in r)]
+  for records in validated:
+    epoch = selected_epoch(records)
+    axis.plot(epoch, 100 * records[epoch - 1]['top1_error'], 'v', color=color)
+  return bool(validated)
 
 
 def save_figure(figure, config, title, workdir, name):
@@ -206,9 +267,7 @@ def save_figure(figure, config, title, workdir, name):
 
 def new_model(config):
   """The model a results file's config describes, freshly initialised."""
-  return models.MODELS[config['model']](
-    input_pipeline.NUM_CLASSES, width=config['width'], rngs=nnx.Rngs(0)
-  )
+  return models.create(config['model'], width=config['width'])
 
 
 def layer_order(config):

@@ -4,11 +4,11 @@ The reference schedule's shape (warm-up, then /5 at 30%, 60% and 80% of the
 epochs) compressed to 15 epochs; about an hour for both arms on 2 cores.
 """
 
-from benchmarks.cifar100.configs import paper
+from benchmarks.cifar100.configs import reference_recipe
 
 
 def get_config():
-  config = paper.get_config()
+  config = reference_recipe.get_config()
   config.width = 0.25
   config.epochs = 15
   return config

@@ -5,11 +5,11 @@ tested on the full test split. Too short to compare the arms; it shows the
 whole pipeline working end to end.
 """
 
-from benchmarks.cifar100.configs import paper
+from benchmarks.cifar100.configs import reference_recipe
 
 
 def get_config():
-  config = paper.get_config()
+  config = reference_recipe.get_config()
   config.width = 0.125
   config.epochs = 3
   config.warmup_epochs = 0.5

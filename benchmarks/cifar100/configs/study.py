@@ -2,14 +2,14 @@
 
   --config=benchmarks/cifar100/configs/study.py:VGG16
 
-The reference recipe (see `paper.py`) on the full training split with the
+The reference recipe (see `reference_recipe.py`) on the full training split with the
 learning-rate shape compressed to 2 epochs: a 0.2-epoch linear warm-up, then
 /5 at 30%, 60% and 80% of the steps. Widths are chosen so that the whole study
 (3 models x 3 seeds x 2 arms, plus the ResNet18 ablations) fits about two
 hours of this CPU; GoogLeNet, the slowest per image on CPU, is the narrowest.
 """
 
-from benchmarks.cifar100.configs import paper
+from benchmarks.cifar100.configs import reference_recipe
 
 WIDTHS = {'VGG16': 0.125, 'ResNet18': 0.125, 'GoogLeNet': 0.0625}
 
@@ -17,7 +17,7 @@ WIDTHS = {'VGG16': 0.125, 'ResNet18': 0.125, 'GoogLeNet': 0.0625}
 def get_config(model='ResNet18'):
   if model not in WIDTHS:
     raise ValueError(f'model is {model!r}; allowed: {sorted(WIDTHS)}.')
-  config = paper.get_config()
+  config = reference_recipe.get_config()
   config.model = model
   config.width = WIDTHS[model]
   config.epochs = 2

@@ -1,10 +1,10 @@
 """For tests: a very small ResNet18 on a few examples (use with mock data)."""
 
-from benchmarks.cifar100.configs import paper
+from benchmarks.cifar100.configs import reference_recipe
 
 
 def get_config():
-  config = paper.get_config()
+  config = reference_recipe.get_config()
   config.width = 0.0625
   config.epochs = 3
   config.warmup_epochs = 0.5

@@ -7,7 +7,7 @@ reduce-window max-pools, to show what each CPU speed-up buys. With --plp it
 also times each model's step with `optax_plp.plp()` chained after SGD and
 prints the ratio PLP step / SGD step, measured back to back.
 
-  python -m benchmarks.models_speed [--batch-size 128] [--steps 3] [--plp]
+  python -m benchmarks.cifar100.models_speed [--batch-size 128] [--steps 3] [--plp]
 """
 
 import argparse
@@ -19,14 +19,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import train
+from benchmarks.cifar100.configs import reference_recipe
 
 
-def compiled_step(name, width, batch_size, dtype, plp):
-  """A timed training step, compiled; the model's parameter count."""
-  model = models.MODELS[name](100, width=width, dtype=dtype, rngs=nnx.Rngs(0))
+def compiled_step(name, width, batch_size, dtype, arm):
+  """A timed training step of `arm`'s optimizer, compiled; the parameters."""
+  model = models.create(name, width=width, dtype=dtype)
   model.train()
-  tx = train.make_optimizer(0.1, plp={} if plp else None)
+  tx = optimizers.arm_optimizer(arm, reference_recipe.get_config(), 390)
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
   shape = (batch_size, 32, 32, 3)
   images = jax.random.randint(jax.random.key(0), shape, 0, 256, jnp.uint8)
@@ -42,16 +44,16 @@ def compiled_step(name, width, batch_size, dtype, plp):
   return seconds, models.parameter_count(model)
 
 
-def step_seconds(name, width, batch_size, steps, dtype, plp=(False,)):
-  """Median seconds of a training step, per entry of `plp` (with PLP or not).
+def step_seconds(name, width, batch_size, steps, dtype, arms=('sgd',)):
+  """Median seconds of a training step, per arm (see `optimizers.ARMS`).
 
-  With several entries the steps alternate, so that a slower moment of the
-  machine costs each variant alike.
+  With several arms the steps alternate, so that a slower moment of the
+  machine costs each alike.
   """
   steps_and_params = [
-    compiled_step(name, width, batch_size, dtype, with_plp) for with_plp in plp
+    compiled_step(name, width, batch_size, dtype, arm) for arm in arms
   ]
-  times = [[] for _ in plp]
+  times = [[] for _ in arms]
   for _ in range(steps):
     for (seconds, _), timed in zip(steps_and_params, times, strict=True):
       timed.append(seconds())
@@ -101,9 +103,9 @@ def main():
       if attribute:
         setattr(models, attribute, value)
       try:
-        variants = (False, True) if args.plp and not variant else (False,)
+        arms = ('sgd', 'plp') if args.plp and not variant else ('sgd',)
         seconds, params = step_seconds(
-          name, width, args.batch_size, args.steps, dtype, variants
+          name, width, args.batch_size, args.steps, dtype, arms
         )
       finally:
         if attribute:

@@ -20,20 +20,36 @@ def get_config():
   config.epochs = 200
   config.batch_size = 128
   config.eval_batch_size = 1000
+  # Held out of the training split, seeded by validation_seed (the same split
+  # for every arm and seed); > 0 adds the validation-selected errors.
+  config.validation_fraction = 0.0
+  config.validation_seed = 0
+
   config.learning_rate = 0.1
+  config.lr_schedule = 'step_decay'  # or 'cyclic', 'constant'
+  # 'step_decay': linear warm-up, then x lr_decay at fractions of the epochs.
   config.warmup_epochs = 1.0
   config.lr_milestones = (0.3, 0.6, 0.8)
   config.lr_decay = 0.2
+  # 'cyclic': PyTorch's triangular CyclicLR from learning_rate to
+  # max_learning_rate and back, cycle_steps_up steps each way; with
+  # cycle_momentum the momentum cycles inversely, momentum -> base_momentum.
+  config.max_learning_rate = 0.1
+  config.cycle_steps_up = 2000
+  config.cycle_momentum = False
+  config.base_momentum = 0.8
   config.momentum = 0.9
+  config.nesterov = True
   config.weight_decay = 5e-4
   # Used by the 'adamw' and 'adamw_plp' arms only.
   config.adamw_learning_rate = 1e-3
   config.adamw_weight_decay = 5e-2
 
-  config.plp = ml_collections.ConfigDict()
-  config.plp.step_size = 1.0
-  config.plp.every = 3
-  config.plp.start_epoch = 0.0
+  # optax_plp.plp's arguments in the arms that predict.
+  config.prediction = ml_collections.ConfigDict()
+  config.prediction.step_size = 1.0
+  config.prediction.every = 3
+  config.prediction.start_epoch = 0.0
   # Every (steps per epoch // this) steps, each over 4 of its steps (so about
   # this many times per epoch), in the arms without PLP: how far PLP's
   # prediction would land from where training goes (see trajectory.py).

@@ -1,0 +1,199 @@
+"""The arms of a comparison and their optimizers and schedules.
+
+An arm is a base optimizer (SGD, SGD with DEMON's momentum decay, or AdamW),
+optionally with its learning rate scaled to match PLP's longer step, and
+optionally chained with `optax_plp.plp`. The schedules are optax schedules:
+the reference recipe's warm-up and step decay, PyTorch's triangular
+`CyclicLR` (with its inverse momentum cycle), or a constant; the momentum is
+scheduled through `optax.inject_hyperparams`.
+"""
+
+from typing import NamedTuple
+
+import jax.numpy as jnp
+import optax
+
+import optax_plp
+
+
+class Prediction(NamedTuple):
+  """Options of the `optax_plp.plp` chained after an arm's base optimizer."""
+
+  order: int = 1
+  gate: str | None = None
+
+
+class Arm(NamedTuple):
+  """An arm: a base optimizer, its step scale and its prediction, if any."""
+
+  base: str  # 'sgd', 'demon' or 'adamw'
+  prediction: Prediction | None = None
+  matched_step: bool = False  # learning rate x PLP's step length (see below)
+
+
+ARMS = {
+  'sgd': Arm('sgd'),
+  'plp': Arm('sgd', Prediction()),
+  'sgd_matched': Arm('sgd', matched_step=True),
+  'demon': Arm('demon'),
+  'demon_plp': Arm('demon', Prediction()),
+  'adamw': Arm('adamw'),
+  'adamw_plp': Arm('adamw', Prediction()),
+}
+# Paired comparisons beyond "every arm against the config's first arm":
+# (arm, control), made where both are in a config.
+CONTROLS = (
+  ('plp', 'sgd_matched'),
+  ('demon_plp', 'demon'),
+  ('adamw_plp', 'adamw'),
+)
+LR_SCHEDULES = ('step_decay', 'cyclic', 'constant')
+
+
+def matched_step_factor(step_size, every):
+  """How much farther PLP moves per cycle than its base optimizer.
+
+  On a straight path walked in equal steps d, the base optimizer is at
+  h_i = h_0 + i d after step i. PLP replaces the cycle's last point by
+  m23 + k (m23 - m12) with m12 = h_0 + (every - 1.5) d and
+  m23 = h_0 + (every - 0.5) d, i.e. by h_0 + (every - 0.5 + k) d, and its
+  momentum, untouched, keeps stepping d. So per cycle of ``every`` steps PLP
+  moves (every - 0.5 + k) d where the base moves every d: the factor is
+  (every - 0.5 + k) / every, 7/6 at the paper's k = 1, every = 3.
+
+  Args:
+    step_size: PLP's prediction step k.
+    every: PLP's cycle length.
+
+  Returns:
+    The factor, as a float.
+  """
+  return (every - 0.5 + step_size) / every
+
+
+def step_decay_schedule(base, steps_per_epoch, config):
+  """Linear warm-up, then a step decay at fractions of the epochs."""
+  warmup_steps = round(config.warmup_epochs * steps_per_epoch)
+  boundaries = jnp.array(decay_boundaries(config, steps_per_epoch))
+
+  def schedule(step):
+    warmup = jnp.minimum(1.0, (step + 1) / max(warmup_steps, 1))
+    decays = jnp.sum(step >= boundaries)
+    return base * warmup * config.lr_decay**decays
+
+  return schedule
+
+
+def decay_boundaries(config, steps_per_epoch):
+  """The steps at which the step-decay schedule divides the rate."""
+  total = config.epochs * steps_per_epoch
+  return [round(m * total) for m in config.lr_milestones]
+
+
+def triangular_schedule(low, high, step_size_up, step_size_down=None):
+  """PyTorch's `CyclicLR(mode='triangular')`: low -> high -> low, repeated.
+
+  The value at 0-based step t is low + (high - low) * s(t), where s rises
+  linearly from 0 to 1 over ``step_size_up`` steps and falls back to 0 over
+  ``step_size_down`` (default: the same) steps. With ``high < low`` it is
+  `CyclicLR`'s momentum cycle (high momentum where the rate is low).
+  """
+  down = step_size_down or step_size_up
+  rise = optax.linear_schedule(low, high, step_size_up)
+  fall = optax.linear_schedule(high, low, down)
+  one_cycle = optax.join_schedules([rise, fall], [step_size_up])
+  return lambda step: one_cycle(jnp.mod(step, step_size_up + down))
+
+
+def demon_schedule(momentum, total_steps):
+  """DEMON's momentum decay (Chen et al., 2022), from ``momentum`` to 0.
+
+  beta_t = beta * (1 - t/T) / ((1 - beta) + beta * (1 - t/T)), where beta is
+  ``momentum`` (a float or a schedule: then its value at t, so that under a
+  cyclic momentum DEMON decays the cycle's momentum, beta_t <= the cycle's).
+  """
+
+  def schedule(step):
+    beta = momentum(step) if callable(momentum) else momentum
+    remaining = 1 - jnp.minimum(step, total_steps) / total_steps
+    return beta * remaining / ((1 - beta) + beta * remaining)
+
+  return schedule
+
+
+def learning_rate_schedule(base, steps_per_epoch, config):
+  """The config's learning-rate schedule, scaled so that it starts at `base`."""
+  if config.lr_schedule == 'cyclic':
+    scale = config.max_learning_rate / config.learning_rate
+    return triangular_schedule(base, base * scale, config.cycle_steps_up)
+  if config.lr_schedule == 'constant':
+    return optax.constant_schedule(base)
+  return step_decay_schedule(base, steps_per_epoch, config)
+
+
+def momentum_schedule(arm, steps_per_epoch, config):
+  """The SGD momentum of an arm: constant or cyclic, and DEMON's decay."""
+  momentum = config.momentum
+  if config.lr_schedule == 'cyclic' and config.cycle_momentum:
+    momentum = triangular_schedule(
+      config.momentum, config.base_momentum, config.cycle_steps_up
+    )
+  if arm.base == 'demon':
+    return demon_schedule(momentum, config.epochs * steps_per_epoch)
+  return momentum
+
+
+def sgd(learning_rate, momentum, *, nesterov, weight_decay):
+  """PyTorch's SGD: weight decay added to the gradient, then momentum.
+
+  The rate and the momentum may be schedules; they are evaluated at each
+  step's 0-based count, as PyTorch's schedulers set them before each step.
+  """
+  return optax.chain(
+    optax.add_decayed_weights(weight_decay),
+    optax.inject_hyperparams(optax.sgd, static_args='nesterov')(
+      learning_rate=learning_rate, momentum=momentum, nesterov=nesterov
+    ),
+  )
+
+
+def prediction_options(config, steps_per_epoch):
+  """The `optax_plp.plp` keyword arguments the config sets for every arm."""
+  return {
+    'step_size': config.prediction.step_size,
+    'every': config.prediction.every,
+    'start_step': round(config.prediction.start_epoch * steps_per_epoch),
+  }
+
+
+def arm_optimizer(name, config, steps_per_epoch):
+  """The optimizer of the arm called `name`, as the config sets it up."""
+  arm = ARMS[name]
+  if arm.base == 'adamw':
+    rate = learning_rate_schedule(
+      config.adamw_learning_rate, steps_per_epoch, config
+    )
+    tx = optax.adamw(rate, weight_decay=config.adamw_weight_decay)
+  else:
+    base_rate = config.learning_rate
+    if arm.matched_step:
+      base_rate *= matched_step_factor(
+        config.prediction.step_size, config.prediction.every
+      )
+    tx = sgd(
+      learning_rate_schedule(base_rate, steps_per_epoch, config),
+      momentum_schedule(arm, steps_per_epoch, config),
+      nesterov=config.nesterov,
+      weight_decay=config.weight_decay,
+    )
+  if arm.prediction is None:
+    return tx
+  options = prediction_options(config, steps_per_epoch)
+  # Only the rules that differ from the paper's are named, so that the
+  # paper's arm builds exactly the default `plp`.
+  options.update(
+    (k, v)
+    for k, v in arm.prediction._asdict().items()
+    if v != Prediction._field_defaults[k]
+  )
+  return optax.chain(tx, optax_plp.plp(**options))
