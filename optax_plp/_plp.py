@@ -1,6 +1,6 @@
 """Parameter Linear Prediction (PLP) as an optax gradient transformation."""
 
-from collections.abc import Callable
+import math
 from typing import Any, NamedTuple
 
 import jax
@@ -8,7 +8,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-ScalarOrSchedule = float | jax.Array | Callable[[jax.Array], jax.Array]
+ORDERS = (1, 2)
+GATES = (None, 'cosine')
 
 
 class PLPState(NamedTuple):
@@ -16,8 +17,10 @@ class PLPState(NamedTuple):
 
   Attributes:
     count: Number of updates seen so far (int32 scalar).
-    history: The update made at the second-to-last step of the current cycle,
-      one buffer per parameter, in ``history_dtype``.
+    history: One buffer per parameter, written at the second-to-last step of
+      each cycle: the ``params`` passed in at that step (:math:`h_1`), or,
+      where ``history_dtype`` differs from the parameter's dtype, that step's
+      incoming update (:math:`u_2 = h_2 - h_1`).
   """
 
   count: jax.Array
@@ -35,67 +38,143 @@ def _check_int(name: str, value: Any, minimum: int) -> None:
     raise ValueError(f'`{name}` must be an int >= {minimum}, got {value}.')
 
 
+def _check_static_arguments(step_size, every, start_step, history_dtype):
+  _check_int('every', every, 3)
+  _check_int('start_step', start_step, 0)
+  static_step = not callable(step_size) and not isinstance(step_size, jax.Array)
+  if static_step and not math.isfinite(step_size):
+    raise ValueError(
+      f'`step_size` must be a finite number or a schedule, got {step_size!r}.'
+    )
+  if history_dtype is not None and not jnp.issubdtype(
+    jnp.dtype(history_dtype), jnp.floating
+  ):
+    raise ValueError(
+      f'`history_dtype` must be a floating dtype such as jnp.bfloat16 or '
+      f"None (the parameters' dtype), got {history_dtype!r}."
+    )
+
+
+def _check_rule(order, gate):
+  # A traced `order` comes from `optax.inject_hyperparams`, which injects
+  # every numeric argument not named static; the update selects by its value.
+  if isinstance(order, jax.Array):
+    pass
+  elif isinstance(order, bool) or order not in ORDERS:
+    raise ValueError(f'`order` must be one of {ORDERS}, got {order!r}.')
+  if gate not in GATES:
+    raise ValueError(f'`gate` must be one of {GATES}, got {gate!r}.')
+
+
+def _cosine_gate(u2, u3):
+  """max(0, cos) of the angle between two arrays, 0 where either is zero."""
+  wide = jnp.promote_types(u3.dtype, jnp.float32)
+  u2, u3 = u2.astype(wide), u3.astype(wide)
+  squared_norms = jnp.sum(u2 * u2) * jnp.sum(u3 * u3)
+  moved = squared_norms > 0
+  # The inner `where` keeps the square root's gradient finite at zero.
+  norms = jnp.sqrt(jnp.where(moved, squared_norms, 1.0))
+  return jnp.where(moved, jnp.maximum(jnp.sum(u2 * u3) / norms, 0.0), 0.0)
+
+
+def _coefficients(order, k):
+  """(a, b) with the predicted update a * u3 + b * u2, for the time 2.5 + k."""
+  s = 0.5 + k  # the predicted time, counted from h2 at t = 2
+  linear = ((1 + k) / 2, k / 2)
+  quadratic = ((s + s * s) / 2, (s - s * s) / 2)
+  if not isinstance(order, jax.Array):
+    return linear if order == 1 else quadratic
+  return tuple(
+    jnp.where(order == 2, q, lin)
+    for q, lin in zip(quadratic, linear, strict=True)
+  )
+
+
 def plp(
-  step_size: ScalarOrSchedule = 1.0,
+  step_size: optax.ScalarOrSchedule = 1.0,
   *,
   every: int = 3,
   start_step: int = 0,
-  history_dtype: Any | None = None,
-) -> optax.GradientTransformation:
+  history_dtype: jax.typing.DTypeLike | None = None,
+  order: int = 1,
+  gate: str | None = None,
+) -> optax.GradientTransformationExtraArgs:
   r"""Parameter Linear Prediction: extrapolate the parameter trajectory.
 
   PLP is chained *after* a base optimizer. Steps are grouped into cycles of
   ``every`` steps. Let :math:`h_1, h_2, h_3` be the parameter values that the
-  base optimizer reaches at the last three steps of a cycle. At the last step,
-  instead of moving to :math:`h_3`, PLP moves to the linear prediction
+  base optimizer reaches at the last three steps of a cycle, at times
+  :math:`t = 1, 2, 3`. At the last step, instead of moving to :math:`h_3`, PLP
+  moves to a prediction of the path at :math:`t = 2.5 + k`, where :math:`k` is
+  ``step_size``. With ``order=1`` (the paper's rule) the prediction is the
+  line through the midpoints :math:`m_{12}` (at :math:`t = 1.5`) and
+  :math:`m_{23}` (at :math:`t = 2.5`):
 
   .. math::
 
     m_{12} = \tfrac{1}{2}(h_1 + h_2), \quad
     m_{23} = \tfrac{1}{2}(h_2 + h_3), \quad
-    h_3^{\text{PLP}} = m_{23} + k\,(m_{23} - m_{12}),
+    h_3^{\text{PLP}} = m_{23} + k\,(m_{23} - m_{12}).
 
-  where :math:`k` is ``step_size``. Every other step passes the base updates
+  With ``order=2`` it is the parabola through :math:`(1, h_1), (2, h_2),
+  (3, h_3)`, at the same time. Every other step passes the base updates
   through unchanged, and the base optimizer's state (momentum, ...) is never
   touched. A straight-line trajectory with step :math:`d` thus lands at
-  :math:`p_0 + 3.5\,d` after one cycle of three steps when :math:`k = 1`.
+  :math:`p_0 + 3.5\,d` after one cycle of three steps when :math:`k = 1`, and
+  ``order=2`` extrapolates a path :math:`h_t = c\,t^2` exactly.
 
-  With :math:`p` the ``params`` passed in at the predicting step (that is,
-  :math:`h_2`) and :math:`u_3 = h_3 - h_2` the incoming update, the predicting
+  In terms of the updates :math:`u_2 = h_2 - h_1` and :math:`u_3 = h_3 - h_2`
+  (the incoming update), with :math:`s = k + \tfrac{1}{2}`, the predicting
   step's update is
 
   .. math::
 
-    \tfrac{1 + k}{2}\, u_3 + \tfrac{k}{2}\, (p - h_1),
+    \text{order 1:}\quad \tfrac{1 + k}{2}\, u_3 + \tfrac{k}{2}\, u_2, \qquad
+    \text{order 2:}\quad \tfrac{s + s^2}{2}\, u_3 + \tfrac{s - s^2}{2}\, u_2,
 
-  so the state holds a single parameter-sized buffer: :math:`h_1`, the
-  ``params`` passed in at the step before. The slope is measured on the
-  parameters themselves, so a change made to them outside the chain between
-  those two steps (a projection, say) is part of it. Where ``history_dtype``
-  differs from a parameter's (a narrower one, in practice), rounding
-  :math:`h_1` would swamp the small difference :math:`h_2 - h_1`, so the
-  buffer holds that step's update
-  :math:`u_2` instead, which is the same difference when nothing else moves
-  the parameters. Keep ``plp`` last in the chain so that its updates are the
-  ones applied.
+  (the parabola is :math:`h_2 + (t - 2)\tfrac{u_2 + u_3}{2} +
+  (t - 2)^2 \tfrac{u_3 - u_2}{2}`), so either rule keeps a single
+  parameter-sized buffer. It holds :math:`h_1`, the ``params`` passed in at
+  the step before the predicting one, and :math:`u_2 = p - h_1` with
+  :math:`p = h_2` the ``params`` passed in at the predicting step; hence
+  ``update`` needs ``params``. The slope is measured on the parameters
+  themselves, so a change made to them outside the chain between those two
+  steps (a projection, say) is part of it. Where ``history_dtype`` differs
+  from a parameter's (a narrower one, in practice), rounding :math:`h_1` would
+  swamp the small difference :math:`h_2 - h_1`, so the buffer holds that
+  step's update :math:`u_2` instead, which is the same difference when nothing
+  else moves the parameters. Keep ``plp`` last in the chain so that its
+  updates are the ones applied.
 
-  The rule needs no control flow: the history is written with a select, and
-  the output reads the freshly written history, which orders the two so that
-  XLA fuses them into the update step without copying donated buffers.
+  With ``gate='cosine'``, each parameter array's prediction is weighted by
+  :math:`g = \max(0, \cos\theta)`, with :math:`\theta` the angle between that
+  array's flattened :math:`u_2` and :math:`u_3` (:math:`g = 0` where either
+  is zero): the array moves to :math:`h_3 + g\,(h_3^{\text{PLP}} - h_3)`. A
+  straight path (:math:`g = 1`) keeps the full prediction; a path that turns
+  back (:math:`g = 0`) takes the base optimizer's plain step to :math:`h_3`.
+  (Scaling :math:`k` by :math:`g` instead would not fall back to a plain
+  step: :math:`k = 0` lands on :math:`m_{23}`, half a step short, and on a
+  path that reverses the linear prediction is :math:`m_{23}` for every
+  :math:`k`.)
 
   Args:
-    step_size: The prediction step :math:`k` (``1.0`` in the paper), a float
-      or a schedule evaluated at the 0-based step count of the predicting step.
+    step_size: The prediction step :math:`k` (``1.0`` in the paper), a finite
+      float or a schedule evaluated at the 0-based step count of the
+      predicting step.
     every: Length of a cycle (``>= 3``); the prediction uses the last three
       post-update values of each cycle. ``3`` is the paper's setting.
     start_step: No prediction happens before this many updates; cycles are
       counted from here on.
     history_dtype: dtype of the stored history (e.g. ``jnp.bfloat16`` to halve
       its memory). Defaults to each parameter's dtype.
+    order: ``1`` for the paper's linear prediction, ``2`` for the parabola
+      through the cycle's last three points.
+    gate: ``None``, or ``'cosine'`` to weight each array's prediction by how
+      straight its last two updates are.
 
   Returns:
-    The corresponding `GradientTransformation`, whose outputs keep the dtype
-    of the incoming updates.
+    The corresponding `GradientTransformationExtraArgs`, whose outputs keep
+    the dtype of the incoming updates.
 
   Example:
     >>> import jax.numpy as jnp
@@ -118,17 +197,10 @@ def plp(
     Performance through Linear Prediction <https://arxiv.org/abs/2310.10958>`_,
     Scientific Reports 14:15197, 2024.
   """
-  _check_int('every', every, 3)
-  _check_int('start_step', start_step, 0)
-  if history_dtype is not None and not jnp.issubdtype(
-    jnp.dtype(history_dtype), jnp.floating
-  ):
-    raise ValueError(
-      f'`history_dtype` must be a floating dtype such as jnp.bfloat16 or '
-      f"None (the parameters' dtype), got {history_dtype!r}."
-    )
+  _check_static_arguments(step_size, every, start_step, history_dtype)
+  _check_rule(order, gate)
 
-  def init_fn(params):
+  def init_fn(params: optax.Params) -> PLPState:
     # The history is computed from `params` rather than created as a constant
     # so that, under `jax.jit`, it inherits each parameter's sharding. Its
     # value is never read: every cycle writes it before predicting.
@@ -139,7 +211,13 @@ def plp(
       ),
     )
 
-  def update_fn(updates, state, params=None):
+  def update_fn(
+    updates: optax.Updates,
+    state: PLPState,
+    params: optax.Params | None = None,
+    **extra_args: Any,
+  ) -> tuple[optax.Updates, PLPState]:
+    del extra_args
     if params is None:
       raise ValueError(
         '`plp` needs the current params: call `update(updates, state, params)`.'
@@ -159,14 +237,21 @@ def plp(
       return jnp.where(store, snapshot.astype(h.dtype), h)
 
     def predicted(u, p, h):
-      slope = p - h if keeps_params(p, h) else h
-      jump = (1 + k) / 2 * u + k / 2 * slope
+      u2 = p - h if keeps_params(p, h) else h
+      a, b = _coefficients(order, k)
+      if gate is not None:
+        g = _cosine_gate(u2, u)
+        a, b = 1 + g * (a - 1), g * b
+      jump = a * u + b * u2
       return jnp.where(predict, jump, u).astype(u.dtype)
 
+    # Written with selects rather than control flow, and reading the freshly
+    # written history, so that XLA fuses the rule into the update step and
+    # does not copy donated buffers.
     history = jax.tree.map(new_history, updates, params, state.history)
     new_updates = jax.tree.map(predicted, updates, params, history)
     return new_updates, PLPState(
       count=optax.safe_increment(count), history=history
     )
 
-  return optax.GradientTransformation(init_fn, update_fn)
+  return optax.GradientTransformationExtraArgs(init_fn, update_fn)

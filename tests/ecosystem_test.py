@@ -8,17 +8,27 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import orbax.checkpoint as ocp
+import pytest
 
 import optax_plp
 
+# The prediction rules: the paper's, and the variants of `order` and `gate`.
+RULES = [
+  {},
+  {'order': 2},
+  {'gate': 'cosine'},
+  {'order': 2, 'gate': 'cosine'},
+]
 
-def test_linen_train_state_moves_along_the_prediction():
+
+@pytest.mark.parametrize('rule', RULES)
+def test_linen_train_state_moves_along_the_prediction(rule):
   model = nn.Dense(3)
   params = model.init(jax.random.key(0), jnp.ones((1, 2)))['params']
   state = train_state.TrainState.create(
     apply_fn=model.apply,
     params=params,
-    tx=optax.chain(optax.sgd(0.25), optax_plp.plp()),
+    tx=optax.chain(optax.sgd(0.25), optax_plp.plp(**rule)),
   )
   grads = jax.tree.map(lambda p: -jnp.ones_like(p), params)
   step = jax.jit(lambda s: s.apply_gradients(grads=grads))
@@ -29,10 +39,11 @@ def test_linen_train_state_moves_along_the_prediction():
     np.testing.assert_allclose(leaf, 0.875, rtol=1e-6)
 
 
-def test_nnx_optimizer_moves_along_the_prediction():
+@pytest.mark.parametrize('rule', RULES)
+def test_nnx_optimizer_moves_along_the_prediction(rule):
   model = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
   before = jax.tree.map(jnp.copy, nnx.state(model, nnx.Param))
-  tx = optax.chain(optax.sgd(0.25), optax_plp.plp())
+  tx = optax.chain(optax.sgd(0.25), optax_plp.plp(**rule))
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
 
   @nnx.jit
@@ -50,8 +61,9 @@ def test_nnx_optimizer_moves_along_the_prediction():
     np.testing.assert_allclose(leaf, 0.875, rtol=1e-6)
 
 
-def test_orbax_round_trip_continues_bit_identically(tmp_path):
-  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp(every=4))
+@pytest.mark.parametrize('rule', RULES)
+def test_orbax_round_trip_continues_bit_identically(tmp_path, rule):
+  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp(every=4, **rule))
   params = {'w': jnp.linspace(-1.0, 1.0, 12).reshape(3, 4)}
 
   @jax.jit

@@ -15,6 +15,14 @@ from tests import reference
 
 NUM_STEPS = 14
 
+# The prediction rules: the paper's, and the variants of `order` and `gate`.
+RULES = [
+  {},
+  {'order': 2},
+  {'gate': 'cosine'},
+  {'order': 2, 'gate': 'cosine'},
+]
+
 
 def quadratic(seed=0, dim=12):
   """A well-conditioned quadratic loss, its NumPy gradient and a start."""
@@ -221,6 +229,11 @@ def test_bfloat16_params_keep_their_dtype():
     ({'every': True}, '`every` must be an int >= 3'),
     ({'start_step': -1}, '`start_step` must be an int >= 0'),
     ({'history_dtype': jnp.int32}, '`history_dtype` must be a floating'),
+    ({'step_size': float('nan')}, '`step_size` must be a finite number'),
+    ({'step_size': float('inf')}, '`step_size` must be a finite number'),
+    ({'order': 3}, r'`order` must be one of \(1, 2\), got 3'),
+    ({'order': True}, '`order` must be one of'),
+    ({'gate': 'sine'}, r"`gate` must be one of \(None, 'cosine'\), got 'sine'"),
   ],
 )
 def test_bad_static_arguments_raise(kwargs, match):
@@ -245,10 +258,11 @@ def test_inject_hyperparams_gives_the_same_updates_and_state():
   chex.assert_trees_all_equal(got_state[1].inner_state, want_state[1])
 
 
-def test_multisteps_predicts_on_accumulated_steps():
+@pytest.mark.parametrize('rule', RULES)
+def test_multisteps_predicts_on_accumulated_steps(rule):
   params = {'w': jnp.zeros(3)}
   grads = [{'w': jnp.full(3, -float(i + 1))} for i in range(12)]
-  inner = optax.chain(optax.sgd(0.1), optax_plp.plp())
+  inner = optax.chain(optax.sgd(0.1), optax_plp.plp(**rule))
   multi = optax.MultiSteps(inner, every_k_schedule=2)
   state = multi.init(params)
   for g in grads:
@@ -263,10 +277,11 @@ def test_multisteps_predicts_on_accumulated_steps():
   chex.assert_trees_all_close(params, want_params, rtol=1e-6)
 
 
-def test_masked_leaves_are_left_alone():
+@pytest.mark.parametrize('rule', RULES)
+def test_masked_leaves_are_left_alone(rule):
   params = {'kernel': jnp.zeros(3), 'scale': jnp.zeros(2)}
   mask = {'kernel': True, 'scale': False}
-  tx = optax.chain(optax.sgd(0.25), optax.masked(optax_plp.plp(), mask))
+  tx = optax.chain(optax.sgd(0.25), optax.masked(optax_plp.plp(**rule), mask))
   state = tx.init(params)
   grads = jax.tree.map(lambda p: -jnp.ones_like(p), params)
   for _ in range(3):
@@ -276,9 +291,11 @@ def test_masked_leaves_are_left_alone():
   np.testing.assert_array_equal(params['scale'], jnp.full(2, 0.75))
 
 
-def test_apply_if_finite_skips_the_bad_step_without_counting_it():
+@pytest.mark.parametrize('rule', RULES)
+def test_apply_if_finite_skips_the_bad_step_without_counting_it(rule):
   tx = optax.apply_if_finite(
-    optax.chain(optax.sgd(0.25), optax_plp.plp()), max_consecutive_errors=3
+    optax.chain(optax.sgd(0.25), optax_plp.plp(**rule)),
+    max_consecutive_errors=3,
   )
   params = jnp.zeros(2)
   state = tx.init(params)
@@ -290,25 +307,28 @@ def test_apply_if_finite_skips_the_bad_step_without_counting_it():
   assert int(state.total_notfinite) == 1
 
 
-def test_scan_loop_equals_python_loop():
+@pytest.mark.parametrize('rule', RULES)
+def test_scan_loop_equals_python_loop(rule):
   a, b, p0 = quadratic(seed=6)
-  tx = optax.chain(optax.sgd(0.05, 0.9), optax_plp.plp())
+  tx = optax.chain(optax.sgd(0.05, 0.9), optax_plp.plp(**rule))
   want, _ = run_optax(tx, a, b, p0)
   a32, b32 = jnp.asarray(a, jnp.float32), jnp.asarray(b, jnp.float32)
 
   def body(carry, _):
     params, state = carry
-    updates, state = tx.update(a32 @ params - b32, state, params)
+    flat, unravel = ravel_pytree(params)
+    updates, state = tx.update(unravel(a32 @ flat - b32), state, params)
     params = optax.apply_updates(params, updates)
-    return (params, state), params
+    return (params, state), ravel_pytree(params)[0]
 
-  p = jnp.asarray(p0, jnp.float32)
+  p = tree_params(p0)
   _, got = jax.lax.scan(body, (p, tx.init(p)), length=NUM_STEPS)
   np.testing.assert_allclose(got, np.stack(want), rtol=1e-6, atol=1e-6)
 
 
-def test_jit_with_donation_does_not_retrace_or_alias():
-  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp())
+@pytest.mark.parametrize('rule', RULES)
+def test_jit_with_donation_does_not_retrace_or_alias(rule):
+  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp(**rule))
   traces = []
 
   @functools.partial(jax.jit, donate_argnums=(0, 1))
@@ -329,14 +349,15 @@ def test_jit_with_donation_does_not_retrace_or_alias():
   assert int(state[1].count) == 7
 
 
-def test_sharded_state_follows_params_and_matches_one_device():
+@pytest.mark.parametrize('rule', RULES)
+def test_sharded_state_follows_params_and_matches_one_device(rule):
   devices = np.array(jax.devices()[:4])
   assert devices.size == 4, 'conftest.py forces four CPU devices'
   mesh = jax.sharding.Mesh(devices, ('model',))
   sharding = jax.sharding.NamedSharding(
     mesh, jax.sharding.PartitionSpec('model')
   )
-  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp())
+  tx = optax.chain(optax.sgd(0.1, momentum=0.9), optax_plp.plp(**rule))
   params = {'w': jnp.arange(32.0).reshape(8, 4) / 32}
   grads = {'w': jnp.cos(params['w'])}
   sharded_params = jax.device_put(params, sharding)
@@ -354,4 +375,139 @@ def test_sharded_state_follows_params_and_matches_one_device():
     sharded_params, state = step(sharded_params, state, sharded_grads)
     params, single_state = step(params, single_state, grads)
   assert state[1].history['w'].sharding.is_equivalent_to(sharding, 2)
-  chex.assert_trees_all_close(sharded_params, params, rtol=1e-6)
+  # The gate's dot products sum across shards, in another order than on one
+  # device: their rounding shows in values near zero.
+  atol = 1e-7 if 'gate' in rule else 0
+  chex.assert_trees_all_close(sharded_params, params, rtol=1e-6, atol=atol)
+
+
+# Segments of the flat vector that `tree_params` makes: 'bias' then 'kernel'.
+SEGMENTS = [slice(0, 4), slice(4, 12)]
+
+
+@pytest.mark.parametrize('order', [1, 2])
+@pytest.mark.parametrize('gate', [None, 'cosine'])
+@pytest.mark.parametrize('every,start_step', [(3, 0), (3, 2), (5, 1)])
+@pytest.mark.parametrize('scheduled', [False, True])
+def test_rules_match_the_literal_reference(
+  order, gate, every, start_step, scheduled
+):
+  a, b, p0 = quadratic(seed=7)
+  schedule = optax.linear_schedule(0.5, 1.5, transition_steps=NUM_STEPS)
+  step_size = schedule if scheduled else 0.8
+  tx = optax.chain(
+    optax.sgd(0.05, 0.9),
+    optax_plp.plp(
+      step_size, every=every, start_step=start_step, order=order, gate=gate
+    ),
+  )
+  got, _ = run_optax(tx, a, b, p0)
+  want = reference_path(
+    a,
+    b,
+    p0,
+    reference.sgd_momentum(0.05, 0.9),
+    step_size=(lambda t: float(schedule(t))) if scheduled else 0.8,
+    every=every,
+    start_step=start_step,
+    order=order,
+    gate=gate,
+    segments=SEGMENTS,
+  )
+  np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_order_one_is_bit_identical_to_the_default():
+  a, b, p0 = quadratic(seed=8)
+  default = optax.chain(optax.sgd(0.05, 0.9), optax_plp.plp(0.7))
+  explicit = optax.chain(
+    optax.sgd(0.05, 0.9), optax_plp.plp(0.7, order=1, gate=None)
+  )
+  np.testing.assert_array_equal(
+    run_optax(default, a, b, p0)[0], run_optax(explicit, a, b, p0)[0]
+  )
+
+
+def run_cycle(tx, updates):
+  """Feeds `updates` (one per step) to `tx`; the parameters after each."""
+  params = jnp.zeros_like(updates[0])
+  state = tx.init(params)
+  path = []
+  for update in updates:
+    new, state = tx.update(update, state, params)
+    params = params + new
+    path.append(params)
+  return path
+
+
+@pytest.mark.parametrize('step_size', [0.5, 1.0, 2.0])
+def test_a_parabola_is_extrapolated_exactly_by_order_two(step_size):
+  # h_t = c t^2 from h_0 = 0: the base update of step t is c (2t - 1).
+  c = jnp.array([0.5, -2.0])
+  updates = [c * (2 * t - 1) for t in (1, 2, 3)]
+  path = run_cycle(optax_plp.plp(step_size, order=2), updates)
+  t = 2.5 + step_size
+  np.testing.assert_allclose(path[-1], c * t**2, rtol=1e-6)
+  # The line through the midpoints does not follow the bend.
+  linear = run_cycle(optax_plp.plp(step_size), updates)
+  assert not np.allclose(linear[-1], c * t**2)
+
+
+def test_the_gate_keeps_a_straight_line_and_stops_a_reversal():
+  straight = [jnp.full(3, 0.25)] * 3
+  for order in (1, 2):
+    gated = run_cycle(optax_plp.plp(order=order, gate='cosine'), straight)
+    plain = run_cycle(optax_plp.plp(order=order), straight)
+    np.testing.assert_array_equal(gated[-1], plain[-1])
+    np.testing.assert_allclose(gated[-1], jnp.full(3, 0.875))
+  back = [jnp.full(3, 0.25), jnp.full(3, 0.25), jnp.full(3, -0.25)]
+  for order in (1, 2):
+    gated = run_cycle(optax_plp.plp(order=order, gate='cosine'), back)
+    np.testing.assert_array_equal(gated[-1], jnp.full(3, 0.25))  # h3 itself
+
+
+def test_the_gate_is_per_array():
+  tx = optax_plp.plp(gate='cosine')
+  params = {'on': jnp.zeros(2), 'off': jnp.zeros(2)}
+  steps = [
+    {'on': jnp.ones(2), 'off': jnp.ones(2)},
+    {'on': jnp.ones(2), 'off': jnp.ones(2)},
+    {'on': jnp.ones(2), 'off': -jnp.ones(2)},
+  ]
+  state = tx.init(params)
+  for update in steps:
+    new, state = tx.update(update, state, params)
+    params = jax.tree.map(jnp.add, params, new)
+  np.testing.assert_allclose(params['on'], jnp.full(2, 3.5))
+  np.testing.assert_allclose(params['off'], jnp.full(2, 1.0))
+
+
+def test_the_gate_is_finite_at_zero_updates():
+  tx = optax_plp.plp(order=2, gate='cosine')
+  params = jnp.zeros(4)
+
+  def third_update(scale):
+    state = tx.init(params)
+    for _ in range(2):
+      _, state = tx.update(scale * jnp.ones(4), state, params)
+    new, _ = tx.update(scale * jnp.ones(4), state, params)
+    return jnp.sum(new)
+
+  assert float(third_update(0.0)) == 0.0
+  assert np.isfinite(jax.grad(third_update)(0.0))
+  gate = optax_plp._plp._cosine_gate
+  for other in (jnp.zeros(4), jnp.array([0.0, 1.0, 0.0, 0.0])):
+    assert float(gate(jnp.zeros(4), other)) == 0.0
+    grads = jax.grad(lambda u, other=other: gate(u, other))(jnp.zeros(4))
+    assert np.all(np.isfinite(grads))
+
+
+def test_a_traced_order_selects_the_rule():
+  updates = [jnp.array([0.5]), jnp.array([1.5]), jnp.array([2.5])]
+  for order in (1, 2):
+    injected = optax.inject_hyperparams(optax_plp.plp)(order=order)
+    np.testing.assert_allclose(
+      run_cycle(injected, updates)[-1],
+      run_cycle(optax_plp.plp(order=order), updates)[-1],
+      rtol=1e-6,
+    )

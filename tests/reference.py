@@ -35,8 +35,48 @@ def adam(learning_rate, b1=0.9, b2=0.999, eps=1e-8):
   return init, step
 
 
+def lagrange_parabola(h1, h2, h3, t):
+  """The parabola through (1, h1), (2, h2), (3, h3), at time t."""
+  return (
+    (t - 2) * (t - 3) / 2 * h1
+    - (t - 1) * (t - 3) * h2
+    + (t - 1) * (t - 2) / 2 * h3
+  )
+
+
+def cosine_gate(a, b):
+  """max(0, cos) of the angle between two vectors; 0 where either is zero."""
+  norms = np.linalg.norm(a) * np.linalg.norm(b)
+  return max(0.0, float(a @ b / norms)) if norms > 0 else 0.0
+
+
+def prediction(h1, h2, h3, k, order=1, gate=None, segments=None):
+  """Where PLP moves instead of h3, from the literal points."""
+  if order == 1:
+    m12, m23 = (h1 + h2) / 2, (h2 + h3) / 2
+    predicted = m23 + k * (m23 - m12)
+  else:
+    predicted = lagrange_parabola(h1, h2, h3, 2.5 + k)
+  if gate is None:
+    return predicted
+  gated = h3.copy()
+  for segment in segments or [slice(None)]:
+    g = cosine_gate(h2[segment] - h1[segment], h3[segment] - h2[segment])
+    gated[segment] = h3[segment] + g * (predicted[segment] - h3[segment])
+  return gated
+
+
 def plp_trajectory(
-  params, grad_fn, base, num_steps, step_size=1.0, every=3, start_step=0
+  params,
+  grad_fn,
+  base,
+  num_steps,
+  step_size=1.0,
+  every=3,
+  start_step=0,
+  order=1,
+  gate=None,
+  segments=None,
 ):
   """Runs `base` for `num_steps` with PLP, keeping literal snapshots.
 
@@ -48,6 +88,9 @@ def plp_trajectory(
     step_size: the prediction step k, a float or a function of the step.
     every: cycle length.
     start_step: first step of the first cycle.
+    order: 1 (the line through the midpoints) or 2 (the parabola).
+    gate: None or 'cosine', applied per segment.
+    segments: slices of `params`, one per parameter array (for the gate).
 
   Returns:
     The list of parameter values after each step.
@@ -65,9 +108,7 @@ def plp_trajectory(
       if position == every - 1:
         k = step_size(t) if callable(step_size) else step_size
         h1, h2, h3 = post_update[0], post_update[1], post_update[2]
-        m12 = (h1 + h2) / 2
-        m23 = (h2 + h3) / 2
-        h = m23 + k * (m23 - m12)
+        h = prediction(h1, h2, h3, k, order, gate, segments)
     params = h
     trajectory.append(params)
   return trajectory

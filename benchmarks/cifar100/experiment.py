@@ -116,7 +116,8 @@ def validate_optimizer_config(config, check):
   milestones = list(config.lr_milestones)
   if milestones != sorted(milestones) or any(not 0 < m < 1 for m in milestones):
     check('lr_milestones', 'increasing fractions of the epochs in (0, 1)')
-  if not config.max_learning_rate >= config.learning_rate:
+  cyclic = config.lr_schedule == 'cyclic'
+  if cyclic and not config.max_learning_rate >= config.learning_rate:
     check('max_learning_rate', 'a number >= config.learning_rate')
   if not isinstance(config.cycle_steps_up, int) or config.cycle_steps_up < 1:
     check('cycle_steps_up', 'an int >= 1')
@@ -307,9 +308,7 @@ def train_epoch_record(run, epoch, data, config):
   start = time.perf_counter()
   steps_per_epoch = data.sizes['steps_per_epoch']
   probes = (
-    0
-    if optimizers.ARMS[run.arm].prediction
-    else config.trajectory_probes
+    0 if optimizers.ARMS[run.arm].prediction else config.trajectory_probes
   )
   probe = trajectory.Probe(
     max(steps_per_epoch // probes, trajectory.WINDOW) if probes else 0,

@@ -18,9 +18,9 @@ from absl import flags
 import jax
 from ml_collections import config_flags
 
+from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
-from benchmarks.cifar100 import experiment
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's C++ chatter
 

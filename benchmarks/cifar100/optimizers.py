@@ -90,6 +90,22 @@ def decay_boundaries(config, steps_per_epoch):
   return [round(m * total) for m in config.lr_milestones]
 
 
+def schedule_phases(config, steps_per_epoch):
+  """(first step, label) of each phase of the learning-rate schedule.
+
+  The step decay's phases start at its boundaries; a cyclic or constant
+  schedule is one phase.
+  """
+  kind = config.get('lr_schedule', 'step_decay')  # older results lack it
+  if kind == 'cyclic':
+    low, high = config.learning_rate, config.max_learning_rate
+    return [(0, f'cyclic {low:g}-{high:g}')]
+  if kind == 'constant':
+    return [(0, f'constant {config.learning_rate:g}')]
+  starts = [0, *decay_boundaries(config, steps_per_epoch)]
+  return [(s, f'{config.lr_decay**i:g} × base') for i, s in enumerate(starts)]
+
+
 def triangular_schedule(low, high, step_size_up, step_size_down=None):
   """PyTorch's `CyclicLR(mode='triangular')`: low -> high -> low, repeated.
 

@@ -1,7 +1,9 @@
 """Results of a CIFAR-100 comparison: summary, table, curves and JSON file."""
 
+import glob
 import json
 import os
+import shutil
 import tempfile
 
 import jax
@@ -148,6 +150,56 @@ def write_json_atomically(path, data):
   os.replace(file.name, path)
 
 
+def load_results(directory):
+  """The results in `directory`, merging its seed_N/ run directories if any.
+
+  `study` trains each seed of a job in a directory of its own; the merged
+  results hold every arm and seed and the first run's config and data sizes,
+  and no summary (see `summarize`). None where there are no results.
+  """
+  path = os.path.join(directory, 'results.json')
+  if os.path.exists(path):
+    with open(path) as file:
+      return json.load(file)
+  merged = None
+  for seed_dir in sorted(glob.glob(os.path.join(directory, 'seed_*'))):
+    part = load_results(seed_dir)
+    if part is None:
+      continue
+    merged = merged or {
+      'config': part['config'],
+      'data': part['data'],
+      'runs': {},
+    }
+    for arm, seeds in part['runs'].items():
+      merged['runs'].setdefault(arm, {}).update(seeds)
+  return merged
+
+
+def with_summary(results):
+  """`results` with a summary computed from its runs where it has none."""
+  if 'summary' in results:
+    return results
+  runs = {
+    arm: {int(s): r for s, r in seeds.items()}
+    for arm, seeds in results['runs'].items()
+  }
+  arms = [a for a in results['config']['arms'] if a in runs]
+  arms += [a for a in runs if a not in arms]
+  epochs = results['config']['epochs']
+  return {**results, 'summary': summarize(runs, arms, epochs)}
+
+
+def copy_results(source, destination):
+  """Copies a run or job directory's results and plots, not its checkpoints."""
+  shutil.copytree(
+    source,
+    destination,
+    ignore=shutil.ignore_patterns('checkpoints', '*.tmp'),
+    dirs_exist_ok=True,
+  )
+
+
 def write_results(workdir, config, runs, data_sizes):
   """Writes ``workdir/results.json`` and returns what it wrote."""
   results = {
@@ -169,7 +221,9 @@ def format_table(results):
     return f'{100 * stats["mean"]:6.2f} ± {100 * stats["std"]:4.2f}'
 
   summary = results['summary']
-  kinds = [k for k in KINDS if any(f'{k}_top1_error' in v for v in summary.values())]
+  kinds = [
+    k for k in KINDS if any(f'{k}_top1_error' in v for v in summary.values())
+  ]
   titles = [f'{kind} {m}' for m in ('top-1', 'top-5') for kind in kinds]
   header = f'{"arm":22s} ' + ' '.join(f'{t:>15s}' for t in titles)
   header += f' {"images/s":>9s}'

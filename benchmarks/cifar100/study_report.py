@@ -1,8 +1,9 @@
-"""Tables and plots of the CIFAR-100 study from the runs `study.sh` made.
+"""Tables and plots of the CIFAR-100 study (`configs/study.py`) from its runs.
 
   python -m benchmarks.cifar100.study_report WORKROOT \
       [--out benchmarks/results/cifar100/study]
 
+WORKROOT is what `python -m benchmarks.cifar100.study study WORKROOT` made.
 Copies every job's results.json and plots to OUT/JOB/ and writes OUT/tables.md:
 per model and arm the final and best test errors (mean ± std over seeds),
 PLP minus baseline per seed with a paired t-test, the epochs each arm needs
@@ -12,33 +13,25 @@ summarised per learning-rate phase.
 """
 
 import argparse
-import json
 import os
-import shutil
 
-from flax import nnx
+import ml_collections
 import numpy as np
 
 from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import report
 from benchmarks.cifar100 import trajectory
+from benchmarks.cifar100.configs import study
 
-MODELS = ('VGG16', 'ResNet18', 'GoogLeNet')
-TRAIN_EXAMPLES = 50_000  # CIFAR-100's training split
-# Job directory -> (the arm it adds, the job and arm it is compared with).
-ABLATIONS = {
-  'ResNet18_step_size_0.5': ('plp', 'ResNet18', 'sgd'),
-  'ResNet18_step_size_2': ('plp', 'ResNet18', 'sgd'),
-  'ResNet18_every_6': ('plp', 'ResNet18', 'sgd'),
-  'ResNet18_start_after_warmup': ('plp', 'ResNet18', 'sgd'),
-  'ResNet18_adamw': ('adamw_plp', 'ResNet18_adamw', 'adamw'),
-}
-ABLATION_SEEDS = ('0', '1')
+MODELS = tuple(job for job in study.JOBS if job in models.MODELS)
+ABLATIONS = study.ABLATIONS
+ABLATION_SEEDS = tuple(str(s) for s in study.ABLATION['seeds'])
 
 
 def parameter_count(config):
   return models.parameter_count(
-    nnx.eval_shape(lambda: report.new_model(config))
+    models.abstract(config['model'], width=config['width'])
   )
 
 
@@ -165,13 +158,6 @@ def ablation_table(results):
   return '\n'.join(lines)
 
 
-def learning_rate_phases(config, steps_per_epoch):
-  """(first step, learning-rate factor) of each phase of the schedule."""
-  total = config['epochs'] * steps_per_epoch
-  starts = [0] + [round(m * total) for m in config['lr_milestones']]
-  return [(s, config['lr_decay'] ** i) for i, s in enumerate(starts)]
-
-
 def trajectory_table(results):
   """Median relative error of the probes per learning-rate phase."""
   lines = [
@@ -180,11 +166,10 @@ def trajectory_table(results):
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for job, result in results.items():
-    config = result['config']
-    examples = min(config['train_limit'] or TRAIN_EXAMPLES, TRAIN_EXAMPLES)
-    steps_per_epoch = examples // config['batch_size']
-    phases = learning_rate_phases(config, steps_per_epoch)
-    layers = report.layer_order(config)
+    config = ml_collections.ConfigDict(result['config'])
+    steps_per_epoch = result['data']['steps_per_epoch']
+    phases = optimizers.schedule_phases(config, steps_per_epoch)
+    layers = report.layer_order(result['config'])
     for arm, seeds in result['runs'].items():
       probes = [
         p
@@ -194,7 +179,7 @@ def trajectory_table(results):
       ]
       if not probes:
         continue
-      for i, (start, factor) in enumerate(phases):
+      for i, (start, phase) in enumerate(phases):
         end = phases[i + 1][0] if i + 1 < len(phases) else np.inf
         inside = [
           p['relative_error'] for p in probes if start <= p['step'] < end
@@ -204,7 +189,7 @@ def trajectory_table(results):
         per_layer = {k: np.median([e[k] for e in inside]) for k in layers}
         ordered = sorted(per_layer.values())
         lines.append(
-          f'| {job}, {arm} | {factor:g} × base | {len(inside)} '
+          f'| {job}, {arm} | {phase} | {len(inside)} '
           f'| {np.median([e[trajectory.ALL] for e in inside]):.2f} '
           f'| {per_layer[layers[0]]:.2f} '
           f'| {ordered[len(ordered) // 2]:.2f} '
@@ -217,18 +202,15 @@ def trajectory_table(results):
 def write_tables(workroot, out):
   """Copies the jobs' results to `out` and writes and returns the tables."""
   results = {}
-  for job in (*MODELS, *ABLATIONS):
+  for job in study.JOBS:
     source = os.path.join(workroot, job)
-    path = os.path.join(source, 'results.json')
-    if not os.path.exists(path):
+    loaded = report.load_results(source)
+    if loaded is None:
       print(f'{job}: no results yet')
       continue
-    with open(path) as file:
-      results[job] = json.load(file)
-    os.makedirs(os.path.join(out, job), exist_ok=True)
-    for name in ('results.json', 'curves.png', 'trajectory.png'):
-      if os.path.exists(os.path.join(source, name)):
-        shutil.copy(os.path.join(source, name), os.path.join(out, job))
+    results[job] = report.with_summary(loaded)
+    if os.path.abspath(source) != os.path.abspath(os.path.join(out, job)):
+      report.copy_results(source, os.path.join(out, job))
   tables = (
     '## Baseline and PLP, per model\n\nTest errors in %, mean ± std over '
     'seeds; differences are PLP minus baseline, paired by seed, with the '

@@ -11,6 +11,7 @@ selection are the paper's protocol as `sci_rep.py` sets it.
 """
 
 from benchmarks.cifar100.configs import sci_rep
+from benchmarks.cifar100.configs import study
 
 WIDTHS = {'ResNet18': 1 / 16, 'VGG16': 1 / 16, 'GoogLeNet': 1 / 32}
 EPOCHS = 13
@@ -21,7 +22,9 @@ JOBS = {
   'ResNet18': {'arms': MATCHED, 'seeds': tuple(range(5))},
   'ResNet18_demon': {'arms': ('demon',), 'seeds': tuple(range(5))},
   'VGG16': {'model': 'VGG16', 'arms': MATCHED, 'seeds': (0, 1, 2)},
-  'GoogLeNet': {'model': 'GoogLeNet', 'arms': ('sgd', 'plp'), 'seeds': (0, 1, 2)},
+  'GoogLeNet': {
+    'model': 'GoogLeNet', 'arms': ('sgd', 'plp'), 'seeds': (0, 1, 2),
+  },
   # Sensitivity: no schedule, at the cycle's two ends.
   'ResNet18_constant_0.001': {
     'arms': MATCHED, 'seeds': (0, 1, 2), 'lr_schedule': 'constant',
@@ -50,7 +53,7 @@ def get_config(job='ResNet18'):
     raise ValueError(f'job is {job!r}; allowed: {sorted(JOBS)}.')
   config = sci_rep.get_config()
   config.model = 'ResNet18'
-  config.update(JOBS[job])
+  study.apply_overrides(config, JOBS[job])
   config.width = WIDTHS[config.model]
   config.epochs = EPOCHS
   config.progress = False

@@ -1,9 +1,8 @@
-"""End-to-end tests of the CIFAR-100 harness on mock data with `tiny.py`."""
+"""End-to-end tests of the experiment runner on mock data (`tiny.py`)."""
 
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 
@@ -11,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
-from benchmarks.cifar100 import study_report
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
 
@@ -42,7 +41,7 @@ def metrics(results):
 def uninterrupted(tmp_path_factory):
   workdir = tmp_path_factory.mktemp('uninterrupted')
   with tfds.testing.mock_data(num_examples=40):
-    results = train.train_and_evaluate(tiny.get_config(), str(workdir))
+    results = experiment.train_and_evaluate(tiny.get_config(), str(workdir))
   return workdir, results
 
 
@@ -89,9 +88,9 @@ def test_arms_share_initialisation_and_data_order(uninterrupted, tmp_path):
     config.arms = (arm,)
     config.epochs = 1
     config.train_limit = 16  # two steps: no prediction yet
-    first_steps[arm] = train.train_and_evaluate(config, str(tmp_path / arm))[
-      'runs'
-    ][arm]['0'][0]
+    first_steps[arm] = experiment.train_and_evaluate(
+      config, str(tmp_path / arm)
+    )['runs'][arm]['0'][0]
   assert first_steps['sgd']['train_loss'] == first_steps['plp']['train_loss']
   assert first_steps['sgd']['test_loss'] == first_steps['plp']['test_loss']
 
@@ -111,11 +110,11 @@ def test_a_killed_run_resumes_to_the_same_result(
 
   monkeypatch.setattr(train, 'train_epoch', killed_in_epoch_three)
   with pytest.raises(KeyboardInterrupt):
-    train.train_and_evaluate(tiny.get_config(), str(tmp_path))
+    experiment.train_and_evaluate(tiny.get_config(), str(tmp_path))
   partial = json.loads((tmp_path / 'results.json').read_text())
   assert len(partial['runs']['sgd']['0']) == 2
   monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
-  got = train.train_and_evaluate(tiny.get_config(), str(tmp_path))
+  got = experiment.train_and_evaluate(tiny.get_config(), str(tmp_path))
   assert metrics(got) == metrics(want)
 
 
@@ -123,7 +122,7 @@ def test_two_devices_match_one(uninterrupted, tmp_path):
   _, want = uninterrupted
   config = tiny.get_config()
   config.num_devices = 2
-  got = train.train_and_evaluate(config, str(tmp_path))
+  got = experiment.train_and_evaluate(config, str(tmp_path))
   for arm in ('sgd', 'plp'):
     for key in ('train_loss', 'test_loss'):
       np.testing.assert_allclose(
@@ -143,22 +142,30 @@ def test_two_devices_match_one(uninterrupted, tmp_path):
     ('batch_size', 7, 'config.batch_size is 7; allowed: a multiple of the'),
     ('compute_dtype', 'float16', "config.compute_dtype is 'float16'"),
     ('trajectory_probes', -1, 'config.trajectory_probes is -1; allowed: an'),
+    ('validation_fraction', 0.6, 'config.validation_fraction is 0.6; allowed'),
+    ('validation_fraction', -0.1, 'config.validation_fraction is -0.1'),
+    ('lr_schedule', 'cosine', "config.lr_schedule is 'cosine'; allowed"),
+    ('cycle_steps_up', 0, 'config.cycle_steps_up is 0; allowed: an int'),
+    ('max_learning_rate', 0.01, 'config.max_learning_rate is 0.01; allowed'),
   ],
 )
 def test_bad_config_fails_before_training(field, value, message, tmp_path):
   config = tiny.get_config()
   config.num_devices = 2
+  config.lr_schedule = 'cyclic' if field != 'lr_schedule' else value
   config[field] = value
-  with pytest.raises(train.ConfigError, match=re.escape(message)):
-    train.train_and_evaluate(config, str(tmp_path))
+  with pytest.raises(experiment.ConfigError, match=re.escape(message)):
+    experiment.train_and_evaluate(config, str(tmp_path))
   assert not (tmp_path / 'checkpoints').exists()
 
 
 def test_bad_plp_argument_names_the_field(tmp_path):
   config = tiny.get_config()
-  config.plp.every = 2
-  with pytest.raises(train.ConfigError, match='config.plp: `every` must be'):
-    train.train_and_evaluate(config, str(tmp_path))
+  config.prediction.every = 2
+  with pytest.raises(
+    experiment.ConfigError, match='config.prediction: `every` must be'
+  ):
+    experiment.train_and_evaluate(config, str(tmp_path))
 
 
 def test_missing_dataset_says_what_to_do(tmp_path, monkeypatch):
@@ -183,8 +190,10 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
         file.write(b'garbage')
   config = tiny.get_config()
   config.epochs = 4
-  with pytest.raises(train.CheckpointError, match='Older checkpoints kept'):
-    train.train_and_evaluate(config, str(copy))
+  with pytest.raises(
+    experiment.CheckpointError, match='Older checkpoints kept'
+  ):
+    experiment.train_and_evaluate(config, str(copy))
   assert (copy / 'checkpoints' / 'sgd' / 'seed_0' / '2').exists()
 
 
@@ -194,15 +203,15 @@ def test_checkpoint_of_another_config_is_refused(uninterrupted, tmp_path):
   os.system(f'cp -r {workdir} {copy}')
   config = tiny.get_config()
   config.learning_rate = 0.05
-  with pytest.raises(train.CheckpointError, match="'learning_rate'"):
-    train.train_and_evaluate(config, str(copy))
+  with pytest.raises(experiment.CheckpointError, match="'learning_rate'"):
+    experiment.train_and_evaluate(config, str(copy))
 
 
 def test_non_finite_loss_stops_naming_arm_and_epoch(tmp_path):
   config = tiny.get_config()
   config.learning_rate = 1e30
-  with pytest.raises(train.NonFiniteLossError, match="arm 'sgd', seed 0"):
-    train.train_and_evaluate(config, str(tmp_path))
+  with pytest.raises(experiment.NonFiniteLossError, match="arm 'sgd', seed 0"):
+    experiment.train_and_evaluate(config, str(tmp_path))
   assert (tmp_path / 'results.json').exists()
 
 
@@ -234,26 +243,90 @@ def test_main_applies_overrides_and_reports_errors(tmp_path):
   assert "error: config.model is 'AlexNet'" in done.stderr
 
 
-def test_study_report_tables_main_runs_ablations_and_probes(
-  uninterrupted, tmp_path
-):
-  workdir, results = uninterrupted
-  root = tmp_path / 'runs'
-  for job in ('ResNet18', 'ResNet18_step_size_2'):
-    shutil.copytree(
-      workdir, root / job, ignore=shutil.ignore_patterns('checkpoints')
-    )
-  tables = study_report.write_tables(str(root), str(tmp_path / 'out'))
-  difference = results['summary']['plp - sgd']['final_top1_error']['mean']
-  assert '| ResNet18 (0.0625, 47,592) | plp |' in tables
-  assert f'| ResNet18 | {100 * difference:+.2f} ± 0.00 (' in tables
-  runs = results['runs']  # tiny.py: 3 epochs, so halfway is after epoch 1
-  halfway = (
-    runs['plp']['0'][0]['top1_error'] - runs['sgd']['0'][0]['top1_error']
+def test_validation_split_is_seeded_disjoint_and_complete():
+  images = np.arange(50 * 2, dtype=np.uint8).reshape(50, 1, 1, 2)
+  split = input_pipeline.Split(images, np.arange(50, dtype=np.int32))
+  train_part, held_out = input_pipeline.split_validation(split, 0.2, seed=7)
+  assert (len(train_part), len(held_out)) == (40, 10)
+  labels = np.concatenate([train_part.labels, held_out.labels])
+  np.testing.assert_array_equal(np.sort(labels), split.labels)
+  again = input_pipeline.split_validation(split, 0.2, seed=7)[1]
+  other = input_pipeline.split_validation(split, 0.2, seed=8)[1]
+  np.testing.assert_array_equal(again.labels, held_out.labels)
+  assert set(other.labels) != set(held_out.labels)
+  np.testing.assert_array_equal(
+    held_out.images[:, 0, 0, 0] // 2, held_out.labels
   )
-  assert f'| {100 * halfway:+.2f} ± 0.00 (1) | n/a |' in tables
-  assert '| plp, paper settings | 1 |' in tables
-  assert '| plp, step size 2 | 1 |' in tables
-  assert '| ResNet18, sgd | 1 × base | 1 |' in tables
-  for name in ('results.json', 'curves.png', 'trajectory.png', '../tables.md'):
-    assert (tmp_path / 'out' / 'ResNet18_step_size_2' / name).exists()
+  assert input_pipeline.split_validation(split, 0.0, seed=7) == (split, None)
+
+
+def validated_config():
+  config = tiny.get_config()
+  config.arms = ('sgd', 'plp', 'sgd_matched', 'demon')
+  config.validation_fraction = 0.25  # 32 examples: 24 to train, 8 held out
+  return config
+
+
+@pytest.fixture(scope='module')
+def validated(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('validated')
+  trained_on = []
+  real_train_epoch = train.train_epoch
+
+  def recording_train_epoch(model, optimizer, split, order, *args):
+    trained_on.append(np.asarray(split[0])[order.ravel()])
+    return real_train_epoch(model, optimizer, split, order, *args)
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(train, 'train_epoch', recording_train_epoch)
+    with tfds.testing.mock_data(num_examples=40):
+      results = experiment.train_and_evaluate(validated_config(), str(workdir))
+      everything = input_pipeline.load_split('train', download=False, limit=32)
+  return results, trained_on, everything
+
+
+def test_validation_images_are_never_trained_on(validated):
+  results, trained_on, everything = validated
+  assert results['data'] == {
+    'train_examples': 24,
+    'validation_examples': 8,
+    'test_examples': 20,
+    'steps_per_epoch': 3,
+  }
+  _, held_out = input_pipeline.split_validation(everything, 0.25, seed=0)
+  held_out_images = {image.tobytes() for image in held_out.images}
+  seen = {image.tobytes() for batch in trained_on for image in batch}
+  assert len(held_out_images) == 8 and len(seen) == 24
+  assert not seen & held_out_images
+  # 4 arms x 3 epochs, and every arm of the seed sees the same batches.
+  assert len(trained_on) == 12
+  for arm in range(1, 4):
+    for epoch in range(3):
+      np.testing.assert_array_equal(
+        trained_on[3 * arm + epoch], trained_on[epoch]
+      )
+
+
+def test_the_selected_epoch_has_the_lowest_validation_error(validated):
+  results, _, _ = validated
+  for arm, seeds in results['runs'].items():
+    records = seeds['0']
+    assert all(
+      {'val_loss', 'val_top1_error', 'val_top5_error'} <= set(r)
+      for r in records
+    )
+    errors = [r['val_top1_error'] for r in records]
+    epoch = errors.index(min(errors)) + 1
+    entry = results['summary'][arm]
+    assert entry['selected_epoch']['per_seed'] == [epoch]
+    for metric in ('top1_error', 'top5_error'):
+      assert entry[f'selected_{metric}']['mean'] == records[epoch - 1][metric]
+  for pair in (
+    'plp - sgd',
+    'demon - sgd',
+    'sgd_matched - sgd',
+    'plp - sgd_matched',
+  ):
+    assert 'selected_top1_error' in results['summary'][pair]
+  table = report.format_table(results)
+  assert 'selected top-1' in table and 'plp - sgd_matched' in table

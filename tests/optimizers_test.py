@@ -1,0 +1,181 @@
+"""Tests for the arms' optimizers and schedules against hand-derived values."""
+
+import importlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100.configs import sci_rep
+from benchmarks.cifar100.configs import sci_rep_study
+from benchmarks.cifar100.configs import study
+import optax_plp
+
+# torch.optim.lr_scheduler.CyclicLR(base_lr=0.001, max_lr=0.002,
+# step_size_up=2000, mode='triangular', cycle_momentum=True, base_momentum=0.8,
+# max_momentum=0.9), by its documented formula: with cycle = floor(1 + t/4000)
+# and x = 1 + t/4000 - cycle, scale = x/0.5 if x <= 0.5 else (x - 1)/(0.5 - 1);
+# lr = 0.001 + 0.001 * scale, momentum = 0.9 - 0.1 * scale. Worked by hand:
+CYCLIC = [
+  # step, x, scale, learning rate, momentum
+  (0, 0.0, 0.0, 0.001, 0.9),
+  (500, 0.125, 0.25, 0.00125, 0.875),
+  (2000, 0.5, 1.0, 0.002, 0.8),
+  (3000, 0.75, 0.5, 0.0015, 0.85),
+  (4000, 0.0, 0.0, 0.001, 0.9),
+  (4056, 0.014, 0.028, 0.001028, 0.8972),
+  (6500, 0.625, 0.75, 0.00175, 0.825),
+]
+
+
+@pytest.mark.parametrize('step,x,scale,learning_rate,momentum', CYCLIC)
+def test_cyclic_schedules_match_pytorchs_cycliclr(
+  step, x, scale, learning_rate, momentum
+):
+  config = sci_rep.get_config()
+  rate = optimizers.learning_rate_schedule(0.001, 312, config)
+  arm = optimizers.ARMS['sgd']
+  cycle_momentum = optimizers.momentum_schedule(arm, 312, config)
+  assert float(rate(step)) == pytest.approx(learning_rate, rel=1e-5)
+  assert float(cycle_momentum(step)) == pytest.approx(momentum, rel=1e-6)
+
+
+def test_without_cycle_momentum_the_momentum_is_constant():
+  config = sci_rep.get_config()
+  config.cycle_momentum = False
+  assert (
+    optimizers.momentum_schedule(optimizers.ARMS['sgd'], 312, config) == 0.9
+  )
+
+
+def demon_numpy(beta, t, total):
+  remaining = 1 - t / total
+  return beta * remaining / ((1 - beta) + beta * remaining)
+
+
+def test_demon_decays_momentum_by_its_rule():
+  schedule = optimizers.demon_schedule(0.9, 100)
+  assert float(schedule(0)) == pytest.approx(0.9)
+  assert float(schedule(50)) == pytest.approx(0.45 / 0.55)  # by hand
+  assert float(schedule(100)) == 0.0
+  for t in (1, 17, 99):
+    assert float(schedule(t)) == pytest.approx(demon_numpy(0.9, t, 100))
+
+
+def test_demon_decays_the_cyclic_momentum_of_the_paper_config():
+  config = sci_rep.get_config()
+  config.epochs = 10
+  demon = optimizers.momentum_schedule(optimizers.ARMS['demon'], 400, config)
+  total = 4000
+  for step, _, _, _, momentum in CYCLIC[:5]:
+    want = demon_numpy(momentum, min(step, total), total)
+    assert float(demon(step)) == pytest.approx(want, rel=1e-5, abs=1e-7)
+
+
+def test_sgd_is_pytorchs_sgd_with_scheduled_rate_and_momentum():
+  rate, momentum, decay = optax.linear_schedule(0.1, 0.05, 6), None, 0.01
+  momentum = optimizers.triangular_schedule(0.9, 0.8, 3)
+  tx = optimizers.sgd(rate, momentum, nesterov=False, weight_decay=decay)
+  target = np.array([1.0, -2.0, 0.5])
+  params = jnp.zeros(3)
+  state = tx.init(params)
+  p, buffer = np.zeros(3), np.zeros(3)
+  for t in range(8):
+    grads = params - target
+    updates, state = tx.update(grads, state, params)
+    params = optax.apply_updates(params, updates)
+    # torch.optim.SGD: d = g + wd * p; buf = m * buf + d; p -= lr * buf.
+    d = (p - target) + decay * p
+    buffer = float(momentum(t)) * buffer + d
+    p = p - float(rate(t)) * buffer
+    np.testing.assert_allclose(params, p, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize('step_size,every', [(1.0, 3), (0.5, 3), (2.0, 5)])
+def test_matched_step_walks_as_far_as_plp_on_a_straight_path(step_size, every):
+  factor = optimizers.matched_step_factor(step_size, every)
+  if (step_size, every) == (1.0, 3):
+    assert factor == pytest.approx(7 / 6)
+  grads = -jnp.ones(2)  # a straight line walked in equal steps of 0.1
+  predicted = optax.chain(optax.sgd(0.1), optax_plp.plp(step_size, every=every))
+  matched = optax.sgd(0.1 * factor)
+  paths = []
+  for tx in (predicted, matched):
+    params, state, path = jnp.zeros(2), tx.init(jnp.zeros(2)), []
+    for _ in range(4 * every):
+      updates, state = tx.update(grads, state, params)
+      params = optax.apply_updates(params, updates)
+      path.append(params)
+    paths.append(path)
+  for cycle_end in range(every - 1, 4 * every, every):
+    np.testing.assert_allclose(
+      paths[0][cycle_end], paths[1][cycle_end], rtol=1e-6
+    )
+
+
+def first_update(name, config):
+  tx = optimizers.arm_optimizer(name, config, 312)
+  params = {'w': jnp.ones(3)}
+  updates, _ = tx.update({'w': jnp.full(3, 0.5)}, tx.init(params), params)
+  return updates['w']
+
+
+def test_arms_are_their_base_optimizers_with_the_named_changes():
+  config = sci_rep.get_config()
+  sgd = first_update('sgd', config)
+  np.testing.assert_allclose(first_update('plp', config), sgd)  # step 1
+  np.testing.assert_allclose(
+    first_update('sgd_matched', config), 7 / 6 * sgd, rtol=1e-6
+  )
+  np.testing.assert_allclose(first_update('demon', config), sgd)  # no trace
+  tx = optimizers.arm_optimizer('plp', config, 312)
+  state = tx.init({'w': jnp.ones(3)})
+  assert isinstance(state[-1], optax_plp.PLPState)
+  assert set(optimizers.ARMS) >= {
+    a for pair in optimizers.CONTROLS for a in pair
+  }
+
+
+CONFIGS = [
+  ('reference_recipe', ()),
+  ('cpu', ()),
+  ('quick', ()),
+  ('sci_rep', ()),
+  *[('study', (job,)) for job in study.JOBS],
+  *[('sci_rep_study', (job,)) for job in sci_rep_study.JOBS],
+]
+
+
+@pytest.mark.parametrize('name,arguments', CONFIGS)
+def test_every_arm_builds_in_every_shipped_config(name, arguments):
+  from benchmarks.cifar100 import experiment  # noqa: PLC0415
+
+  module = importlib.import_module(f'benchmarks.cifar100.configs.{name}')
+  config = module.get_config(*arguments)
+  experiment.validate_config(config)
+  for arm in optimizers.ARMS:
+    tx = optimizers.arm_optimizer(arm, config, 312)
+    jax.eval_shape(tx.init, {'w': jnp.ones(3)})
+
+
+@pytest.mark.parametrize('module', [study, sci_rep_study])
+def test_study_configs_name_the_allowed_jobs(module):
+  with pytest.raises(ValueError, match=r"job is 'ResNet50'; allowed: \["):
+    module.get_config('ResNet50')
+
+
+def test_schedule_phases_start_at_the_decay_boundaries():
+  config = study.get_config('ResNet18')
+  phases = optimizers.schedule_phases(config, 390)
+  assert phases == [
+    (0, '1 × base'),
+    (234, '0.2 × base'),
+    (468, '0.04 × base'),
+    (624, '0.008 × base'),
+  ]
+  assert optimizers.schedule_phases(sci_rep.get_config(), 312) == [
+    (0, 'cyclic 0.001-0.002')
+  ]

@@ -1,0 +1,80 @@
+"""Tests of the study runner and report on a tiny run of mock data."""
+
+import shutil
+
+import pytest
+import tensorflow_datasets as tfds
+
+from benchmarks.cifar100 import experiment
+from benchmarks.cifar100 import report
+from benchmarks.cifar100 import study
+from benchmarks.cifar100 import study_report
+from benchmarks.cifar100.configs import tiny
+
+
+@pytest.fixture(scope='module')
+def tiny_run(tmp_path_factory):
+  workdir = tmp_path_factory.mktemp('tiny')
+  with tfds.testing.mock_data(num_examples=40):
+    results = experiment.train_and_evaluate(tiny.get_config(), str(workdir))
+  return workdir, results
+
+
+def test_study_report_tables_main_runs_ablations_and_probes(tiny_run, tmp_path):
+  workdir, results = tiny_run
+  root = tmp_path / 'runs'
+  for job in ('ResNet18', 'ResNet18_step_size_2'):
+    shutil.copytree(
+      workdir, root / job, ignore=shutil.ignore_patterns('checkpoints')
+    )
+  tables = study_report.write_tables(str(root), str(tmp_path / 'out'))
+  difference = results['summary']['plp - sgd']['final_top1_error']['mean']
+  assert '| ResNet18 (0.0625, 47,592) | plp |' in tables
+  assert f'| ResNet18 | {100 * difference:+.2f} ± 0.00 (' in tables
+  runs = results['runs']  # tiny.py: 3 epochs, so halfway is after epoch 1
+  halfway = (
+    runs['plp']['0'][0]['top1_error'] - runs['sgd']['0'][0]['top1_error']
+  )
+  assert f'| {100 * halfway:+.2f} ± 0.00 (1) | n/a |' in tables
+  assert '| plp, paper settings | 1 |' in tables
+  assert '| plp, step size 2 | 1 |' in tables
+  assert '| ResNet18, sgd | 1 × base | 1 |' in tables
+  for name in ('results.json', 'curves.png', 'trajectory.png', '../tables.md'):
+    assert (tmp_path / 'out' / 'ResNet18_step_size_2' / name).exists()
+  assert not (tmp_path / 'out' / 'ResNet18' / 'checkpoints').exists()
+
+
+def test_seed_directories_merge_into_one_job(tiny_run, tmp_path):
+  workdir, results = tiny_run
+  for seed in (0, 5):
+    shutil.copytree(
+      workdir,
+      tmp_path / f'seed_{seed}',
+      ignore=shutil.ignore_patterns('checkpoints'),
+    )
+  # The second directory stands for another seed's run.
+  other = report.load_results(str(tmp_path / 'seed_5'))
+  other['runs'] = {a: {'5': s['0']} for a, s in other['runs'].items()}
+  report.write_json_atomically(str(tmp_path / 'seed_5' / 'results.json'), other)
+  merged = report.with_summary(report.load_results(str(tmp_path)))
+  assert {arm: sorted(s) for arm, s in merged['runs'].items()} == {
+    'sgd': ['0', '5'],
+    'plp': ['0', '5'],
+  }
+  assert merged['summary']['plp - sgd']['seeds'] == [0, 5]
+  assert merged['data'] == results['data']
+  assert report.load_results(str(tmp_path / 'nothing')) is None
+
+
+def test_study_plans_one_run_per_job_and_seed():
+  planned = list(study.planned_runs('sci_rep_study', ['ResNet18'], [1, 3]))
+  assert [(job, seed) for job, seed, _ in planned] == [
+    ('ResNet18', 1),
+    ('ResNet18', 3),
+  ]
+  for _, seed, config in planned:
+    assert config.seeds == (seed,)
+    assert config.validation_fraction == 0.2
+  every = list(study.planned_runs('study'))
+  assert len(every) == 3 * 3 + 5 * 2
+  assert study.run_directory('root', 'VGG16', 2) == 'root/VGG16/seed_2'
