@@ -10,72 +10,79 @@ load hit all of them alike; the median round is reported.
 """
 
 import argparse
+from collections.abc import Callable
+import dataclasses
 import functools
 import platform
 import time
+from typing import Any
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks.cifar100 import models
 import optax_plp
 
-
-def resnet18_shapes(num_classes=100):
-  """Parameter shapes of the CIFAR ResNet18 (conv, BatchNorm, dense)."""
-  shapes = [(3, 3, 3, 64), (64,), (64,)]
-  in_channels = 64
-  for channels, stride in [(64, 1), (128, 2), (256, 2), (512, 2)]:
-    for block in range(2):
-      shapes += [(3, 3, in_channels, channels), (channels,), (channels,)]
-      shapes += [(3, 3, channels, channels), (channels,), (channels,)]
-      if block == 0 and (stride != 1 or in_channels != channels):
-        shapes += [(1, 1, in_channels, channels), (channels,), (channels,)]
-      in_channels = channels
-  return shapes + [(512, num_classes), (num_classes,)]
+# PLP's prediction rules, each timed after the same base optimizer.
+RULES = {
+  'plp': {},
+  'plp(order=2)': {'order': 2},
+  "plp(gate='cosine')": {'gate': 'cosine'},
+  "plp(order=2, gate='cosine')": {'order': 2, 'gate': 'cosine'},
+}
 
 
-def vgg16_shapes(num_classes=100):
-  """Parameter shapes of VGG16-BN with its 512-4096-4096 classifier."""
-  shapes = []
-  in_channels = 3
-  for channels in [64, 64, 128, 128, 256, 256, 256] + [512] * 6:
-    shapes += [(3, 3, in_channels, channels), (channels,)]
-    shapes += [(channels,), (channels,)]
-    in_channels = channels
-  for fan_in, fan_out in [(512, 4096), (4096, 4096), (4096, num_classes)]:
-    shapes += [(fan_in, fan_out), (fan_out,)]
-  return shapes
+def parameter_shapes(model_name):
+  """The shapes of a CIFAR-100 model's parameter arrays, at width 1."""
+  model = models.abstract(model_name)
+  return [p.shape for p in jax.tree.leaves(nnx.state(model, nnx.Param))]
+
+
+@dataclasses.dataclass
+class Arm:
+  """An optimizer being timed, and what is measured of it."""
+
+  name: str
+  base: str  # the name of the arm it is compared with
+  transformation: optax.GradientTransformation
+  is_lookahead: bool = False
+  step: Callable | None = None
+  params: Any = None
+  state: Any = None
+  grads: Any = None
+  state_ratio: float = 0.0  # PLP state bytes / parameter bytes
+  seconds: list = dataclasses.field(default_factory=list)
+
+  def run(self, steps):
+    """Takes `steps` steps; returns the seconds each took on average."""
+    start = time.perf_counter()
+    for _ in range(steps):
+      self.params, self.state = self.step(self.params, self.state, self.grads)
+    jax.block_until_ready((self.params, self.state))
+    return (time.perf_counter() - start) / steps
 
 
 def optimizers():
-  """The arms, each `(name, base name, transformation, lookahead?)`."""
+  """The arms: base optimizers, each with PLP's rules, and lookahead."""
   sgdm = optax.sgd(0.1, momentum=0.9, nesterov=True)
   adamw = optax.adamw(1e-3, weight_decay=5e-4)
-  return [
-    ('sgd-momentum', 'sgd-momentum', sgdm, False),
-    (
-      'sgd-momentum + plp',
-      'sgd-momentum',
-      optax.chain(sgdm, optax_plp.plp()),
-      False,
-    ),
-    (
-      'sgd-momentum + plp(bf16 history)',
-      'sgd-momentum',
-      optax.chain(sgdm, optax_plp.plp(history_dtype=jnp.bfloat16)),
-      False,
-    ),
-    (
-      'lookahead(sgd-momentum)',
-      'sgd-momentum',
-      optax.lookahead(sgdm, 5, 0.5),
-      True,
-    ),
-    ('adamw', 'adamw', adamw, False),
-    ('adamw + plp', 'adamw', optax.chain(adamw, optax_plp.plp()), False),
-  ]
+  base = 'sgd-momentum'
+  arms = [Arm(base, base, sgdm)]
+  for label, rule in RULES.items():
+    arms.append(
+      Arm(f'{base} + {label}', base, optax.chain(sgdm, optax_plp.plp(**rule)))
+    )
+  bf16 = optax_plp.plp(history_dtype=jnp.bfloat16)
+  arms.append(Arm(f'{base} + plp(bf16 history)', base, optax.chain(sgdm, bf16)))
+  arms.append(
+    Arm(f'lookahead({base})', base, optax.lookahead(sgdm, 5, 0.5), True)
+  )
+  arms.append(Arm('adamw', 'adamw', adamw))
+  arms.append(Arm('adamw + plp', 'adamw', optax.chain(adamw, optax_plp.plp())))
+  return arms
 
 
 def make_step(tx):
@@ -99,37 +106,31 @@ def plp_state_bytes(state):
   return sum(x.nbytes for x in jax.tree.leaves([s.history for s in found]))
 
 
-def measure(shapes, rounds, steps):
-  """Returns `{name: (median seconds per step, base name, plp bytes ratio)}`."""
+def prepare(arm, shapes, steps):
+  """Builds the arm's arrays and step, and compiles and warms it up."""
   key = jax.random.key(0)
-  arms = []
-  for name, base, tx, is_lookahead in optimizers():
-    params = [0.01 * jax.random.normal(key, s) for s in shapes]
-    grads = [1e-3 * jax.random.normal(key, s) for s in shapes]
-    param_bytes = sum(p.nbytes for p in params)
-    if is_lookahead:
-      # Separate buffers for slow and fast, since both are donated.
-      slow = [jnp.copy(p) for p in params]
-      params = optax.LookaheadParams(fast=params, slow=slow)
-    state = tx.init(params)
-    ratio = plp_state_bytes(state) / param_bytes
-    arms.append([name, base, make_step(tx), params, state, grads, ratio, []])
-  for arm in arms:  # compile and warm up
-    _, _, step, params, state, grads, _, _ = arm
-    for _ in range(steps):
-      params, state = step(params, state, grads)
-    jax.block_until_ready(params)
-    arm[3], arm[4] = params, state
+  params = [0.01 * jax.random.normal(key, s) for s in shapes]
+  arm.grads = [1e-3 * jax.random.normal(key, s) for s in shapes]
+  param_bytes = sum(p.nbytes for p in params)
+  if arm.is_lookahead:
+    # Separate buffers for slow and fast, since both are donated.
+    slow = [jnp.copy(p) for p in params]
+    params = optax.LookaheadParams(fast=params, slow=slow)
+  arm.params, arm.state = params, arm.transformation.init(params)
+  arm.state_ratio = plp_state_bytes(arm.state) / param_bytes
+  arm.step = make_step(arm.transformation)
+  arm.run(steps)
+
+
+def measure(shapes, rounds, steps):
+  """Returns the arms, each with its step seconds of every round."""
+  arms = optimizers()
+  for arm in arms:
+    prepare(arm, shapes, steps)
   for _ in range(rounds):
     for arm in arms:
-      _, _, step, params, state, grads, _, times = arm
-      start = time.perf_counter()
-      for _ in range(steps):
-        params, state = step(params, state, grads)
-      jax.block_until_ready((params, state))
-      times.append((time.perf_counter() - start) / steps)
-      arm[3], arm[4] = params, state
-  return {a[0]: (float(np.median(a[7])), a[1], a[6]) for a in arms}
+      arm.seconds.append(arm.run(steps))
+  return {arm.name: arm for arm in arms}
 
 
 def main():
@@ -142,18 +143,20 @@ def main():
     f'{jax.devices()[0].device_kind} x{jax.device_count()}, '
     f'{platform.processor() or platform.machine()}'
   )
-  for tree, shapes in [
-    ('ResNet18', resnet18_shapes()),
-    ('VGG16-BN', vgg16_shapes()),
-  ]:
+  for tree in ('ResNet18', 'VGG16'):
+    shapes = parameter_shapes(tree)
     size = sum(int(np.prod(s)) for s in shapes)
     print(f'\n{tree}: {size:,} float32 params in {len(shapes)} arrays')
     header = ('optimizer', 'ms/step', 'x base', 'PLP state/params')
-    print('{:34s} {:>8s} {:>7s} {:>17s}'.format(*header))
-    results = measure(shapes, args.rounds, args.steps)
-    for name, (seconds, base, ratio) in results.items():
-      relative = seconds / results[base][0]
-      print(f'{name:34s} {seconds * 1e3:8.2f} {relative:7.3f} {ratio:17.2f}')
+    print('{:38s} {:>8s} {:>7s} {:>17s}'.format(*header))
+    arms = measure(shapes, args.rounds, args.steps)
+    for name, arm in arms.items():
+      seconds = np.median(arm.seconds)
+      relative = seconds / np.median(arms[arm.base].seconds)
+      print(
+        f'{name:38s} {seconds * 1e3:8.2f} {relative:7.3f} '
+        f'{arm.state_ratio:17.2f}'
+      )
 
 
 if __name__ == '__main__':

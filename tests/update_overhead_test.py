@@ -1,19 +1,22 @@
-"""Smoke tests of the benchmark scripts (what they compute, not how fast)."""
+"""Smoke tests of the update-overhead benchmark: what it measures, not speed."""
 
 import numpy as np
 
 from benchmarks import update_overhead
 
 
-def test_update_overhead_trees_have_the_reference_sizes():
-  resnet = update_overhead.resnet18_shapes()
-  vgg = update_overhead.vgg16_shapes()
+def test_parameter_shapes_are_the_models_at_width_one():
+  resnet = update_overhead.parameter_shapes('ResNet18')
+  vgg = update_overhead.parameter_shapes('VGG16')
   assert (len(resnet), sum(int(np.prod(s)) for s in resnet)) == (62, 11_220_132)
   assert round(sum(int(np.prod(s)) for s in vgg) / 1e6, 1) == 34.0
 
 
 def test_update_overhead_measures_every_arm():
-  results = update_overhead.measure([(8, 4), (4,)], rounds=1, steps=3)
-  assert set(results) == {name for name, *_ in update_overhead.optimizers()}
-  assert results['sgd-momentum + plp'][2] == 1.0
-  assert results['sgd-momentum + plp(bf16 history)'][2] == 0.5
+  arms = update_overhead.measure([(8, 4), (4,)], rounds=1, steps=3)
+  assert set(arms) == {arm.name for arm in update_overhead.optimizers()}
+  for name in update_overhead.RULES:
+    # One parameter-sized buffer for every rule.
+    assert arms[f'sgd-momentum + {name}'].state_ratio == 1.0
+  assert arms['sgd-momentum + plp(bf16 history)'].state_ratio == 0.5
+  assert all(len(arm.seconds) == 1 for arm in arms.values())

@@ -45,8 +45,17 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   Raises:
     DatasetUnavailableError: with what to do, if TFDS cannot provide it.
   """
+  # TensorFlow only decodes the images here: its C++ start-up notices (the
+  # oneDNN one is printed whatever the log level, unless oneDNN is off) are
+  # not for our users, and oneDNN's kernels do nothing for decoding.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
   import tensorflow_datasets as tfds  # noqa: PLC0415  (heavy; benchmarks only)
 
+  if limit is not None and '[' not in split:
+    # Slicing the split reads only those examples; `take` on the whole split
+    # would leave TFDS's cache half read, and tf.data warns about it.
+    split, limit = f'{split}[:{limit}]', None
   try:
     dataset_split = tfds.load(
       dataset, split=split, as_supervised=True, download=download

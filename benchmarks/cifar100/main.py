@@ -10,7 +10,6 @@ JAX's coordinator environment, see --distributed); the batch is sharded over
 every device and nothing else changes.
 """
 
-import os
 import sys
 
 from absl import app
@@ -21,8 +20,6 @@ from ml_collections import config_flags
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
-
-os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')  # TensorFlow's C++ chatter
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
