@@ -1,13 +1,20 @@
 """Tests for the CIFAR-100 training and evaluation steps."""
 
+import functools
+
+import chex
 from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import train
+from benchmarks.cifar100 import trajectory
+from benchmarks.cifar100.configs import reference_recipe
 
 
 def test_augment_crops_and_flips_within_the_padding():
@@ -46,3 +53,60 @@ def test_train_step_lowers_the_loss_and_eval_counts_hits():
   metrics = train.eval_step(model, images, labels, indices, mask)
   assert 0 <= int(metrics['top1']) <= int(metrics['top5']) == 6
   assert float(metrics['loss']) > 0
+
+
+def test_chunks_cover_the_epoch_with_the_probed_steps_alone():
+  probe = trajectory.Probe(5, steps_in_epoch=12, first_global_step=0)
+  plan = train.chunks(12, probe, steps_per_call=0)
+  assert plan == [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)] + [
+    (5, 1),
+    (6, 1),
+    (7, 1),
+    (8, 1),
+    (9, 3),
+  ]
+  unprobed = trajectory.Probe(0, steps_in_epoch=12, first_global_step=0)
+  assert train.chunks(12, unprobed, 0) == [(0, 12)]
+  assert train.chunks(12, unprobed, 5) == [(0, 5), (5, 5), (10, 2)]
+
+
+def train_one_epoch(epoch_fn, arm):
+  """A tiny ResNet18's 6-step epoch on noise: loss, metrics, state, probes."""
+  images = jax.random.randint(jax.random.key(0), (24, 32, 32, 3), 0, 256)
+  split = (images.astype(jnp.uint8), jnp.arange(24) % 5)
+  order = train.epoch_order(0, 1, 24, 4)
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:2]), ('data',))
+  sharding = jax.sharding.NamedSharding(
+    mesh, jax.sharding.PartitionSpec('data')
+  )
+  # A small learning rate: at 0.1 this tiny network on noise is chaotic, and
+  # the paths' float rounding (fused differently) grows to percents in 6 steps.
+  config = reference_recipe.get_config()
+  config.learning_rate = 0.01
+  model = models.create('ResNet18', width=0.0625, seed=1)
+  tx = optimizers.arm_optimizer(arm, config, 6)
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+  probe = trajectory.Probe(4, steps_in_epoch=6, first_global_step=0)
+  loss, _ = epoch_fn(
+    model, optimizer, split, order, jax.random.key(3), sharding, False, probe
+  )
+  metrics = train.evaluate(model, split, 10, sharding)
+  state = nnx.to_pure_dict(nnx.state((model, optimizer)))
+  return loss, metrics, state, probe.records
+
+
+@pytest.mark.parametrize('arm', ['sgd', 'plp'])
+def test_compiled_epochs_equal_the_per_step_path(arm):
+  want = train_one_epoch(train.train_epoch_stepwise, arm)
+  for steps_per_call in (0, 1):  # one scan (the accelerators'), and CPU's
+    got = train_one_epoch(
+      functools.partial(train.train_epoch, steps_per_call=steps_per_call), arm
+    )
+    np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
+    for key in ('loss', 'top1_error', 'top5_error'):
+      np.testing.assert_allclose(got[1][key], want[1][key], rtol=1e-5)
+    chex.assert_trees_all_close(got[2], want[2], rtol=1e-4, atol=1e-5)
+    assert len(got[3]) == len(want[3]) == 1
+    chex.assert_trees_all_close(
+      got[3][0]['relative_error'], want[3][0]['relative_error'], rtol=1e-3
+    )

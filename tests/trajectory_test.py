@@ -82,9 +82,10 @@ def test_probe_measures_the_first_four_steps_of_each_interval():
   for step in range(12):
     model.kernel.value = model.kernel.value + 0.5  # a straight path
     model.bias.value = model.bias.value - 1.0
-    probe.after_step(step, model)
+    probe.after_step(step, nnx.to_pure_dict(nnx.state(model, nnx.Param)))
   # Windows at steps 0-3 and 5-8; the one at 10 would run past the epoch.
   assert [r['step'] for r in probe.records] == [103, 108]
+  assert [s for s in range(12) if probe.sees(s)] == [0, 1, 2, 3, 5, 6, 7, 8]
   for record in probe.records:
     errors = record['relative_error']
     assert errors == pytest.approx({'all': 0, 'kernel': 0}, abs=1e-6)
@@ -95,7 +96,8 @@ def test_a_probe_that_sees_nothing_and_a_bad_interval():
   model = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
   probe = trajectory.Probe(0, steps_in_epoch=12, first_global_step=0)
   for step in range(12):
-    probe.after_step(step, model)
+    assert not probe.sees(step)
+    probe.after_step(step, nnx.to_pure_dict(nnx.state(model, nnx.Param)))
   assert probe.records == []
   with pytest.raises(ValueError, match='interval is 3; allowed: 0 or >= 4'):
     trajectory.Probe(3, steps_in_epoch=12, first_global_step=0)

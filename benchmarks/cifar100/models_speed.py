@@ -8,10 +8,14 @@ also times each model's step with `optax_plp.plp()` chained after SGD and
 prints the ratio PLP step / SGD step, measured back to back.
 
   python -m benchmarks.cifar100.models_speed [--batch-size 128] [--steps 3] \
-      [--plp]
+      [--plp] [--epoch-steps N]
+
+With --epoch-steps it instead times whole epochs of N steps, compiled into
+few calls (`train.train_epoch`) and one call per step (the older path).
 """
 
 import argparse
+import functools
 import time
 
 from flax import nnx
@@ -22,6 +26,7 @@ import numpy as np
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import train
+from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import reference_recipe
 
 
@@ -62,6 +67,49 @@ def step_seconds(name, width, batch_size, steps, dtype, arms=('sgd',)):
   return [float(np.median(t)) for t in times], params
 
 
+# How an epoch's steps are run: the compiled path whole (one scan) and one
+# step a call (its CPU default), and the per-step path it replaces.
+EPOCH_PATHS = {
+  'whole epoch': functools.partial(train.train_epoch, steps_per_call=0),
+  'step a call': functools.partial(train.train_epoch, steps_per_call=1),
+  'per step': train.train_epoch_stepwise,
+}
+
+
+def epoch_path_seconds(name, width, batch_size, steps, dtype, rounds=3):
+  """Median seconds of an epoch of `steps` steps, per path of `EPOCH_PATHS`.
+
+  The paths train the same model on random images, one after the other in
+  each round, so that a slower moment of the machine costs each alike.
+  """
+  model = models.create(name, width=width, dtype=dtype)
+  tx = optimizers.arm_optimizer('sgd', reference_recipe.get_config(), steps)
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+  size = steps * batch_size
+  shape = (size, 32, 32, 3)
+  images = jax.random.randint(jax.random.key(0), shape, 0, 256, jnp.uint8)
+  split = (images, jnp.arange(size) % 100)
+  order = np.arange(size).reshape(steps, batch_size)
+  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ('data',))
+  sharding = jax.sharding.NamedSharding(
+    mesh, jax.sharding.PartitionSpec('data')
+  )
+  no_probe = trajectory.Probe(0, steps, 0)
+  paths = EPOCH_PATHS.values()
+
+  def seconds(path):
+    start = time.perf_counter()
+    path(model, optimizer, split, order, jax.random.key(1), sharding, False,
+         no_probe)  # fmt: skip
+    jax.block_until_ready(nnx.state(model))
+    return time.perf_counter() - start
+
+  for path in paths:  # compile
+    seconds(path)
+  times = [[seconds(path) for path in paths] for _ in range(rounds)]
+  return [float(t) for t in np.median(times, axis=0)]
+
+
 def reduce_window_max_pool(x, stride):
   return nnx.max_pool(x, (3, 3), (stride, stride), ((1, 1), (1, 1)))
 
@@ -74,22 +122,8 @@ BASELINES = [
 ]
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--batch-size', type=int, default=128)
-  parser.add_argument('--steps', type=int, default=3)
-  parser.add_argument('--widths', type=float, nargs='+', default=[0.25, 0.5, 1])
-  parser.add_argument('--models', nargs='+', default=list(models.MODELS))
-  parser.add_argument('--dtype', default='float32')
-  parser.add_argument(
-    '--plp', action='store_true', help='also time each model with plp()'
-  )
-  args = parser.parse_args()
-  dtype = jnp.dtype(args.dtype)
-  print(
-    f'jax {jax.__version__}, {jax.devices()[0].device_kind} '
-    f'x{jax.device_count()}, batch {args.batch_size}, {args.dtype}'
-  )
+def print_step_table(args, dtype):
+  """Seconds per training step per model and width, and the CPU speed-ups."""
   header = '{:34s} {:>6s} {:>11s} {:>8s} {:>9s}'
   columns = ['model', 'width', 'params', 's/step', 'images/s']
   if args.plp:
@@ -118,6 +152,55 @@ def main():
       if len(seconds) == 2:
         line += f' {seconds[1]:10.3f} {seconds[1] / seconds[0]:7.3f}'
       print(line, flush=True)
+
+
+def print_epoch_paths(args, dtype):
+  """Seconds of an epoch of --epoch-steps steps, per path of `EPOCH_PATHS`."""
+  print(f'seconds per epoch of {args.epoch_steps} steps:')
+  names = list(EPOCH_PATHS)
+  print(
+    f'{"model":12s} {"width":>6s} '
+    + ' '.join(f'{n:>12s}' for n in names)
+    + f' {"per step / whole":>17s} {"per step / step a call":>23s}'
+  )
+  for name in args.models:
+    for width in args.widths:
+      whole, one, stepwise = epoch_path_seconds(
+        name, width, args.batch_size, args.epoch_steps, dtype
+      )
+      print(
+        f'{name:12s} {width:6.3g} {whole:12.3f} {one:12.3f} {stepwise:12.3f}'
+        f' {stepwise / whole:17.3f} {stepwise / one:23.3f}',
+        flush=True,
+      )
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('--batch-size', type=int, default=128)
+  parser.add_argument('--steps', type=int, default=3)
+  parser.add_argument('--widths', type=float, nargs='+', default=[0.25, 0.5, 1])
+  parser.add_argument('--models', nargs='+', default=list(models.MODELS))
+  parser.add_argument('--dtype', default='float32')
+  parser.add_argument(
+    '--plp', action='store_true', help='also time each model with plp()'
+  )
+  parser.add_argument(
+    '--epoch-steps',
+    type=int,
+    default=0,
+    help='instead, time epochs of this many steps, compiled vs per step',
+  )
+  args = parser.parse_args()
+  dtype = jnp.dtype(args.dtype)
+  print(
+    f'jax {jax.__version__}, {jax.devices()[0].device_kind} '
+    f'x{jax.device_count()}, batch {args.batch_size}, {args.dtype}'
+  )
+  if args.epoch_steps:
+    print_epoch_paths(args, dtype)
+  else:
+    print_step_table(args, dtype)
 
 
 if __name__ == '__main__':

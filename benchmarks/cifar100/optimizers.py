@@ -39,6 +39,9 @@ ARMS = {
   'demon_plp': Arm('demon', Prediction()),
   'adamw': Arm('adamw'),
   'adamw_plp': Arm('adamw', Prediction()),
+  # Beyond the paper: the parabola through h1, h2, h3, and the cosine gate.
+  'plp_quadratic': Arm('sgd', Prediction(order=2)),
+  'plp_gated': Arm('sgd', Prediction(gate='cosine')),
 }
 # Paired comparisons beyond "every arm against the config's first arm":
 # (arm, control), made where both are in a config.
@@ -46,6 +49,8 @@ CONTROLS = (
   ('plp', 'sgd_matched'),
   ('demon_plp', 'demon'),
   ('adamw_plp', 'adamw'),
+  ('plp_quadratic', 'plp'),
+  ('plp_gated', 'plp'),
 )
 LR_SCHEDULES = ('step_decay', 'cyclic', 'constant')
 
@@ -205,11 +210,4 @@ def arm_optimizer(name, config, steps_per_epoch):
   if arm.prediction is None:
     return tx
   options = prediction_options(config, steps_per_epoch)
-  # Only the rules that differ from the paper's are named, so that the
-  # paper's arm builds exactly the default `plp`.
-  options.update(
-    (k, v)
-    for k, v in arm.prediction._asdict().items()
-    if v != Prediction._field_defaults[k]
-  )
-  return optax.chain(tx, optax_plp.plp(**options))
+  return optax.chain(tx, optax_plp.plp(**options, **arm.prediction._asdict()))

@@ -7,6 +7,7 @@ step), so the same seed gives every arm the same data order, augmentation and
 dropout masks, and a resumed run continues exactly where it stopped.
 """
 
+import functools
 import math
 import time
 
@@ -45,8 +46,7 @@ def cross_entropy(logits, labels):
   )
 
 
-@nnx.jit
-def train_step(model, optimizer, images, labels, indices, key):
+def step_on_batch(model, optimizer, images, labels, indices, key):
   """One SGD step on the augmented examples `indices`; returns the loss.
 
   `images` and `labels` are a whole split on the devices; `indices` is
@@ -64,8 +64,38 @@ def train_step(model, optimizer, images, labels, indices, key):
   return loss
 
 
-@nnx.jit
-def eval_step(model, images, labels, indices, mask):
+# One compiled call per step: the per-step path, kept as the reference of the
+# compiled epochs and for timing them against it.
+train_step = nnx.jit(step_on_batch)
+
+
+@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
+def train_steps(graphdef, state, images, labels, order, epoch_key, first_step):
+  """The steps of `order` (one batch of indices a row) in one compiled scan.
+
+  `state` is `nnx.split((model, optimizer))`'s, split once per epoch and
+  donated; step i's key is `fold_in(epoch_key, first_step + i)`, as the
+  per-step path derives it. Returns the new state and the steps' losses.
+  """
+
+  def body(state, batch):
+    indices, step = batch
+    model, optimizer = nnx.merge(graphdef, state)
+    key = jax.random.fold_in(epoch_key, step)
+    loss = step_on_batch(model, optimizer, images, labels, indices, key)
+    return nnx.state((model, optimizer)), loss
+
+  steps = first_step + jnp.arange(order.shape[0])
+  if order.shape[0] == 1:
+    # No loop for one step: XLA's CPU backend runs a while loop's body several
+    # times slower than the same ops outside one, even for one iteration
+    # (benchmarks/results/models_speed.md).
+    state, loss = body(state, (order[0], steps[0]))
+    return state, loss[None]
+  return jax.lax.scan(body, state, (order, steps))
+
+
+def eval_sums(model, images, labels, indices, mask):
   """Summed loss and top-1/top-5 correct counts over the masked examples."""
   logits = model(input_pipeline.normalize(images[indices]))
   labels = labels[indices]
@@ -77,6 +107,23 @@ def eval_step(model, images, labels, indices, mask):
   }
 
 
+eval_step = nnx.jit(eval_sums)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def evaluate_batches(graphdef, state, images, labels, indices, masks):
+  """`eval_sums` added up over every batch (a row of `indices`), compiled."""
+
+  def body(totals, batch):
+    model = nnx.merge(graphdef, state)
+    sums = eval_sums(model, images, labels, *batch)
+    return jax.tree.map(jnp.add, totals, sums), None
+
+  zeros = {'loss': 0.0, 'top1': 0.0, 'top5': 0.0}
+  zeros = jax.tree.map(lambda x: jnp.zeros([], jnp.float32), zeros)
+  return jax.lax.scan(body, zeros, (indices, masks))[0]
+
+
 def epoch_order(seed, epoch, num_examples, batch_size):
   """The shuffled batches of an epoch (the last partial batch is dropped)."""
   rng = np.random.default_rng([seed, epoch])
@@ -86,50 +133,120 @@ def epoch_order(seed, epoch, num_examples, batch_size):
   )
 
 
-def train_epoch(model, optimizer, train, order, key, sharding, progress, probe):
+# Steps per compiled call: on accelerators a whole epoch (0); on a CPU one,
+# since XLA's CPU backend runs steps inside a loop several times slower.
+DEFAULT_STEPS_PER_CALL = 1 if jax.default_backend() == 'cpu' else 0
+
+
+def chunks(steps, probe, steps_per_call):
+  """(first step, number of steps) of the compiled calls of an epoch.
+
+  The probe's windows run one step a call, so that it sees each step's
+  parameters; the steps between them run at most `steps_per_call` (0: all)
+  a call.
+  """
+  plan, step = [], 0
+  limit = steps_per_call or steps
+  while step < steps:
+    if probe.sees(step):
+      plan.append((step, 1))
+      step += 1
+      continue
+    end = step + 1
+    while end < steps and not probe.sees(end) and end - step < limit:
+      end += 1
+    plan.append((step, end - step))
+    step = end
+  return plan
+
+
+def train_epoch(
+  model, optimizer, train, order, key, sharding, progress, probe,
+  steps_per_call=None,
+):  # fmt: skip
   """Trains on the batches of `order`; returns (mean loss, images/s).
 
-  `probe` (a `trajectory.Probe`) sees the model after every step.
+  The steps run in compiled calls of `steps_per_call` steps (`chunks`;
+  default `DEFAULT_STEPS_PER_CALL`), with the model and optimizer split once
+  and their state donated from call to call.
+  `probe` (a `trajectory.Probe`) sees the parameters after its steps.
   """
   model.train()
-  total = jnp.zeros([])
+  graphdef, state = nnx.split((model, optimizer))
+  rows = jax.sharding.NamedSharding(
+    sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec)
+  )
+  if steps_per_call is None:
+    steps_per_call = DEFAULT_STEPS_PER_CALL
+  losses = []
   start = time.perf_counter()
   bar = tqdm.tqdm(total=len(order), disable=not progress, leave=False)
+  for first, length in chunks(len(order), probe, steps_per_call):
+    batches = jax.device_put(order[first : first + length], rows)
+    state, chunk_losses = train_steps(
+      graphdef, state, *train, batches, key, first
+    )
+    losses.append(chunk_losses)
+    if probe.sees(first):  # a copy: the next call donates these buffers
+      params = nnx.to_pure_dict(state[0].filter(nnx.Param))
+      probe.after_step(first, jax.tree.map(jnp.copy, params))
+    if progress:
+      rate = (first + length) * order.shape[1] / (time.perf_counter() - start)
+      bar.set_postfix(
+        loss=f'{float(chunk_losses[-1]):.3f}', img_s=f'{rate:.0f}'
+      )
+      bar.update(length)
+  nnx.update((model, optimizer), state)
+  mean_loss = float(jnp.concatenate(losses).mean())
+  bar.close()
+  return mean_loss, order.size / (time.perf_counter() - start)
+
+
+def train_epoch_stepwise(
+  model, optimizer, train, order, key, sharding, progress, probe
+):  # fmt: skip
+  """`train_epoch` with one compiled call per step: the reference path."""
+  del progress  # the reference path has no progress bar
+  model.train()
+  losses = []
+  start = time.perf_counter()
   for step, indices in enumerate(order):
     indices = jax.device_put(indices, sharding)
     loss = train_step(
       model, optimizer, *train, indices, jax.random.fold_in(key, step)
     )
-    total = total + loss
-    probe.after_step(step, model)
-    if progress and (step % 10 == 9 or step == len(order) - 1):
-      loss = float(loss)  # waits for the step, so that the rate is true
-      rate = (step + 1) * order.shape[1] / (time.perf_counter() - start)
-      bar.set_postfix(loss=f'{loss:.3f}', img_s=f'{rate:.0f}')
-      bar.update(step + 1 - bar.n)
-  mean_loss = float(total) / len(order)
-  bar.close()
+    losses.append(loss)
+    if probe.sees(step):
+      probe.after_step(step, nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+  mean_loss = float(jnp.stack(losses).mean())
   return mean_loss, order.size / (time.perf_counter() - start)
+
+
+def evaluation_batches(num_examples, batch_size):
+  """Indices and masks of the padded batches that cover a split."""
+  steps = math.ceil(num_examples / batch_size)
+  padded = np.arange(steps * batch_size)
+  mask = (padded < num_examples).astype(np.float32)
+  indices = np.where(padded < num_examples, padded, 0)
+  return indices.reshape(steps, -1), mask.reshape(steps, -1)
 
 
 def evaluate(model, split, batch_size, sharding):
   """Loss and top-1/top-5 error over a whole split (images, labels)."""
   model.eval()
   num_examples = len(split[1])
-  steps = math.ceil(num_examples / batch_size)
-  padded = np.arange(steps * batch_size)
-  mask = (padded < num_examples).astype(np.float32)
-  indices = np.where(padded < num_examples, padded, 0)
-  sums = {'loss': 0.0, 'top1': 0.0, 'top5': 0.0}
-  for batch in range(steps):
-    window = slice(batch * batch_size, (batch + 1) * batch_size)
-    out = eval_step(
-      model,
-      *split,
-      jax.device_put(indices[window], sharding),
-      jax.device_put(mask[window], sharding),
-    )
-    sums = {k: sums[k] + out[k] for k in sums}
+  indices, masks = evaluation_batches(num_examples, batch_size)
+  rows = jax.sharding.NamedSharding(
+    sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec)
+  )
+  graphdef, state = nnx.split(model)
+  sums = evaluate_batches(
+    graphdef,
+    state,
+    *split,
+    jax.device_put(indices, rows),
+    jax.device_put(masks, rows),
+  )
   return {
     'loss': float(sums['loss']) / num_examples,
     'top1_error': 1 - float(sums['top1']) / num_examples,

@@ -79,9 +79,9 @@ def relative_errors(h1, h2, h3, h4):
 class Probe:
   """Measures the prediction error of the steps at `interval`-step windows.
 
-  Call `after_step` after every training step of an epoch; the windows are
-  the first four steps of every `interval` steps, so that plain training
-  itself walks h1..h4 and nothing extra is computed but the errors.
+  The windows are the first four steps of every `interval` steps, so that
+  plain training itself walks h1..h4 and nothing extra is computed but the
+  errors. Call `after_step` with the parameters after each step it `sees`.
   """
 
   def __init__(self, interval, steps_in_epoch, first_global_step):
@@ -93,13 +93,18 @@ class Probe:
     self.window = []
     self.records = []
 
-  def after_step(self, step, model):
+  def sees(self, step):
+    """Whether the step (0-based, in the epoch) is in one of the windows."""
     if not self.interval:
-      return
+      return False
     offset = step % self.interval
-    if offset >= WINDOW or step - offset + WINDOW > self.steps_in_epoch:
+    return offset < WINDOW and step - offset + WINDOW <= self.steps_in_epoch
+
+  def after_step(self, step, params):
+    """Records `params` (a pure dict) after a step that the probe sees."""
+    if not self.sees(step):
       return
-    self.window.append(nnx.to_pure_dict(nnx.state(model, nnx.Param)))
+    self.window.append(params)
     if len(self.window) == WINDOW:
       errors = relative_errors(*self.window)
       self.records.append(
