@@ -156,13 +156,17 @@ def load_data(config, mesh):
     config.validation_seed,
   )
   test_split = load(config.test_split, limit=config.test_limit)
+  return place_data(config, train_split, validation_split, test_split, mesh)
+
+
+def place_data(config, train_split, validation_split, test_split, mesh):
+  """The splits on the devices (replicated), with their sizes."""
   steps_per_epoch = len(train_split) // config.batch_size
   if steps_per_epoch == 0:
     raise ConfigError(
       f'config.batch_size is {config.batch_size}; allowed: at most the '
       f'{len(train_split)} training examples.'
     )
-
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
   def on_devices(split):
@@ -182,6 +186,21 @@ def load_data(config, mesh):
     on_devices(test_split),
     sizes,
     jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec('data')),
+  )
+
+
+def random_data(config, mesh, train_examples=50_000, test_examples=10_000):
+  """Random images and labels shaped like CIFAR-100's, for timing only."""
+  rng = np.random.default_rng(0)
+  limit = config.train_limit or train_examples
+
+  def split(size):
+    images = rng.integers(0, 256, (size, 32, 32, 3), dtype=np.uint8)
+    labels = rng.integers(0, input_pipeline.NUM_CLASSES, size, dtype=np.int32)
+    return input_pipeline.Split(images, labels)
+
+  return place_data(
+    config, split(limit), None, split(min(limit, test_examples)), mesh
   )
 
 
@@ -288,8 +307,8 @@ class Run(NamedTuple):
   manager: ocp.CheckpointManager
 
 
-def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
-  """A run's model and optimizer, on the devices, restored if checkpointed."""
+def model_and_optimizer(config, arm, seed, steps_per_epoch, mesh):
+  """A run's model and optimizer, freshly initialised, on the devices."""
   model = models.create(
     config.model, width=config.width, dtype=config.compute_dtype, seed=seed
   )
@@ -298,9 +317,31 @@ def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   state = nnx.state((model, optimizer))
   nnx.update((model, optimizer), jax.device_put(state, replicated))
+  return model, optimizer
+
+
+def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
+  """A run's model and optimizer, restored if checkpointed; its records."""
+  model, optimizer = model_and_optimizer(
+    config, arm, seed, steps_per_epoch, mesh
+  )
   manager = checkpoint_manager(workdir, arm, seed)
   records = restore(manager, model, optimizer, config)
   return Run(arm, seed, model, optimizer, manager), records
+
+
+def train_for(config, arm, seed, data, mesh, seconds):
+  """Trains a run without checkpoints until `seconds` pass; its records."""
+  model, optimizer = model_and_optimizer(
+    config, arm, seed, data.sizes['steps_per_epoch'], mesh
+  )
+  run = Run(arm, seed, model, optimizer, None)
+  records, start = [], time.perf_counter()
+  for epoch in range(1, config.epochs + 1):
+    records.append(train_epoch_record(run, epoch, data, config))
+    if time.perf_counter() - start > seconds:
+      break
+  return records
 
 
 def train_epoch_record(run, epoch, data, config):
