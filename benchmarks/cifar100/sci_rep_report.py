@@ -1,0 +1,164 @@
+"""Tables and plots of the paper-protocol study (`configs/sci_rep_study.py`).
+
+  python -m benchmarks.cifar100.sci_rep_report WORKROOT \
+      [--out benchmarks/results/cifar100/sci_rep]
+
+WORKROOT is what `python -m benchmarks.cifar100.study sci_rep_study WORKROOT`
+made. Copies every finished run's results and plots to OUT/JOB/seed_N/ (runs
+still training are left out), merges each block's jobs (`BLOCKS`: runs
+compared by seed), draws its curves to OUT/BLOCK.png and writes
+OUT/tables.md: per arm the validation-selected and final test errors (mean ±
+std over seeds); each arm against `sgd` and `plp` against `sgd_matched`,
+paired by seed, with t-tests; and the trajectory probes.
+"""
+
+import argparse
+import glob
+import os
+
+from benchmarks.cifar100 import report
+from benchmarks.cifar100 import study_report
+from benchmarks.cifar100.configs import sci_rep_study
+
+KINDS = ('selected', 'final')
+
+
+def load_block(workroot, jobs):
+  """The merged results of a block's jobs (None where none has results)."""
+  merged = None
+  for job in jobs:
+    part = report.load_results(os.path.join(workroot, job))
+    if part is None:
+      continue
+    merged = merged or {**part, 'runs': {}}
+    for arm, seeds in part['runs'].items():
+      merged['runs'].setdefault(arm, {}).update(seeds)
+  if merged is None:
+    return None
+  merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
+  return report.with_summary(merged)
+
+
+def arm_table(blocks):
+  """Per block and arm: selected and final test errors, and the epoch."""
+  lines = [
+    '| block | arm | seeds | selected top-1 | selected top-5 | final top-1 '
+    '| final top-5 | selected epoch |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for block, results in blocks.items():
+    for arm in results['config']['arms']:
+      entry = results['summary'].get(arm)
+      if not entry:
+        continue
+      cells = [
+        study_report.pct(entry[f'{kind}_{metric}'])
+        for kind in KINDS
+        for metric in report.METRICS
+      ]
+      epoch = entry['selected_epoch']
+      lines.append(
+        f'| {block} | {arm} | {len(entry["seeds"])} | '
+        + ' | '.join(cells)
+        + f' | {epoch["mean"]:.1f} ({", ".join(map(str, epoch["per_seed"]))}) |'
+      )
+  return '\n'.join(lines)
+
+
+def difference_table(blocks):
+  """Arm minus control, paired by seed, with two-sided paired t-tests."""
+  lines = [
+    '| block | arm − control | seeds | Δ selected top-1 (per seed) | p '
+    '| Δ selected top-5 | p | Δ final top-1 (per seed) | p | Δ final top-5 '
+    '| p |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for block, results in blocks.items():
+    arms = results['config']['arms']
+    for arm, control in report.comparisons(arms):
+      difference = results['summary'].get(f'{arm} - {control}')
+      if not difference:
+        continue
+      cells = []
+      for kind in KINDS:
+        for metric in report.METRICS:
+          stats = difference[f'{kind}_{metric}']
+          shown = study_report.pct(stats, sign=True)
+          if metric == 'top1_error':
+            shown += f' ({study_report.per_seed(stats)})'
+          cells += [shown, study_report.p_value(stats)]
+      lines.append(
+        f'| {block} | {arm} − {control} | {len(difference["seeds"])} | '
+        + ' | '.join(cells)
+        + ' |'
+      )
+  return '\n'.join(lines)
+
+
+def is_finished(run_directory):
+  """Whether every arm of the run directory trained all its epochs."""
+  results = report.load_results(run_directory)
+  if results is None:
+    return False
+  epochs = results['config']['epochs']
+  arms = results['config']['arms']
+  runs = results['runs']
+  return all(
+    arm in runs
+    and runs[arm]
+    and all(len(r) == epochs for r in runs[arm].values())
+    for arm in arms
+  )
+
+
+def copy_finished_runs(workroot, job, out):
+  """Copies the job's finished seed directories from WORKROOT to OUT."""
+  pattern = os.path.join(workroot, job, 'seed_*')
+  for source in sorted(glob.glob(pattern)):
+    destination = os.path.join(out, job, os.path.basename(source))
+    same = os.path.abspath(source) == os.path.abspath(destination)
+    if is_finished(source) and not same:
+      report.copy_results(source, destination)
+
+
+def write_report(workroot, out):
+  """Copies the finished runs, plots each block, writes and returns tables."""
+  blocks = {}
+  for block, jobs in sci_rep_study.BLOCKS.items():
+    for job in jobs:
+      copy_finished_runs(workroot, job, out)
+    results = load_block(out, jobs)
+    if results is None:
+      print(f'{block}: no results yet')
+      continue
+    blocks[block] = results
+    figure = report.plot_curves(out, results)
+    os.replace(figure, os.path.join(out, f'{block}.png'))
+  tables = (
+    '## Test errors per arm\n\nIn %, mean ± std over the finished seeds; '
+    '"selected" is the epoch of lowest validation top-1 error.\n\n'
+    f'{arm_table(blocks)}\n\n'
+    '## Paired differences\n\nIn points of %, arm minus control, paired by '
+    'seed; p of the two-sided paired t-test.\n\n'
+    f'{difference_table(blocks)}\n\n'
+    '## Trajectory probes\n\n||m23 + (m23 - m12) - m34|| / ||m34 - h3|| '
+    'over four plain steps, median over probes and seeds; below 1 the '
+    'prediction lands closer to where training goes than h3 does.\n\n'
+    f'{study_report.trajectory_table(blocks)}\n'
+  )
+  with open(os.path.join(out, 'tables.md'), 'w') as file:
+    file.write(tables)
+  return tables
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument('workroot')
+  parser.add_argument('--out', default='benchmarks/results/cifar100/sci_rep')
+  args = parser.parse_args()
+  os.makedirs(args.out, exist_ok=True)
+  print(write_report(args.workroot, args.out))
+
+
+if __name__ == '__main__':
+  main()
