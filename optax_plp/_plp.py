@@ -1,5 +1,6 @@
 """Parameter Linear Prediction (PLP) as an optax gradient transformation."""
 
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -88,6 +89,28 @@ def _coefficients(order, k):
     jnp.where(order == 2, q, lin)
     for q, lin in zip(quadratic, linear, strict=True)
   )
+
+
+def _keeps_params(p, h):
+  """Whether the history buffer `h` holds the parameters (else the update)."""
+  return jnp.dtype(h.dtype) == jnp.dtype(p.dtype)
+
+
+def _written_history(u, p, h, store):
+  """The history after this step: h1 (or u2) where this step stores it."""
+  snapshot = p if _keeps_params(p, h) else u
+  return jnp.where(store, snapshot.astype(h.dtype), h)
+
+
+def _predicted(u, p, h, predict, k, order, gate):
+  """The update of one array: the prediction where `predict`, else `u`."""
+  u2 = p - h if _keeps_params(p, h) else h
+  a, b = _coefficients(order, k)
+  if gate is not None:
+    g = _cosine_gate(u2, u)
+    a, b = 1 + g * (a - 1), g * b
+  jump = a * u + b * u2
+  return jnp.where(predict, jump, u).astype(u.dtype)
 
 
 def plp(
@@ -228,28 +251,15 @@ def plp(
     store = started & (position == every - 2)
     predict = started & (position == every - 1)
     k = step_size(count) if callable(step_size) else step_size
-
-    def keeps_params(p, h):
-      return jnp.dtype(h.dtype) == jnp.dtype(p.dtype)
-
-    def new_history(u, p, h):
-      snapshot = p if keeps_params(p, h) else u
-      return jnp.where(store, snapshot.astype(h.dtype), h)
-
-    def predicted(u, p, h):
-      u2 = p - h if keeps_params(p, h) else h
-      a, b = _coefficients(order, k)
-      if gate is not None:
-        g = _cosine_gate(u2, u)
-        a, b = 1 + g * (a - 1), g * b
-      jump = a * u + b * u2
-      return jnp.where(predict, jump, u).astype(u.dtype)
-
+    rule = functools.partial(
+      _predicted, predict=predict, k=k, order=order, gate=gate
+    )
     # Written with selects rather than control flow, and reading the freshly
     # written history, so that XLA fuses the rule into the update step and
     # does not copy donated buffers.
-    history = jax.tree.map(new_history, updates, params, state.history)
-    new_updates = jax.tree.map(predicted, updates, params, history)
+    write = functools.partial(_written_history, store=store)
+    history = jax.tree.map(write, updates, params, state.history)
+    new_updates = jax.tree.map(rule, updates, params, history)
     return new_updates, PLPState(
       count=optax.safe_increment(count), history=history
     )

@@ -140,15 +140,9 @@ def write_report(workroot, out):
     f'{arm_table(blocks)}\n\n'
     '## Paired differences\n\nIn points of %, arm minus control, paired by '
     'seed; p of the two-sided paired t-test.\n\n'
-    f'{difference_table(blocks)}\n\n'
-    '## Trajectory probes\n\n||m23 + (m23 - m12) - m34|| / ||m34 - h3|| '
-    'over four plain steps, median over probes and seeds; below 1 the '
-    'prediction lands closer to where training goes than h3 does.\n\n'
-    f'{study_report.trajectory_table(blocks)}\n'
+    f'{difference_table(blocks)}\n\n{study_report.trajectory_section(blocks)}'
   )
-  with open(os.path.join(out, 'tables.md'), 'w') as file:
-    file.write(tables)
-  return tables
+  return study_report.write_markdown(out, tables)
 
 
 def main():

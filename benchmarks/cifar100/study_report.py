@@ -217,12 +217,23 @@ def write_tables(workroot, out):
     f'two-sided paired t-test p.\n\n{main_tables(results)}\n\n'
     '## Ablations on ResNet18\n\nEach variant against the baseline of the '
     'same seeds (Δ = variant minus baseline, in points of %).\n\n'
-    f'{ablation_table(results)}\n\n'
+    f'{ablation_table(results)}\n\n{trajectory_section(results)}'
+  )
+  return write_markdown(out, tables)
+
+
+def trajectory_section(results):
+  """The probes' heading, what they measure, and their table."""
+  return (
     '## Trajectory probes\n\n||m23 + (m23 - m12) - m34|| / ||m34 - h3|| '
     'over four plain steps, median over probes and seeds; below 1 the '
     'prediction lands closer to where training goes than h3 does.\n\n'
     f'{trajectory_table(results)}\n'
   )
+
+
+def write_markdown(out, tables):
+  """Writes OUT/tables.md; returns what it wrote."""
   with open(os.path.join(out, 'tables.md'), 'w') as file:
     file.write(tables)
   return tables
