@@ -260,31 +260,6 @@ def test_validation_split_is_seeded_disjoint_and_complete():
   assert input_pipeline.split_validation(split, 0.0, seed=7) == (split, None)
 
 
-def validated_config():
-  config = tiny.get_config()
-  config.arms = ('sgd', 'plp', 'sgd_matched', 'demon')
-  config.validation_fraction = 0.25  # 32 examples: 24 to train, 8 held out
-  return config
-
-
-@pytest.fixture(scope='module')
-def validated(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp('validated')
-  trained_on = []
-  real_train_epoch = train.train_epoch
-
-  def recording_train_epoch(model, optimizer, split, order, *args):
-    trained_on.append(np.asarray(split[0])[order.ravel()])
-    return real_train_epoch(model, optimizer, split, order, *args)
-
-  with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(train, 'train_epoch', recording_train_epoch)
-    with tfds.testing.mock_data(num_examples=40):
-      results = experiment.train_and_evaluate(validated_config(), str(workdir))
-      everything = input_pipeline.load_split('train', download=False, limit=32)
-  return results, trained_on, everything
-
-
 def test_validation_images_are_never_trained_on(validated):
   results, trained_on, everything = validated
   assert results['data'] == {

@@ -7,9 +7,12 @@ import tensorflow_datasets as tfds
 
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import report
+from benchmarks.cifar100 import sci_rep_report
 from benchmarks.cifar100 import study
 from benchmarks.cifar100 import study_report
 from benchmarks.cifar100.configs import tiny
+
+MATCHED = ['sgd', 'plp', 'sgd_matched']
 
 
 @pytest.fixture(scope='module')
@@ -78,3 +81,47 @@ def test_study_plans_one_run_per_job_and_seed():
   every = list(study.planned_runs('study'))
   assert len(every) == 3 * 3 + 5 * 2
   assert study.run_directory('root', 'VGG16', 2) == 'root/VGG16/seed_2'
+
+
+def write_run(directory, results, arms, seed):
+  """A run directory holding `arms` of `results`, relabelled as `seed`."""
+  part = {
+    **results,
+    'config': {**results['config'], 'arms': list(arms)},
+    'runs': {arm: {str(seed): results['runs'][arm]['0']} for arm in arms},
+  }
+  part.pop('summary')
+  report.write_json_atomically(str(directory / 'results.json'), part)
+
+
+def test_sci_rep_report_tables_blocks_of_finished_runs(validated, tmp_path):
+  validated_run = validated[0]
+  root = tmp_path / 'runs'
+  for seed in (0, 1):
+    write_run(root / 'ResNet18' / f'seed_{seed}', validated_run, MATCHED, seed)
+    write_run(
+      root / 'ResNet18_demon' / f'seed_{seed}', validated_run, ['demon'], seed
+    )
+  unfinished = {**validated_run, 'summary': {}}
+  unfinished['runs'] = {
+    a: {'2': r['0'][:1]} for a, r in validated_run['runs'].items()
+  }
+  unfinished['config'] = {**validated_run['config'], 'arms': list(MATCHED)}
+  report.write_json_atomically(
+    str(root / 'ResNet18' / 'seed_2' / 'results.json'), unfinished
+  )
+  out = tmp_path / 'out'
+  tables = sci_rep_report.write_report(str(root), str(out))
+  for arm in ('sgd', 'plp', 'sgd_matched', 'demon'):
+    assert f'| ResNet18 | {arm} | 2 |' in tables
+  for pair in (
+    'plp − sgd',
+    'sgd_matched − sgd',
+    'demon − sgd',
+    'plp − sgd_matched',
+  ):
+    assert f'| ResNet18 | {pair} | 2 |' in tables
+  assert (out / 'ResNet18.png').stat().st_size > 10_000
+  assert (out / 'ResNet18' / 'seed_1' / 'results.json').exists()
+  assert not (out / 'ResNet18' / 'seed_2').exists()  # still training
+  assert '## Trajectory probes' in tables

@@ -54,8 +54,9 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
 
   if limit is not None and '[' not in split:
     # Slicing the split reads only those examples; `take` on the whole split
-    # would leave TFDS's cache half read, and tf.data warns about it.
-    split, limit = f'{split}[:{limit}]', None
+    # would leave TFDS's cache half read, and tf.data warns about it. (`take`
+    # below still applies: TFDS's mock data ignores slices.)
+    split = f'{split}[:{limit}]'
   try:
     dataset_split = tfds.load(
       dataset, split=split, as_supervised=True, download=download

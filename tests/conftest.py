@@ -1,0 +1,42 @@
+"""Runs shared by several test modules (each trains a tiny model once)."""
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from benchmarks.cifar100 import experiment
+from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import train
+from benchmarks.cifar100.configs import tiny
+
+
+def validated_config():
+  """tiny.py with the paper's arms, a validation split and a cyclic rate."""
+  config = tiny.get_config()
+  config.arms = ('sgd', 'plp', 'sgd_matched', 'demon')
+  config.validation_fraction = 0.25  # 32 examples: 24 to train, 8 held out
+  config.lr_schedule = 'cyclic'
+  config.learning_rate, config.max_learning_rate = 0.05, 0.1
+  return config
+
+
+@pytest.fixture(scope='session')
+def validated(tmp_path_factory):
+  """A validated run on mock data: results, the batches trained on, the data.
+
+  Every epoch's trained images are recorded, to check what was held out.
+  """
+  workdir = tmp_path_factory.mktemp('validated')
+  trained_on = []
+  real_train_epoch = train.train_epoch
+
+  def recording_train_epoch(model, optimizer, split, order, *args):
+    trained_on.append(np.asarray(split[0])[order.ravel()])
+    return real_train_epoch(model, optimizer, split, order, *args)
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(train, 'train_epoch', recording_train_epoch)
+    with tfds.testing.mock_data(num_examples=40):
+      results = experiment.train_and_evaluate(validated_config(), str(workdir))
+      everything = input_pipeline.load_split('train', download=False, limit=32)
+  return results, trained_on, everything
