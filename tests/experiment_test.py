@@ -215,19 +215,6 @@ def test_non_finite_loss_stops_naming_arm_and_epoch(tmp_path):
   assert (tmp_path / 'results.json').exists()
 
 
-def test_results_are_written_atomically(tmp_path, monkeypatch):
-  path = tmp_path / 'results.json'
-  report.write_json_atomically(str(path), {'a': 1})
-
-  def broken_dump(*args, **kwargs):
-    raise OSError('disk full')
-
-  monkeypatch.setattr(json, 'dump', broken_dump)
-  with pytest.raises(OSError):
-    report.write_json_atomically(str(path), {'a': 2})
-  assert json.loads(path.read_text()) == {'a': 1}
-
-
 def test_main_applies_overrides_and_reports_errors(tmp_path):
   # A real command line: ml_collections reads the overrides from sys.argv.
   command = [

@@ -18,23 +18,21 @@ def images(batch=2, seed=0):
 
 @pytest.mark.parametrize('name', sorted(models.MODELS))
 def test_parameter_count_matches_the_reference(name):
-  model = nnx.eval_shape(lambda: models.MODELS[name](100, rngs=nnx.Rngs(0)))
+  model = models.abstract(name)
   assert models.parameter_count(model) == pytest.approx(
     REFERENCE_PARAMS[name], rel=0.01
   )
 
 
 def test_resnet18_has_the_exact_reference_layout():
-  model = nnx.eval_shape(lambda: models.ResNet18(100, rngs=nnx.Rngs(0)))
+  model = models.abstract('ResNet18')
   assert models.parameter_count(model) == 11_220_132
 
 
 @pytest.mark.parametrize('name', sorted(models.MODELS))
 def test_quarter_width_trains_and_evaluates(name):
-  model = models.MODELS[name](num_classes=10, width=0.25, rngs=nnx.Rngs(0))
-  wider = nnx.eval_shape(
-    lambda: models.MODELS[name](10, width=0.5, rngs=nnx.Rngs(0))
-  )
+  model = models.create(name, width=0.25, num_classes=10)
+  wider = models.abstract(name, width=0.5, num_classes=10)
   assert models.parameter_count(model) < models.parameter_count(wider)
   forward = nnx.jit(lambda model, x: model(x))
   model.eval()
@@ -48,7 +46,7 @@ def test_quarter_width_trains_and_evaluates(name):
 
 
 def test_dropout_is_random_only_in_train_mode():
-  model = models.VGG16(num_classes=10, width=0.125, rngs=nnx.Rngs(0))
+  model = models.create('VGG16', width=0.125, num_classes=10)
   model.train()
   x = images(4)
   a, b = model(x), model(x)
@@ -56,7 +54,7 @@ def test_dropout_is_random_only_in_train_mode():
 
 
 def test_bfloat16_computation_keeps_float32_params():
-  model = models.ResNet18(width=0.125, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
+  model = models.create('ResNet18', width=0.125, dtype=jnp.bfloat16)
   model.eval()
   assert model(images()).dtype == jnp.bfloat16
   for leaf in jax.tree.leaves(nnx.state(model, nnx.Param)):

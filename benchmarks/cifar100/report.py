@@ -337,9 +337,9 @@ def layer_order(config):
   return names
 
 
-def trajectory_curves(histories):
+def trajectory_curves(runs):
   """Steps and, per probed name, the relative errors averaged over seeds."""
-  probes = [[p for r in h for p in r.get('trajectory', [])] for h in histories]
+  probes = [[p for r in h for p in r.get('trajectory', [])] for h in runs]
   length = min(len(p) for p in probes)
   if not length:
     return None, {}
@@ -363,10 +363,10 @@ def plot_trajectory(workdir, results):
 
   probed = {}
   for arm, seeds in results['runs'].items():
-    histories = [h for h in seeds.values() if h]
-    steps, errors = trajectory_curves(histories) if histories else (None, {})
+    runs = [h for h in seeds.values() if h]
+    steps, errors = trajectory_curves(runs) if runs else (None, {})
     if errors:
-      probed[arm] = steps, errors, len(histories)
+      probed[arm] = steps, errors, len(runs)
   if not probed:
     return None
   figure, axes = plt.subplots(

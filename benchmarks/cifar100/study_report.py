@@ -138,9 +138,9 @@ def ablation_table(results):
       (base_arm, base_job, base_arm),
       (name, job, arm),
     ):
-      histories = results[source]['runs'].get(source_arm, {})
+      seeds_records = results[source]['runs'].get(source_arm, {})
       runs[label] = {
-        int(s): histories[s] for s in ABLATION_SEEDS if s in histories
+        int(s): seeds_records[s] for s in ABLATION_SEEDS if s in seeds_records
       }
     epochs = results[job]['config']['epochs']
     summary = report.summarize(runs, [base_arm, name], epochs)
@@ -173,8 +173,8 @@ def trajectory_table(results):
     for arm, seeds in result['runs'].items():
       probes = [
         p
-        for history in seeds.values()
-        for r in history
+        for records in seeds.values()
+        for r in records
         for p in r.get('trajectory', [])
       ]
       if not probes:

@@ -1,0 +1,118 @@
+"""Tests of the results: selection, summaries, paired tests, table, files."""
+
+import json
+
+import numpy as np
+import pytest
+
+from benchmarks.cifar100 import report
+
+
+def records(test_errors, validation_errors=None):
+  """Per-epoch records with these test (and validation) top-1 errors."""
+  out = []
+  for epoch, error in enumerate(test_errors, start=1):
+    record = {
+      'epoch': epoch,
+      'top1_error': error,
+      'top5_error': error / 2,
+      'images_per_second': 100.0,
+    }
+    if validation_errors is not None:
+      record['val_top1_error'] = validation_errors[epoch - 1]
+    out.append(record)
+  return out
+
+
+def test_pick_final_best_and_validation_selected():
+  run = records([0.9, 0.6, 0.7, 0.8], validation_errors=[0.9, 0.7, 0.65, 0.65])
+  assert report.pick(run, 'final', 'top1_error') == 0.8
+  assert report.pick(run, 'best', 'top1_error') == 0.6
+  # The lowest validation error, the first of a tie: epoch 3.
+  assert report.selected_epoch(run) == 3
+  assert report.pick(run, 'selected', 'top1_error') == 0.7
+  assert report.pick(run, 'selected', 'top5_error') == 0.35
+
+
+def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
+  runs = {
+    'sgd': {
+      0: records([0.5, 0.4], [0.5, 0.4]),
+      1: records([0.6, 0.5], [0.6, 0.5]),
+    },
+    'plp': {
+      0: records([0.5, 0.3], [0.5, 0.3]),
+      1: records([0.6, 0.45], [0.6, 0.4]),
+    },
+    'sgd_matched': {0: records([0.5, 0.35], [0.5, 0.3])},  # one seed only
+  }
+  summary = report.summarize(runs, ['sgd', 'plp', 'sgd_matched'], epochs=2)
+  assert set(summary) == {
+    'sgd',
+    'plp',
+    'sgd_matched',
+    'plp - sgd',
+    'sgd_matched - sgd',
+    'plp - sgd_matched',
+  }
+  difference = summary['plp - sgd']['selected_top1_error']
+  assert difference['per_seed'] == pytest.approx([-0.1, -0.05])
+  assert difference['mean'] == pytest.approx(-0.075)
+  assert 0 < difference['paired_t_test_p'] < 1
+  assert summary['plp - sgd_matched']['seeds'] == [0]
+  assert (
+    summary['plp - sgd_matched']['final_top1_error']['paired_t_test_p'] is None
+  )
+  assert summary['plp']['selected_epoch']['per_seed'] == [2, 2]
+  assert summary['plp']['epochs_to_baseline_final_top1'] == 2
+
+
+def test_without_validation_there_is_no_selected_kind():
+  runs = {'sgd': {0: records([0.5, 0.4])}, 'plp': {0: records([0.5, 0.3])}}
+  summary = report.summarize(runs, ['sgd', 'plp'], epochs=2)
+  assert 'selected_top1_error' not in summary['sgd']
+  assert 'final_top1_error' in summary['plp - sgd']
+  table = report.format_table({'summary': summary})
+  assert 'selected' not in table and 'final top-1' in table
+
+
+def test_unfinished_runs_are_left_out_of_the_summary():
+  runs = {'sgd': {0: records([0.5, 0.4]), 1: records([0.5])}}
+  summary = report.summarize(runs, ['sgd'], epochs=2)
+  assert summary['sgd']['seeds'] == [0]
+
+
+def test_paired_p_value_of_constant_differences():
+  assert report.paired_p_value([0.1]) is None
+  assert report.paired_p_value([0.0, 0.0]) == 1.0
+  assert report.paired_p_value([0.1, 0.1]) == 0.0
+  assert report.paired_p_value(list(np.linspace(-1, 1, 5))) == pytest.approx(
+    1.0
+  )
+
+
+def test_table_has_a_column_per_kind():
+  runs = {
+    'sgd': {0: records([0.5, 0.4], [0.5, 0.45])},
+    'plp': {0: records([0.5, 0.3], [0.4, 0.5])},
+  }
+  table = report.format_table(
+    {'summary': report.summarize(runs, ['sgd', 'plp'], 2)}
+  )
+  header = table.splitlines()[0]
+  for column in ('final top-1', 'best top-1', 'selected top-1', 'images/s'):
+    assert column in header
+  assert 'epoch of lowest validation top-1 error' in table
+
+
+def test_results_are_written_atomically(tmp_path, monkeypatch):
+  path = tmp_path / 'results.json'
+  report.write_json_atomically(str(path), {'a': 1})
+
+  def broken_dump(*args, **kwargs):
+    raise OSError('disk full')
+
+  monkeypatch.setattr(json, 'dump', broken_dump)
+  with pytest.raises(OSError):
+    report.write_json_atomically(str(path), {'a': 2})
+  assert json.loads(path.read_text()) == {'a': 1}
