@@ -161,9 +161,17 @@ def load_results(directory):
   if os.path.exists(path):
     with open(path) as file:
       return json.load(file)
+  seed_dirs = sorted(glob.glob(os.path.join(directory, 'seed_*')))
+  return merge_results([load_results(d) for d in seed_dirs])
+
+
+def merge_results(parts):
+  """One results dict holding every arm and seed of `parts` (Nones skipped).
+
+  The config and data sizes are the first part's; there is no summary.
+  """
   merged = None
-  for seed_dir in sorted(glob.glob(os.path.join(directory, 'seed_*'))):
-    part = load_results(seed_dir)
+  for part in parts:
     if part is None:
       continue
     merged = merged or {

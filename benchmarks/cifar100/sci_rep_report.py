@@ -25,14 +25,9 @@ KINDS = ('selected', 'final')
 
 def load_block(workroot, jobs):
   """The merged results of a block's jobs (None where none has results)."""
-  merged = None
-  for job in jobs:
-    part = report.load_results(os.path.join(workroot, job))
-    if part is None:
-      continue
-    merged = merged or {**part, 'runs': {}}
-    for arm, seeds in part['runs'].items():
-      merged['runs'].setdefault(arm, {}).update(seeds)
+  merged = report.merge_results(
+    [report.load_results(os.path.join(workroot, job)) for job in jobs]
+  )
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
