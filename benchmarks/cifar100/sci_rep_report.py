@@ -4,9 +4,9 @@
       [--out benchmarks/results/cifar100/sci_rep]
 
 WORKROOT is what `python -m benchmarks.cifar100.study sci_rep_study WORKROOT`
-made. Copies every finished run's results and plots to OUT/JOB/seed_N/ (runs
-still training are left out), merges each block's jobs (`BLOCKS`: runs
-compared by seed), draws its curves to OUT/BLOCK.png and writes
+made. Copies the run directories with finished runs to OUT/JOB/seed_N/ (runs
+still training are left out of the tables), merges each block's jobs
+(`BLOCKS`: runs compared by seed), draws its curves to OUT/BLOCK.png and writes
 OUT/tables.md: per arm the validation-selected and final test errors (mean ±
 std over seeds); each arm against `sgd` and `plp` against `sgd_matched`,
 paired by seed, with t-tests; and the trajectory probes.
@@ -25,9 +25,8 @@ KINDS = ('selected', 'final')
 
 def load_block(workroot, jobs):
   """The merged results of a block's jobs (None where none has results)."""
-  merged = report.merge_results(
-    [report.load_results(os.path.join(workroot, job)) for job in jobs]
-  )
+  parts = [report.load_results(os.path.join(workroot, job)) for job in jobs]
+  merged = report.merge_results([p and finished_runs(p) for p in parts])
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
@@ -90,29 +89,28 @@ def difference_table(blocks):
   return '\n'.join(lines)
 
 
-def is_finished(run_directory):
-  """Whether every arm of the run directory trained all its epochs."""
-  results = report.load_results(run_directory)
-  if results is None:
-    return False
+def finished_runs(results):
+  """`results` keeping only the arms' runs that trained all their epochs."""
   epochs = results['config']['epochs']
-  arms = results['config']['arms']
-  runs = results['runs']
-  return all(
-    arm in runs
-    and runs[arm]
-    and all(len(r) == epochs for r in runs[arm].values())
-    for arm in arms
-  )
+  runs = {
+    arm: {s: r for s, r in seeds.items() if len(r) == epochs}
+    for arm, seeds in results['runs'].items()
+  }
+  return {**results, 'runs': {arm: s for arm, s in runs.items() if s}}
 
 
 def copy_finished_runs(workroot, job, out):
-  """Copies the job's finished seed directories from WORKROOT to OUT."""
+  """Copies the job's seed directories in which some arm has finished.
+
+  An arm still training there is left out of the tables and plots (see
+  `load_block`), and comes in when a later report copies it finished.
+  """
   pattern = os.path.join(workroot, job, 'seed_*')
   for source in sorted(glob.glob(pattern)):
     destination = os.path.join(out, job, os.path.basename(source))
     same = os.path.abspath(source) == os.path.abspath(destination)
-    if is_finished(source) and not same:
+    results = report.load_results(source)
+    if results and finished_runs(results)['runs'] and not same:
       report.copy_results(source, destination)
 
 
