@@ -9,6 +9,7 @@ resumes from the latest checkpoint, to the same numbers) and writes
 
 import functools
 import json
+import logging as std_logging
 import math
 import os
 import time
@@ -55,19 +56,26 @@ class NonFiniteLossError(FloatingPointError):
 
 def is_harness_log_or_warning(record):
   own = os.path.dirname(os.path.abspath(__file__))
-  return record.levelno >= logging.WARNING or record.pathname.startswith(own)
+  return record.levelno >= std_logging.WARNING or record.pathname.startswith(
+    own
+  )
 
 
 def log_progress():
   """Logs the harness's lines at INFO, and only warnings from libraries.
 
   Orbax and TFDS log every checkpoint step and read at INFO, which would drown
-  the one line per epoch that the harness logs.
+  the one line per epoch that the harness logs. Verbosity is global, so the
+  filter sits on the handlers that print.
   """
   logging.set_verbosity(logging.INFO)
-  logger = logging.get_absl_logger()
-  if is_harness_log_or_warning not in logger.filters:
-    logger.addFilter(is_harness_log_or_warning)
+  logging.use_absl_handler()
+  handlers = list(std_logging.getLogger().handlers)
+  # absl's handler passes records to its inner handler, past its own filters.
+  handlers += [getattr(h, 'python_handler', h) for h in handlers]
+  for handler in handlers:
+    if is_harness_log_or_warning not in handler.filters:
+      handler.addFilter(is_harness_log_or_warning)
 
 
 def fail(config, field, allowed):
