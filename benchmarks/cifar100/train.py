@@ -138,6 +138,13 @@ def epoch_order(seed, epoch, num_examples, batch_size):
 DEFAULT_STEPS_PER_CALL = 1 if jax.default_backend() == 'cpu' else 0
 
 
+def batches_sharding(sharding):
+  """`sharding` of one batch, for a stack of batches (a row per batch)."""
+  return jax.sharding.NamedSharding(
+    sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec)
+  )
+
+
 def chunks(steps, probe, steps_per_call):
   """(first step, number of steps) of the compiled calls of an epoch.
 
@@ -173,9 +180,7 @@ def train_epoch(
   """
   model.train()
   graphdef, state = nnx.split((model, optimizer))
-  rows = jax.sharding.NamedSharding(
-    sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec)
-  )
+  rows = batches_sharding(sharding)
   if steps_per_call is None:
     steps_per_call = DEFAULT_STEPS_PER_CALL
   losses = []
@@ -236,9 +241,7 @@ def evaluate(model, split, batch_size, sharding):
   model.eval()
   num_examples = len(split[1])
   indices, masks = evaluation_batches(num_examples, batch_size)
-  rows = jax.sharding.NamedSharding(
-    sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec)
-  )
+  rows = batches_sharding(sharding)
   graphdef, state = nnx.split(model)
   sums = evaluate_batches(
     graphdef,
