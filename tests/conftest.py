@@ -10,6 +10,26 @@ from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
 
 
+def tiny_run(workdir, **overrides):
+  """A run of tiny.py on mock data (40 examples): (workdir, results)."""
+  config = tiny.get_config()
+  config.update(overrides)
+  with tfds.testing.mock_data(num_examples=40):
+    return workdir, experiment.train_and_evaluate(config, str(workdir))
+
+
+@pytest.fixture(scope='session')
+def uninterrupted(tmp_path_factory):
+  """tiny.py on every device, uninterrupted: (workdir, results)."""
+  return tiny_run(tmp_path_factory.mktemp('uninterrupted'))
+
+
+@pytest.fixture(scope='session')
+def two_devices(tmp_path_factory):
+  """tiny.py on two devices of one process: (workdir, results)."""
+  return tiny_run(tmp_path_factory.mktemp('two_devices'), num_devices=2)
+
+
 def validated_config():
   """tiny.py with the paper's arms, a validation split and a cyclic rate."""
   config = tiny.get_config()

@@ -16,8 +16,6 @@ from benchmarks.cifar100 import report
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
 
-# What must be identical between runs; speed and wall time are not.
-COMPARED = ('epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error')
 PROBED = 'trajectory'  # only in the arms without PLP
 
 
@@ -25,24 +23,6 @@ PROBED = 'trajectory'  # only in the arms without PLP
 def mock_cifar100():
   with tfds.testing.mock_data(num_examples=40):
     yield
-
-
-def metrics(results):
-  return {
-    arm: {
-      seed: [{k: r.get(k) for k in (*COMPARED, PROBED)} for r in history]
-      for seed, history in seeds.items()
-    }
-    for arm, seeds in results['runs'].items()
-  }
-
-
-@pytest.fixture(scope='module')
-def uninterrupted(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp('uninterrupted')
-  with tfds.testing.mock_data(num_examples=40):
-    results = experiment.train_and_evaluate(tiny.get_config(), str(workdir))
-  return workdir, results
 
 
 def test_a_run_writes_results_curves_and_a_table(uninterrupted):
@@ -56,7 +36,7 @@ def test_a_run_writes_results_curves_and_a_table(uninterrupted):
     history = seeds['0']
     assert [r['epoch'] for r in history] == [1, 2, 3]
     for record in history:
-      assert set(record) - {PROBED} == set(COMPARED) | {
+      assert set(record) | {PROBED} == set(report.REPRODUCIBLE) | {
         'images_per_second',
         'wall_seconds',
       }
@@ -115,14 +95,12 @@ def test_a_killed_run_resumes_to_the_same_result(
   assert len(partial['runs']['sgd']['0']) == 2
   monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
   got = experiment.train_and_evaluate(tiny.get_config(), str(tmp_path))
-  assert metrics(got) == metrics(want)
+  assert report.reproducible(got) == report.reproducible(want)
 
 
-def test_two_devices_match_one(uninterrupted, tmp_path):
+def test_two_devices_match_one(uninterrupted, two_devices):
   _, want = uninterrupted
-  config = tiny.get_config()
-  config.num_devices = 2
-  got = experiment.train_and_evaluate(config, str(tmp_path))
+  _, got = two_devices
   for arm in ('sgd', 'plp'):
     for key in ('train_loss', 'test_loss'):
       np.testing.assert_allclose(

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
@@ -180,7 +181,7 @@ def place_data(config, train_split, validation_split, test_split, mesh):
   def on_devices(split):
     if split is None:
       return None
-    return jax.device_put((split.images, split.labels), replicated)
+    return distributed.on_devices((split.images, split.labels), replicated)
 
   sizes = {
     'train_examples': len(train_split),
@@ -231,7 +232,11 @@ def training_fields(config):
 def checkpoint_manager(workdir, arm, seed):
   return ocp.CheckpointManager(
     os.path.abspath(os.path.join(workdir, 'checkpoints', arm, f'seed_{seed}')),
-    options=ocp.CheckpointManagerOptions(max_to_keep=2),
+    # A save cut off by a kill leaves a temporary directory; it is removed
+    # when the run resumes, so it never stands in the way.
+    options=ocp.CheckpointManagerOptions(
+      max_to_keep=2, cleanup_tmp_directories=True
+    ),
   )
 
 
@@ -324,7 +329,7 @@ def model_and_optimizer(config, arm, seed, steps_per_epoch, mesh):
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   state = nnx.state((model, optimizer))
-  nnx.update((model, optimizer), jax.device_put(state, replicated))
+  nnx.update((model, optimizer), distributed.on_devices(state, replicated))
   return model, optimizer
 
 
@@ -389,13 +394,27 @@ def train_epoch_record(run, epoch, data, config):
   return record
 
 
+def publish(workdir, config, runs, data, plots=False):
+  """The results so far; process 0 writes them (and the plots) to `workdir`.
+
+  The other processes of a multi-process run hold the same results.
+  """
+  results = report.collect_results(config, runs, data.sizes)
+  if distributed.is_writer():
+    report.write_results(workdir, results)
+    if plots:
+      report.plot_curves(workdir, results)
+      report.plot_trajectory(workdir, results)
+  return results
+
+
 def train_run(run, records, data, config, workdir, runs):
   """Trains `run` from its restored `records` to the config's last epoch."""
   for epoch in range(len(records) + 1, config.epochs + 1):
     try:
       record = train_epoch_record(run, epoch, data, config)
     except NonFiniteLossError as error:
-      report.write_results(workdir, config, runs, data.sizes)
+      publish(workdir, config, runs, data)
       raise NonFiniteLossError(
         f'{error} Finished epochs are saved in {workdir}.'
       ) from error
@@ -407,7 +426,7 @@ def train_run(run, records, data, config, workdir, runs):
       100 * record['top1_error'], record['images_per_second'],
     )  # fmt: skip
     save(run.manager, epoch, run.model, run.optimizer, records, config)
-    report.write_results(workdir, config, runs, data.sizes)
+    publish(workdir, config, runs, data)
   run.manager.close()
 
 
@@ -429,7 +448,4 @@ def train_and_evaluate(config, workdir):
       )
       runs[arm][seed] = records
       train_run(run, records, data, config, workdir, runs)
-  results = report.write_results(workdir, config, runs, data.sizes)
-  report.plot_curves(workdir, results)
-  report.plot_trajectory(workdir, results)
-  return results
+  return publish(workdir, config, runs, data, plots=True)

@@ -4,19 +4,24 @@
       --config=benchmarks/cifar100/configs/reference_recipe.py --workdir=DIR \
       [--config.seeds='(0, 1, 2)' ...]
 
-Rerunning the same command resumes from the last checkpoints in DIR. On
-several hosts, call it on each after `jax.distributed.initialize()` runs (set
-JAX's coordinator environment, see --distributed); the batch is sharded over
-every device and nothing else changes.
+Rerunning the same command resumes from the last checkpoints in DIR.
+
+On several hosts, run the same command on each with --distributed (see
+`distributed.py`; DIR must be one directory that every host sees):
+
+  python -m benchmarks.cifar100.main --config=... --workdir=DIR --distributed \
+      --coordinator_address=HOST0:PORT --num_processes=N --process_id=I
+
+Under SLURM (and on TPU pods) --distributed alone finds the other processes.
 """
 
 import sys
 
 from absl import app
 from absl import flags
-import jax
 from ml_collections import config_flags
 
+from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
@@ -24,7 +29,21 @@ from benchmarks.cifar100 import report
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
 _DISTRIBUTED = flags.DEFINE_bool(
-  'distributed', False, 'Call jax.distributed.initialize() first (multi-host).'
+  'distributed', False, 'Run as one of several processes (multi-host).'
+)
+_COORDINATOR_ADDRESS = flags.DEFINE_string(
+  'coordinator_address', None, 'HOST:PORT of process 0 (with --distributed).'
+)
+_NUM_PROCESSES = flags.DEFINE_integer(
+  'num_processes', None, 'Number of processes (with --distributed).'
+)
+_PROCESS_ID = flags.DEFINE_integer(
+  'process_id', None, "This process's index, 0 to N - 1 (--distributed)."
+)
+_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
+  'heartbeat_timeout_seconds',
+  distributed.HEARTBEAT_TIMEOUT_SECONDS,
+  'With --distributed: how long the others outlive a silent process.',
 )
 flags.mark_flags_as_required(['config', 'workdir'])
 
@@ -34,22 +53,40 @@ EXPECTED_ERRORS = (
   experiment.NonFiniteLossError,
   input_pipeline.DatasetUnavailableError,
 )
+CLUSTER_FLAGS = (_COORDINATOR_ADDRESS, _NUM_PROCESSES, _PROCESS_ID)
+
+
+def initialize_processes():
+  """Joins the other processes under --distributed; says a lone flag's fix."""
+  if not _DISTRIBUTED.value:
+    given = [f'--{f.name}' for f in CLUSTER_FLAGS if f.value is not None]
+    if given:
+      sys.exit(
+        f'error: {", ".join(given)} given without --distributed; add '
+        '--distributed to join the other processes, or drop them.'
+      )
+    return
+  distributed.initialize(
+    *(f.value for f in CLUSTER_FLAGS),
+    heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value,
+  )
 
 
 def main(argv):
   del argv
   experiment.log_progress()
-  if _DISTRIBUTED.value:
-    jax.distributed.initialize()
-  try:
-    results = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-  except EXPECTED_ERRORS as error:
-    sys.exit(f'error: {error}')
-  print(report.format_table(results))
-  print(
-    f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
-    '(with trajectory probes) trajectory.png beside it'
-  )
+  initialize_processes()
+  with distributed.failing_fast(_DISTRIBUTED.value):
+    try:
+      results = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+    except EXPECTED_ERRORS as error:
+      sys.exit(f'error: {error}')
+  if distributed.is_writer():
+    print(report.format_table(results))
+    print(
+      f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
+      '(with trajectory probes) trajectory.png beside it'
+    )
 
 
 if __name__ == '__main__':

@@ -184,6 +184,17 @@ def merge_results(parts):
   return merged
 
 
+def merged_block(parts):
+  """Runs of one config but for their arms (`parts`), as one summarised
+  results dict whose arms are all of theirs; None where every part is None.
+  """
+  merged = merge_results(parts)
+  if merged is None:
+    return None
+  merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
+  return with_summary(merged)
+
+
 def with_summary(results):
   """`results` with a summary computed from its runs where it has none."""
   if 'summary' in results:
@@ -208,9 +219,27 @@ def copy_results(source, destination):
   )
 
 
-def write_results(workdir, config, runs, data_sizes):
-  """Writes ``workdir/results.json`` and returns what it wrote."""
-  results = {
+# A record's fields that a rerun, a resumed run or another process layout must
+# reproduce; its speed and wall time it need not.
+REPRODUCIBLE = (
+  'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error', 'trajectory',
+)  # fmt: skip
+
+
+def reproducible(results):
+  """The REPRODUCIBLE fields of every record of `results`, run by run."""
+  return {
+    arm: {
+      seed: [{k: r.get(k) for k in REPRODUCIBLE} for r in records]
+      for seed, records in seeds.items()
+    }
+    for arm, seeds in results['runs'].items()
+  }
+
+
+def collect_results(config, runs, data_sizes):
+  """What results.json holds: the config, the data, every run, the summary."""
+  return {
     'config': config.to_dict(),
     'data': data_sizes,
     'runs': {
@@ -218,8 +247,10 @@ def write_results(workdir, config, runs, data_sizes):
     },
     'summary': summarize(runs, list(config.arms), config.epochs),
   }
+
+
+def write_results(workdir, results):
   write_json_atomically(os.path.join(workdir, 'results.json'), results)
-  return results
 
 
 def format_table(results):

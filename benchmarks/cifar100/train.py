@@ -18,6 +18,7 @@ import numpy as np
 import optax
 import tqdm
 
+from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import input_pipeline
 
 
@@ -133,9 +134,14 @@ def epoch_order(seed, epoch, num_examples, batch_size):
   )
 
 
-# Steps per compiled call: on accelerators a whole epoch (0); on a CPU one,
-# since XLA's CPU backend runs steps inside a loop several times slower.
-DEFAULT_STEPS_PER_CALL = 1 if jax.default_backend() == 'cpu' else 0
+def default_steps_per_call():
+  """On accelerators a whole epoch a call (0); on a CPU one step a call.
+
+  XLA's CPU backend runs steps inside a loop several times slower. (Asked
+  when training, not at import: asking starts JAX's backend, which a
+  multi-process run must join first.)
+  """
+  return 1 if jax.default_backend() == 'cpu' else 0
 
 
 def batches_sharding(sharding):
@@ -174,7 +180,7 @@ def train_epoch(
   """Trains on the batches of `order`; returns (mean loss, images/s).
 
   The steps run in compiled calls of `steps_per_call` steps (`chunks`;
-  default `DEFAULT_STEPS_PER_CALL`), with the model and optimizer split once
+  default `default_steps_per_call()`), with the model and optimizer split once
   and their state donated from call to call.
   `probe` (a `trajectory.Probe`) sees the parameters after its steps.
   """
@@ -182,12 +188,12 @@ def train_epoch(
   graphdef, state = nnx.split((model, optimizer))
   rows = batches_sharding(sharding)
   if steps_per_call is None:
-    steps_per_call = DEFAULT_STEPS_PER_CALL
+    steps_per_call = default_steps_per_call()
   losses = []
   start = time.perf_counter()
   bar = tqdm.tqdm(total=len(order), disable=not progress, leave=False)
   for first, length in chunks(len(order), probe, steps_per_call):
-    batches = jax.device_put(order[first : first + length], rows)
+    batches = distributed.global_array(order[first : first + length], rows)
     state, chunk_losses = train_steps(
       graphdef, state, *train, batches, key, first
     )
@@ -216,7 +222,7 @@ def train_epoch_stepwise(
   losses = []
   start = time.perf_counter()
   for step, indices in enumerate(order):
-    indices = jax.device_put(indices, sharding)
+    indices = distributed.global_array(indices, sharding)
     loss = train_step(
       model, optimizer, *train, indices, jax.random.fold_in(key, step)
     )
@@ -247,8 +253,8 @@ def evaluate(model, split, batch_size, sharding):
     graphdef,
     state,
     *split,
-    jax.device_put(indices, rows),
-    jax.device_put(masks, rows),
+    distributed.global_array(indices, rows),
+    distributed.global_array(masks, rows),
   )
   return {
     'loss': float(sums['loss']) / num_examples,

@@ -1,0 +1,115 @@
+"""One run over several processes (hosts), with JAX's multi-process runtime.
+
+Every process runs the same command; `main.py --distributed` calls
+`initialize` first. Each process loads the same data, builds the same model
+from the same seed and computes the same results; the devices of all
+processes form one mesh, the parameters are replicated over it and every
+batch is sharded along it, each process feeding only its own devices' part
+(`global_array`). Process 0 alone writes results.json, the plots and the
+table (`is_writer`); orbax's checkpoints are saved and restored by all of
+them, in one directory that every process sees.
+
+If a process dies, the others stop within a bounded time: a collective with
+the dead process fails at once (its connection is reset) and `failing_fast`
+exits; a process that is not in a collective is stopped by JAX's runtime
+once the dead one misses its heartbeats for `heartbeat_timeout_seconds`.
+"""
+
+import contextlib
+import os
+import sys
+import traceback
+
+import jax
+import numpy as np
+
+# JAX's own default, and the bound on how long a process outlives a dead one.
+HEARTBEAT_TIMEOUT_SECONDS = 100
+
+
+def initialize(
+  coordinator_address=None,
+  num_processes=None,
+  process_id=None,
+  heartbeat_timeout_seconds=HEARTBEAT_TIMEOUT_SECONDS,
+):
+  """Joins the processes of a run; None detects them (SLURM, TPU pods...)."""
+  # Without it, JAX's CPU backend has no collectives across processes; it
+  # changes nothing on GPUs and TPUs, which bring their own.
+  jax.config.update('jax_cpu_collectives_implementation', 'gloo')
+  jax.distributed.initialize(
+    coordinator_address,
+    num_processes,
+    process_id,
+    heartbeat_timeout_seconds=heartbeat_timeout_seconds,
+  )
+
+
+def is_writer():
+  """Whether this process writes the run's files (process 0 does)."""
+  return jax.process_index() == 0
+
+
+def local_part(shape, sharding):
+  """The slices of a global array of `shape` that this process's devices hold.
+
+  For a mesh whose devices are grouped by process (as `jax.devices()` orders
+  them), that part is one block: from the lowest start to the highest stop
+  of its devices' shards, along every axis.
+  """
+  shards = sharding.addressable_devices_indices_map(shape).values()
+  bounds = []
+  for size, slices in zip(shape, zip(*shards, strict=True), strict=True):
+    ranges = [s.indices(size)[:2] for s in slices]
+    bounds.append(slice(min(r[0] for r in ranges), max(r[1] for r in ranges)))
+  return tuple(bounds)
+
+
+def global_array(host, sharding):
+  """`host` (the same NumPy array on every process) laid out by `sharding`.
+
+  Each process transfers only the part its own devices hold.
+  """
+  host = np.asarray(host)
+  if not host.shape:
+    return jax.make_array_from_process_local_data(sharding, host)
+  return jax.make_array_from_process_local_data(
+    sharding, host[local_part(host.shape, sharding)], host.shape
+  )
+
+
+def on_devices(tree, sharding):
+  """Every array of `tree` laid out by `sharding` (PRNG keys included)."""
+
+  def put(value):
+    if jax.dtypes.issubdtype(value.dtype, jax.dtypes.prng_key):
+      data = global_array(jax.random.key_data(value), sharding)
+      return jax.random.wrap_key_data(data, impl=jax.random.key_impl(value))
+    return global_array(value, sharding)
+
+  return jax.tree.map(put, tree)
+
+
+@contextlib.contextmanager
+def failing_fast(distributed):
+  """In a multi-process run, any exception ends this process at once.
+
+  Python's normal exit would run JAX's shutdown barrier, which waits for every
+  process, a dead one included; so the error is printed and the process exits
+  with status 1 (or `sys.exit`'s) without it. A single process exits normally.
+  """
+  try:
+    yield
+  except BaseException as error:
+    if not distributed:
+      raise
+    if isinstance(error, SystemExit):
+      status = error.code if isinstance(error.code, int | None) else 1
+      if isinstance(error.code, str):
+        print(error.code, file=sys.stderr)
+    else:
+      status = 1
+      traceback.print_exc()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status or 0)

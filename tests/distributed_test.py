@@ -1,0 +1,215 @@
+"""Two processes on this machine train one run, as two hosts would.
+
+Each process has one CPU device and runs the README's multi-host command on
+TFDS's mock data (`tests.mock_main`); JAX's gloo collectives join them.
+"""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import jax
+from jax.sharding import NamedSharding
+from jax.sharding import PartitionSpec as P
+import numpy as np
+import pytest
+
+from benchmarks import fault_soak
+from benchmarks.cifar100 import distributed
+from benchmarks.cifar100 import report
+
+HEARTBEAT_TIMEOUT_SECONDS = 10
+# How long a process may outlive a dead one: the heartbeat timeout, and the
+# time to notice it and exit on a busy 2-core machine.
+EXIT_BOUND_SECONDS = HEARTBEAT_TIMEOUT_SECONDS + 50
+RUN_TIMEOUT_SECONDS = 600
+
+
+def free_port():
+  with socket.socket() as probe:
+    probe.bind(('127.0.0.1', 0))
+    return probe.getsockname()[1]
+
+
+def environment(cache, devices=1):
+  """`devices` CPU devices; compilations shared through a disk cache."""
+  env = dict(os.environ)
+  env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
+  env['JAX_COMPILATION_CACHE_DIR'] = str(cache)
+  env['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
+  return env
+
+
+def start_processes(workdir, cache, logs):
+  """Both processes of a 2-process run into `workdir`; their Popen objects."""
+  address = f'127.0.0.1:{free_port()}'
+  processes = []
+  for process_id in (0, 1):
+    argv = fault_soak.command(
+      workdir,
+      'tests.mock_main',
+      '--distributed',
+      f'--coordinator_address={address}',
+      '--num_processes=2',
+      f'--process_id={process_id}',
+      f'--heartbeat_timeout_seconds={HEARTBEAT_TIMEOUT_SECONDS}',
+    )
+    log = open(logs / f'process_{process_id}.log', 'w')  # noqa: SIM115
+    processes.append(
+      subprocess.Popen(
+        argv, env=environment(cache), stdout=log, stderr=subprocess.STDOUT
+      )
+    )
+  return processes
+
+
+def finish(processes, logs):
+  """Waits for both processes; each one's output, after checking status 0."""
+  outputs = []
+  for process_id, process in enumerate(processes):
+    status = process.wait(timeout=RUN_TIMEOUT_SECONDS)
+    output = (logs / f'process_{process_id}.log').read_text()
+    assert status == 0, output[-3000:]
+    outputs.append(output)
+  return outputs
+
+
+@pytest.fixture(scope='module')
+def cache(tmp_path_factory):
+  return tmp_path_factory.mktemp('compilation_cache')
+
+
+@pytest.fixture(scope='module')
+def two_processes(tmp_path_factory, cache):
+  """A 2-process run and, beside it, one process with 2 devices.
+
+  Returns (workdir, results, outputs) of the first, and the results of the
+  second.
+  """
+  workdir = tmp_path_factory.mktemp('two_processes')
+  logs = tmp_path_factory.mktemp('two_processes_logs')
+  single = tmp_path_factory.mktemp('two_devices')
+  reference = subprocess.Popen(
+    fault_soak.command(single, 'tests.mock_main'),
+    env=environment(cache, devices=2),
+    stdout=subprocess.DEVNULL,
+    stderr=subprocess.PIPE,
+  )
+  outputs = finish(start_processes(workdir, cache, logs), logs)
+  assert reference.wait(timeout=RUN_TIMEOUT_SECONDS) == 0, reference.stderr
+  results = json.loads((workdir / 'results.json').read_text())
+  two_devices = json.loads((single / 'results.json').read_text())
+  return workdir, results, outputs, two_devices
+
+
+def test_two_processes_match_one_with_two_devices(two_processes):
+  _, got, _, want = two_processes
+  assert got['data'] == want['data']
+  for arm, seeds in want['runs'].items():
+    for key in ('train_loss', 'test_loss', 'top1_error', 'top5_error'):
+      np.testing.assert_allclose(
+        [r[key] for r in got['runs'][arm]['0']],
+        [r[key] for r in seeds['0']],
+        rtol=1e-6,
+        err_msg=f'{arm} {key}',
+      )
+
+
+def test_only_process_0_writes_results_plots_and_table(two_processes):
+  workdir, results, (first, second), _ = two_processes
+  assert set(results['runs']) == {'sgd', 'plp'}
+  assert (workdir / 'curves.png').exists()
+  assert 'plp - sgd' in first and 'results: ' in first
+  assert 'plp - sgd' not in second and 'results: ' not in second
+  # Both processes took part in every save: each arm has its 2 last epochs.
+  for arm in ('sgd', 'plp'):
+    steps = os.listdir(workdir / 'checkpoints' / arm / 'seed_0')
+    assert sorted(steps) == ['2', '3']
+
+
+def epochs_done(workdir):
+  try:
+    results = json.loads((workdir / 'results.json').read_text())
+  except (FileNotFoundError, json.JSONDecodeError):
+    return 0
+  return sum(len(seeds['0']) for seeds in results['runs'].values() if seeds)
+
+
+def test_a_killed_process_stops_the_other_and_both_resume(
+  two_processes, cache, tmp_path
+):
+  _, want, _, _ = two_processes
+  workdir, logs = tmp_path / 'run', tmp_path
+  survivor, victim = start_processes(workdir, cache, logs)
+  assert fault_soak.wait_for(
+    victim, lambda: epochs_done(workdir) >= 2, RUN_TIMEOUT_SECONDS
+  )
+  victim.send_signal(signal.SIGKILL)
+  killed_at = time.monotonic()
+  status = survivor.wait(timeout=EXIT_BOUND_SECONDS)
+  assert status != 0
+  assert time.monotonic() - killed_at < EXIT_BOUND_SECONDS
+  victim.wait()
+  finish(start_processes(workdir, cache, logs), logs)
+  got = json.loads((workdir / 'results.json').read_text())
+  assert report.reproducible(got) == report.reproducible(want)
+
+
+@pytest.fixture
+def mesh():
+  return jax.sharding.Mesh(np.array(jax.devices()[:4]), ('data',))
+
+
+@pytest.mark.parametrize('spec', [P(), P('data'), P(None, 'data')])
+def test_global_array_lays_out_the_host_array_as_device_put(mesh, spec):
+  host = np.arange(8 * 4, dtype=np.int32).reshape(8, 4)
+  sharding = NamedSharding(mesh, spec)
+  placed = distributed.global_array(host, sharding)
+  assert placed.sharding == sharding
+  np.testing.assert_array_equal(placed, host)
+  for shard in placed.addressable_shards:
+    np.testing.assert_array_equal(shard.data, host[shard.index])
+
+
+def test_one_process_holds_every_part(mesh):
+  sharding = NamedSharding(mesh, P('data'))
+  assert distributed.local_part((8, 3), sharding) == (
+    slice(0, 8),
+    slice(0, 3),
+  )
+
+
+def test_on_devices_replicates_arrays_scalars_and_keys(mesh):
+  tree = {'w': np.ones((2, 3)), 'step': np.int32(7), 'key': jax.random.key(3)}
+  placed = distributed.on_devices(tree, NamedSharding(mesh, P()))
+  assert all(x.sharding.is_fully_replicated for x in jax.tree.leaves(placed))
+  assert int(placed['step']) == 7
+  np.testing.assert_array_equal(
+    jax.random.key_data(placed['key']), jax.random.key_data(tree['key'])
+  )
+
+
+def test_failing_fast_exits_at_once_only_when_distributed(monkeypatch):
+  exits = []
+  monkeypatch.setattr(os, '_exit', exits.append)
+  with pytest.raises(ValueError):
+    with distributed.failing_fast(False):
+      raise ValueError('one process: raised as usual')
+  with distributed.failing_fast(True):
+    raise ValueError('several: no shutdown barrier')
+  with distributed.failing_fast(True):
+    sys.exit('error: a config error')
+  assert exits == [1, 1]
+
+
+def test_cluster_flags_without_distributed_say_what_to_add(tmp_path):
+  argv = fault_soak.command(
+    tmp_path, 'benchmarks.cifar100.main', '--process_id=1'
+  )
+  done = subprocess.run(argv, capture_output=True, text=True, check=False)
+  assert done.returncode == 1
+  assert 'error: --process_id given without --distributed' in done.stderr
