@@ -2,29 +2,18 @@
 
 import shutil
 
-import pytest
-import tensorflow_datasets as tfds
-
-from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import report
 from benchmarks.cifar100 import sci_rep_report
 from benchmarks.cifar100 import study
 from benchmarks.cifar100 import study_report
-from benchmarks.cifar100.configs import tiny
 
 MATCHED = ['sgd', 'plp', 'sgd_matched']
 
 
-@pytest.fixture(scope='module')
-def tiny_run(tmp_path_factory):
-  workdir = tmp_path_factory.mktemp('tiny')
-  with tfds.testing.mock_data(num_examples=40):
-    results = experiment.train_and_evaluate(tiny.get_config(), str(workdir))
-  return workdir, results
-
-
-def test_study_report_tables_main_runs_ablations_and_probes(tiny_run, tmp_path):
-  workdir, results = tiny_run
+def test_study_report_tables_main_runs_ablations_and_probes(
+  uninterrupted, tmp_path
+):
+  workdir, results = uninterrupted
   root = tmp_path / 'runs'
   for job in ('ResNet18', 'ResNet18_step_size_2'):
     shutil.copytree(
@@ -47,8 +36,39 @@ def test_study_report_tables_main_runs_ablations_and_probes(tiny_run, tmp_path):
   assert not (tmp_path / 'out' / 'ResNet18' / 'checkpoints').exists()
 
 
-def test_seed_directories_merge_into_one_job(tiny_run, tmp_path):
-  workdir, results = tiny_run
+def test_study_report_pairs_the_variants_with_resnet18s_arms(
+  uninterrupted, tmp_path
+):
+  workdir, results = uninterrupted
+  root = tmp_path / 'runs'
+  (root / 'ResNet18_variants').mkdir(parents=True)
+  shutil.copytree(
+    workdir, root / 'ResNet18', ignore=shutil.ignore_patterns('checkpoints')
+  )
+  # The variants job's arms, standing in with the tiny run's records.
+  runs = results['runs']
+  variants = {'sgd_matched': runs['sgd'], 'plp_gated': runs['plp']}
+  report.write_json_atomically(
+    str(root / 'ResNet18_variants' / 'results.json'),
+    {
+      **{k: v for k, v in results.items() if k != 'summary'},
+      'config': {**results['config'], 'arms': list(variants)},
+      'runs': variants,
+    },
+  )
+  tables = study_report.write_tables(str(root), str(tmp_path / 'out'))
+  section = tables[tables.index("## PLP's variants") :]
+  for row in (
+    '| ResNet18 | plp_gated | 1 |',
+    '| ResNet18 | plp_gated − sgd | 1 |',
+    '| ResNet18 | plp_gated − plp | 1 | +0.00 ± 0.00 (+0.00) | n/a |',
+    '| ResNet18 | plp_gated − sgd_matched | 1 |',
+  ):
+    assert row in section
+
+
+def test_seed_directories_merge_into_one_job(uninterrupted, tmp_path):
+  workdir, results = uninterrupted
   for seed in (0, 5):
     shutil.copytree(
       workdir,
@@ -79,7 +99,7 @@ def test_study_plans_one_run_per_job_and_seed():
     assert config.seeds == (seed,)
     assert config.validation_fraction == 0.2
   every = list(study.planned_runs('study'))
-  assert len(every) == 3 * 3 + 5 * 2
+  assert len(every) == 4 * 3 + 5 * 2  # 3 models and the variants; ablations
   assert study.run_directory('root', 'VGG16', 2) == 'root/VGG16/seed_2'
 
 

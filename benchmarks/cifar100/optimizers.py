@@ -51,6 +51,8 @@ CONTROLS = (
   ('adamw_plp', 'adamw'),
   ('plp_quadratic', 'plp'),
   ('plp_gated', 'plp'),
+  ('plp_quadratic', 'sgd_matched'),
+  ('plp_gated', 'sgd_matched'),
 )
 LR_SCHEDULES = ('step_decay', 'cyclic', 'constant')
 

@@ -26,67 +26,7 @@ KINDS = ('selected', 'final')
 def load_block(workroot, jobs):
   """The merged results of a block's jobs (None where none has results)."""
   parts = [report.load_results(os.path.join(workroot, job)) for job in jobs]
-  merged = report.merge_results([p and finished_runs(p) for p in parts])
-  if merged is None:
-    return None
-  merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
-  return report.with_summary(merged)
-
-
-def arm_table(blocks):
-  """Per block and arm: selected and final test errors, and the epoch."""
-  lines = [
-    '| block | arm | seeds | selected top-1 | selected top-5 | final top-1 '
-    '| final top-5 | selected epoch |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ]
-  for block, results in blocks.items():
-    for arm in results['config']['arms']:
-      entry = results['summary'].get(arm)
-      if not entry:
-        continue
-      cells = [
-        study_report.pct(entry[f'{kind}_{metric}'])
-        for kind in KINDS
-        for metric in report.METRICS
-      ]
-      epoch = entry['selected_epoch']
-      lines.append(
-        f'| {block} | {arm} | {len(entry["seeds"])} | '
-        + ' | '.join(cells)
-        + f' | {epoch["mean"]:.1f} ({", ".join(map(str, epoch["per_seed"]))}) |'
-      )
-  return '\n'.join(lines)
-
-
-def difference_table(blocks):
-  """Arm minus control, paired by seed, with two-sided paired t-tests."""
-  lines = [
-    '| block | arm − control | seeds | Δ selected top-1 (per seed) | p '
-    '| Δ selected top-5 | p | Δ final top-1 (per seed) | p | Δ final top-5 '
-    '| p |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
-  ]
-  for block, results in blocks.items():
-    arms = results['config']['arms']
-    for arm, control in report.comparisons(arms):
-      difference = results['summary'].get(f'{arm} - {control}')
-      if not difference:
-        continue
-      cells = []
-      for kind in KINDS:
-        for metric in report.METRICS:
-          stats = difference[f'{kind}_{metric}']
-          shown = study_report.pct(stats, sign=True)
-          if metric == 'top1_error':
-            shown += f' ({study_report.per_seed(stats)})'
-          cells += [shown, study_report.p_value(stats)]
-      lines.append(
-        f'| {block} | {arm} − {control} | {len(difference["seeds"])} | '
-        + ' | '.join(cells)
-        + ' |'
-      )
-  return '\n'.join(lines)
+  return report.merged_block([p and finished_runs(p) for p in parts])
 
 
 def finished_runs(results):
@@ -130,10 +70,11 @@ def write_report(workroot, out):
   tables = (
     '## Test errors per arm\n\nIn %, mean ± std over the finished seeds; '
     '"selected" is the epoch of lowest validation top-1 error.\n\n'
-    f'{arm_table(blocks)}\n\n'
+    f'{study_report.arm_table(blocks, KINDS)}\n\n'
     '## Paired differences\n\nIn points of %, arm minus control, paired by '
     'seed; p of the two-sided paired t-test.\n\n'
-    f'{difference_table(blocks)}\n\n{study_report.trajectory_section(blocks)}'
+    f'{study_report.difference_table(blocks, KINDS)}\n\n'
+    f'{study_report.trajectory_section(blocks)}'
   )
   return study_report.write_markdown(out, tables)
 

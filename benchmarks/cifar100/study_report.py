@@ -27,6 +27,9 @@ from benchmarks.cifar100.configs import study
 MODELS = tuple(job for job in study.JOBS if job in models.MODELS)
 ABLATIONS = study.ABLATIONS
 ABLATION_SEEDS = tuple(str(s) for s in study.ABLATION['seeds'])
+# Jobs with one config but for their arms: PLP's variants against ResNet18's
+# sgd and plp, paired by seed.
+VARIANT_JOBS = ('ResNet18', 'ResNet18_variants')
 
 
 def parameter_count(config):
@@ -66,6 +69,22 @@ def halfway_difference(result, seeds):
   }
 
 
+def difference_cells(difference, kinds, with_seeds):
+  """Each kind and metric's paired difference and its p, as table cells.
+
+  `with_seeds(kind, metric)`: whether the cell lists the per-seed values.
+  """
+  cells = []
+  for kind in kinds:
+    for metric in report.METRICS:
+      stats = difference[f'{kind}_{metric}']
+      shown = pct(stats, sign=True)
+      if with_seeds(kind, metric):
+        shown += f' ({per_seed(stats)})'
+      cells += [shown, p_value(stats)]
+  return cells
+
+
 def main_tables(results):
   """Markdown tables of the models' baseline and PLP arms side by side."""
   arms = [
@@ -100,14 +119,9 @@ def main_tables(results):
       )
     difference = summary.get('plp - sgd')
     if difference:
-      cells = []
-      for kind in ('final', 'best'):
-        for metric in report.METRICS:
-          stats = difference[f'{kind}_{metric}']
-          shown = pct(stats, sign=True)
-          if kind == 'final':
-            shown += f' ({per_seed(stats)})'
-          cells += [shown, p_value(stats)]
+      cells = difference_cells(
+        difference, ('final', 'best'), lambda kind, _: kind == 'final'
+      )
       halfway = halfway_difference(results[model], difference['seeds'])
       cells += [
         f'{pct(halfway, sign=True)} ({halfway["epoch"]})',
@@ -155,6 +169,63 @@ def ablation_table(results):
       f'| {pct(summary[name]["final_top1_error"])} '
       f'| {pct(summary[base_arm]["final_top1_error"])} ({base_arm}) |'
     )
+  return '\n'.join(lines)
+
+
+def arm_table(blocks, kinds):
+  """Per block and arm: test errors of `kinds` (and the selected epoch)."""
+  titles = [f'{kind} {m}' for kind in kinds for m in ('top-1', 'top-5')]
+  selected = 'selected' in kinds
+  titles += ['selected epoch'] if selected else []
+  lines = [
+    '| block | arm | seeds | ' + ' | '.join(titles) + ' |',
+    '| --- | --- | --- |' + ' --- |' * len(titles),
+  ]
+  for block, results in blocks.items():
+    for arm in results['config']['arms']:
+      entry = results['summary'].get(arm)
+      if not entry:
+        continue
+      cells = [
+        pct(entry[f'{kind}_{metric}'])
+        for kind in kinds
+        for metric in report.METRICS
+      ]
+      if selected:
+        epoch = entry['selected_epoch']
+        per = ', '.join(map(str, epoch['per_seed']))
+        cells.append(f'{epoch["mean"]:.1f} ({per})')
+      lines.append(
+        f'| {block} | {arm} | {len(entry["seeds"])} | '
+        + ' | '.join(cells)
+        + ' |'
+      )
+  return '\n'.join(lines)
+
+
+def difference_table(blocks, kinds):
+  """Arm minus control, paired by seed, with two-sided paired t-tests."""
+  titles = []
+  for kind in kinds:
+    titles += [f'Δ {kind} top-1 (per seed)', 'p', f'Δ {kind} top-5', 'p']
+  lines = [
+    '| block | arm − control | seeds | ' + ' | '.join(titles) + ' |',
+    '| --- | --- | --- |' + ' --- |' * len(titles),
+  ]
+  for block, results in blocks.items():
+    arms = results['config']['arms']
+    for arm, control in report.comparisons(arms):
+      difference = results['summary'].get(f'{arm} - {control}')
+      if not difference:
+        continue
+      cells = difference_cells(
+        difference, kinds, lambda _, metric: metric == 'top1_error'
+      )
+      lines.append(
+        f'| {block} | {arm} − {control} | {len(difference["seeds"])} | '
+        + ' | '.join(cells)
+        + ' |'
+      )
   return '\n'.join(lines)
 
 
@@ -217,9 +288,27 @@ def write_tables(workroot, out):
     f'two-sided paired t-test p.\n\n{main_tables(results)}\n\n'
     '## Ablations on ResNet18\n\nEach variant against the baseline of the '
     'same seeds (Δ = variant minus baseline, in points of %).\n\n'
-    f'{ablation_table(results)}\n\n{trajectory_section(results)}'
+    f'{ablation_table(results)}\n\n{variants_section(results)}'
+    f'{trajectory_section(results)}'
   )
   return write_markdown(out, tables)
+
+
+def variants_section(results):
+  """PLP's variants and the matched-step control against sgd and plp."""
+  if not all(job in results for job in VARIANT_JOBS):
+    return ''
+  blocks = {
+    'ResNet18': report.merged_block([results[job] for job in VARIANT_JOBS])
+  }
+  kinds = ('final', 'best')
+  return (
+    "## PLP's variants on ResNet18\n\nThe quadratic rule, the cosine gate "
+    'and SGD with a 7/6 longer step (`sgd_matched`) on the seeds of the '
+    'ResNet18 job. Test errors in %, mean ± std; differences in points of '
+    '%, paired by seed, with the two-sided paired t-test p.\n\n'
+    f'{arm_table(blocks, kinds)}\n\n{difference_table(blocks, kinds)}\n\n'
+  )
 
 
 def trajectory_section(results):

@@ -21,6 +21,10 @@ MATCHED = ('sgd', 'plp', 'sgd_matched')
 JOBS = {
   'ResNet18': {'arms': MATCHED, 'seeds': tuple(range(5))},
   'ResNet18_demon': {'arms': ('demon',), 'seeds': tuple(range(5))},
+  # PLP's variants (issue 12), paired with the ResNet18 job's seeds.
+  'ResNet18_variants': {
+    'arms': ('plp_quadratic', 'plp_gated'), 'seeds': (0, 1, 2),
+  },
   'VGG16': {'model': 'VGG16', 'arms': MATCHED, 'seeds': (0, 1, 2)},
   'GoogLeNet': {
     'model': 'GoogLeNet', 'arms': ('sgd', 'plp'), 'seeds': (0, 1, 2),
@@ -40,7 +44,7 @@ JOBS = {
 # Report blocks: jobs trained with the same config but for their arms, whose
 # runs are compared with each other by seed.
 BLOCKS = {
-  'ResNet18': ('ResNet18', 'ResNet18_demon'),
+  'ResNet18': ('ResNet18', 'ResNet18_demon', 'ResNet18_variants'),
   'VGG16': ('VGG16',),
   'GoogLeNet': ('GoogLeNet',),
   'ResNet18_constant_0.001': ('ResNet18_constant_0.001',),

@@ -25,6 +25,8 @@ JOBS = {
   'ResNet18_every_6': {**ABLATION, 'prediction.every': 6},
   'ResNet18_start_after_warmup': {**ABLATION, 'prediction.start_epoch': 0.2},
   'ResNet18_adamw': {**ABLATION, 'arms': ('adamw', 'adamw_plp')},
+  # PLP's variants and the matched-step control, paired with ResNet18's seeds.
+  'ResNet18_variants': {'arms': ('sgd_matched', 'plp_quadratic', 'plp_gated')},
 }
 # Ablation job -> (the arm it adds, the job and arm it is compared with).
 ABLATIONS = {
