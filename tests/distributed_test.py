@@ -153,6 +153,8 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   status = survivor.wait(timeout=EXIT_BOUND_SECONDS)
   assert status != 0
   assert time.monotonic() - killed_at < EXIT_BOUND_SECONDS
+  said = (logs / 'process_0.log').read_text()
+  assert 'Rerun every process' in said or 'JAX distributed service' in said
   victim.wait()
   finish(start_processes(workdir, cache, logs), logs)
   got = json.loads((workdir / 'results.json').read_text())

@@ -1,7 +1,5 @@
 """A short fault soak: SIGKILLs at a random moment and during a save."""
 
-import os
-
 from benchmarks import fault_soak
 from benchmarks.cifar100 import report
 
@@ -14,11 +12,8 @@ def test_killed_runs_resume_to_the_uninterrupted_result(
   uninterrupted, tmp_path
 ):
   _, want = uninterrupted
-  env = dict(os.environ)
-  env['JAX_COMPILATION_CACHE_DIR'] = str(tmp_path / 'compilation_cache')
-  env['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
   record = fault_soak.soak(
-    tmp_path, kills=2, seed=0, launcher='tests.mock_main', env=env,
+    str(tmp_path), kills=2, seed=0, launcher='tests.mock_main',
     reference=(report.reproducible(want), START_UP_SECONDS),
   )  # fmt: skip
   assert [k.moment == 'during a save' for k in record['kills']] == [False, True]

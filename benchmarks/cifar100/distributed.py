@@ -110,6 +110,12 @@ def failing_fast(distributed):
     else:
       status = 1
       traceback.print_exc()
+      print(
+        f'error: process {jax.process_index()} stops on the error above (if '
+        'another process died, a collective with it fails so). Rerun every '
+        "process's command to resume from the last checkpoint.",
+        file=sys.stderr,
+      )
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(status or 0)
