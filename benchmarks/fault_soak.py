@@ -18,7 +18,6 @@ on TFDS's mock data.
 
 import argparse
 import dataclasses
-import json
 import os
 import random
 import signal
@@ -52,8 +51,18 @@ def partial_saves(workdir):
 
 def reproducible_results(workdir):
   """What of `workdir/results.json` a rerun must reproduce."""
-  with open(os.path.join(workdir, 'results.json')) as file:
-    return report.reproducible(json.load(file))
+  return report.reproducible(report.load_results(workdir))
+
+
+def with_compilation_cache(env, directory):
+  """`env` with JAX's disk cache of compilations in `directory` (unless set).
+
+  Every rerun compiles the same steps; the cache saves them the time.
+  """
+  env = dict(env)
+  env.setdefault('JAX_COMPILATION_CACHE_DIR', str(directory))
+  env.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
+  return env
 
 
 def wait_for(process, condition, timeout):
@@ -92,19 +101,24 @@ def kill_once(argv, env, workdir, moment, timeout):
   None when the run finished before that moment.
   """
   before = set(partial_saves(workdir))
-  process = subprocess.Popen(
-    argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-  )
   if moment == 'save':  # a new one: an earlier kill may have left some
     condition = lambda: bool(set(partial_saves(workdir)) - before)  # noqa: E731
   else:
     start = time.monotonic()
     condition = lambda: time.monotonic() - start > moment  # noqa: E731
-  try:
-    reached = wait_for(process, condition, timeout)
-  finally:
-    process.send_signal(signal.SIGKILL)
-    stderr = process.communicate()[1].decode(errors='replace')
+  # A file, not a pipe: a pipe nobody reads while polling could fill up and
+  # stop the run.
+  with tempfile.TemporaryFile('w+') as errors:
+    process = subprocess.Popen(
+      argv, env=env, stdout=subprocess.DEVNULL, stderr=errors
+    )
+    try:
+      reached = wait_for(process, condition, timeout)
+    finally:
+      process.send_signal(signal.SIGKILL)
+      process.wait()
+    errors.seek(0)
+    stderr = errors.read()[-3000:]
   if not reached:
     if process.returncode != 0:
       raise RuntimeError(f'a rerun failed ({process.returncode}):\n{stderr}')
@@ -137,12 +151,10 @@ def soak(workroot, kills, seed, launcher, env=None, reference=None):
   time in seconds, if known; else it runs first.
   """
   rng = random.Random(seed)
-  env = dict(os.environ if env is None else env)
-  # Every rerun compiles the same steps: a shared disk cache saves the time.
-  env.setdefault(
-    'JAX_COMPILATION_CACHE_DIR', os.path.join(workroot, 'compilation_cache')
+  env = with_compilation_cache(
+    os.environ if env is None else env,
+    os.path.join(workroot, 'compilation_cache'),
   )
-  env.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
   timeout = 900
   if reference is None:
     reference = reference_run(workroot, launcher, env, timeout)

@@ -8,13 +8,14 @@ from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
+from tests.mock_main import MOCK_EXAMPLES
 
 
 def tiny_run(workdir, **overrides):
-  """A run of tiny.py on mock data (40 examples): (workdir, results)."""
+  """A run of tiny.py on mock data: (workdir, results)."""
   config = tiny.get_config()
   config.update(overrides)
-  with tfds.testing.mock_data(num_examples=40):
+  with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
     return workdir, experiment.train_and_evaluate(config, str(workdir))
 
 
@@ -22,12 +23,6 @@ def tiny_run(workdir, **overrides):
 def uninterrupted(tmp_path_factory):
   """tiny.py on every device, uninterrupted: (workdir, results)."""
   return tiny_run(tmp_path_factory.mktemp('uninterrupted'))
-
-
-@pytest.fixture(scope='session')
-def two_devices(tmp_path_factory):
-  """tiny.py on two devices of one process: (workdir, results)."""
-  return tiny_run(tmp_path_factory.mktemp('two_devices'), num_devices=2)
 
 
 def validated_config():
@@ -56,7 +51,7 @@ def validated(tmp_path_factory):
 
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(train, 'train_epoch', recording_train_epoch)
-    with tfds.testing.mock_data(num_examples=40):
+    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
       results = experiment.train_and_evaluate(validated_config(), str(workdir))
       everything = input_pipeline.load_split('train', download=False, limit=32)
   return results, trained_on, everything

@@ -37,10 +37,8 @@ def free_port():
 
 def environment(cache, devices=1):
   """`devices` CPU devices; compilations shared through a disk cache."""
-  env = dict(os.environ)
+  env = fault_soak.with_compilation_cache(os.environ, cache)
   env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
-  env['JAX_COMPILATION_CACHE_DIR'] = str(cache)
-  env['JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'] = '0'
   return env
 
 
@@ -93,17 +91,23 @@ def two_processes(tmp_path_factory, cache):
   workdir = tmp_path_factory.mktemp('two_processes')
   logs = tmp_path_factory.mktemp('two_processes_logs')
   single = tmp_path_factory.mktemp('two_devices')
-  reference = subprocess.Popen(
-    fault_soak.command(single, 'tests.mock_main'),
-    env=environment(cache, devices=2),
-    stdout=subprocess.DEVNULL,
-    stderr=subprocess.PIPE,
-  )
+  log = logs / 'two_devices.log'
+  with open(log, 'w') as output:  # a file, not a pipe that could fill up
+    reference = subprocess.Popen(
+      fault_soak.command(single, 'tests.mock_main'),
+      env=environment(cache, devices=2),
+      stdout=output,
+      stderr=subprocess.STDOUT,
+    )
   outputs = finish(start_processes(workdir, cache, logs), logs)
-  assert reference.wait(timeout=RUN_TIMEOUT_SECONDS) == 0, reference.stderr
-  results = json.loads((workdir / 'results.json').read_text())
-  two_devices = json.loads((single / 'results.json').read_text())
-  return workdir, results, outputs, two_devices
+  status = reference.wait(timeout=RUN_TIMEOUT_SECONDS)
+  assert status == 0, log.read_text()[-3000:]
+  return (
+    workdir,
+    report.load_results(workdir),
+    outputs,
+    report.load_results(single),
+  )
 
 
 def test_two_processes_match_one_with_two_devices(two_processes):
@@ -157,7 +161,7 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   assert 'Rerun every process' in said or 'JAX distributed service' in said
   victim.wait()
   finish(start_processes(workdir, cache, logs), logs)
-  got = json.loads((workdir / 'results.json').read_text())
+  got = report.load_results(workdir)
   assert report.reproducible(got) == report.reproducible(want)
 
 

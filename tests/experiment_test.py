@@ -15,13 +15,14 @@ from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import report
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
+from tests.mock_main import MOCK_EXAMPLES
 
 PROBED = 'trajectory'  # only in the arms without PLP
 
 
 @pytest.fixture(autouse=True)
 def mock_cifar100():
-  with tfds.testing.mock_data(num_examples=40):
+  with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
     yield
 
 
@@ -98,9 +99,11 @@ def test_a_killed_run_resumes_to_the_same_result(
   assert report.reproducible(got) == report.reproducible(want)
 
 
-def test_two_devices_match_one(uninterrupted, two_devices):
+def test_two_devices_match_one(uninterrupted, tmp_path):
   _, want = uninterrupted
-  _, got = two_devices
+  config = tiny.get_config()
+  config.num_devices = 2
+  got = experiment.train_and_evaluate(config, str(tmp_path))
   for arm in ('sgd', 'plp'):
     for key in ('train_loss', 'test_loss'):
       np.testing.assert_allclose(

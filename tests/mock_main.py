@@ -12,7 +12,7 @@ import tensorflow_datasets as tfds
 
 from benchmarks.cifar100 import main
 
-MOCK_EXAMPLES = 40  # as the in-process tests use
+MOCK_EXAMPLES = 40  # the in-process tests use the same, to compare runs
 
 if __name__ == '__main__':
   with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):

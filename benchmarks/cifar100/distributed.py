@@ -16,6 +16,7 @@ once the dead one misses its heartbeats for `heartbeat_timeout_seconds`.
 """
 
 import contextlib
+import functools
 import os
 import sys
 import traceback
@@ -50,6 +51,7 @@ def is_writer():
   return jax.process_index() == 0
 
 
+@functools.cache  # asked for every batch, with a few shapes and shardings
 def local_part(shape, sharding):
   """The slices of a global array of `shape` that this process's devices hold.
 
