@@ -27,6 +27,25 @@ HEARTBEAT_TIMEOUT_SECONDS = 10
 # time to notice it and exit on a busy 2-core machine.
 EXIT_BOUND_SECONDS = HEARTBEAT_TIMEOUT_SECONDS + 50
 RUN_TIMEOUT_SECONDS = 600
+# Past gloo's fixed 30 s for peers to join a first collective.
+LATE_START_SECONDS = 35
+# Two processes that start apart: process 1 comes late to their first
+# collective, which works only if `arrive_together` waited for it. (Both
+# create their devices first, which itself waits for every process.)
+MEET_LATE = """
+import sys, time
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
+from benchmarks.cifar100 import distributed
+
+address, process_id, late = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+distributed.initialize(address, 2, process_id)
+assert len(jax.devices()) == 2
+time.sleep(late * process_id)
+distributed.arrive_together('meet')
+print(multihost_utils.process_allgather(np.int32(process_id)).tolist())
+"""
 
 
 def free_port():
@@ -163,6 +182,30 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   finish(start_processes(workdir, cache, logs), logs)
   got = report.load_results(workdir)
   assert report.reproducible(got) == report.reproducible(want)
+
+
+def test_processes_that_start_apart_still_meet(tmp_path):
+  address = f'127.0.0.1:{free_port()}'
+  logs = [tmp_path / f'process_{i}.log' for i in (0, 1)]
+  processes = [
+    subprocess.Popen(
+      [
+        sys.executable,
+        '-c',
+        MEET_LATE,
+        address,
+        str(i),
+        str(LATE_START_SECONDS),
+      ],
+      stdout=open(logs[i], 'w'),  # noqa: SIM115
+      stderr=subprocess.STDOUT,
+      env=environment(tmp_path),
+    )
+    for i in (0, 1)
+  ]
+  for process, log in zip(processes, logs, strict=True):
+    assert process.wait(timeout=RUN_TIMEOUT_SECONDS) == 0, log.read_text()
+    assert log.read_text().splitlines()[-1] == '[0, 1]'
 
 
 @pytest.fixture

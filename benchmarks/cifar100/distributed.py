@@ -7,7 +7,8 @@ processes form one mesh, the parameters are replicated over it and every
 batch is sharded along it, each process feeding only its own devices' part
 (`global_array`). Process 0 alone writes results.json, the plots and the
 table (`is_writer`); orbax's checkpoints are saved and restored by all of
-them, in one directory that every process sees.
+them, in one directory that every process sees. Processes that start apart
+meet before their first collective (`arrive_together`).
 
 If a process dies, the others stop within a bounded time: a collective with
 the dead process fails at once (its connection is reset) and `failing_fast`
@@ -22,10 +23,15 @@ import sys
 import traceback
 
 import jax
+from jax.experimental import multihost_utils
 import numpy as np
+import orbax.checkpoint as ocp
 
 # JAX's own default, and the bound on how long a process outlives a dead one.
 HEARTBEAT_TIMEOUT_SECONDS = 100
+# How long processes wait for each other in `arrive_together`: the slowest may
+# still be loading the data or compiling on a busy machine.
+ARRIVAL_TIMEOUT_SECONDS = 600
 
 
 def initialize(
@@ -44,6 +50,25 @@ def initialize(
     process_id,
     heartbeat_timeout_seconds=heartbeat_timeout_seconds,
   )
+
+
+def arrive_together(name, timeout_seconds=ARRIVAL_TIMEOUT_SECONDS):
+  """Waits until every process gets here, then opens their collectives.
+
+  On CPUs, the first collective across processes sets up gloo's connections,
+  and gives up if a peer has not joined within 30 s (a fixed timeout in XLA);
+  processes that load data or compile at different speeds can be further
+  apart than that. So they first meet at a barrier of JAX's coordination
+  service, which waits up to `timeout_seconds`, and then run one collective
+  together, whose connections later collectives over the same devices reuse.
+  Call it with the same, unique `name` on every process; a single process
+  returns at once.
+  """
+  if jax.process_count() == 1:
+    return
+  meet = ocp.multihost.get_barrier_sync_fn()
+  meet(key=name, timeout_ms=int(timeout_seconds * 1000))
+  multihost_utils.sync_global_devices(name)
 
 
 def is_writer():

@@ -338,6 +338,8 @@ def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
   model, optimizer = model_and_optimizer(
     config, arm, seed, steps_per_epoch, mesh
   )
+  # The checkpoint manager's first barrier is a collective.
+  distributed.arrive_together(f'start of {arm}, seed {seed}')
   manager = checkpoint_manager(workdir, arm, seed)
   records = restore(manager, model, optimizer, config)
   return Run(arm, seed, model, optimizer, manager), records
