@@ -28,8 +28,10 @@ lint: $(VENV)/installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
+# One worker per core; each test file runs whole on one worker, so a file's
+# tests share their trained runs (session fixtures) within the worker.
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --dist loadfile
 
 clean:
 	rm -rf $(VENV)
