@@ -61,6 +61,14 @@ def environment(cache, devices=1):
   return env
 
 
+def launch(argv, env, log):
+  """Starts `argv`, its output to the file `log` (a pipe could fill up)."""
+  with open(log, 'w') as output:
+    return subprocess.Popen(
+      argv, env=env, stdout=output, stderr=subprocess.STDOUT
+    )
+
+
 def start_processes(workdir, cache, logs):
   """Both processes of a 2-process run into `workdir`; their Popen objects."""
   address = f'127.0.0.1:{free_port()}'
@@ -75,12 +83,8 @@ def start_processes(workdir, cache, logs):
       f'--process_id={process_id}',
       f'--heartbeat_timeout_seconds={HEARTBEAT_TIMEOUT_SECONDS}',
     )
-    log = open(logs / f'process_{process_id}.log', 'w')  # noqa: SIM115
-    processes.append(
-      subprocess.Popen(
-        argv, env=environment(cache), stdout=log, stderr=subprocess.STDOUT
-      )
-    )
+    log = logs / f'process_{process_id}.log'
+    processes.append(launch(argv, environment(cache), log))
   return processes
 
 
@@ -111,13 +115,11 @@ def two_processes(tmp_path_factory, cache):
   logs = tmp_path_factory.mktemp('two_processes_logs')
   single = tmp_path_factory.mktemp('two_devices')
   log = logs / 'two_devices.log'
-  with open(log, 'w') as output:  # a file, not a pipe that could fill up
-    reference = subprocess.Popen(
-      fault_soak.command(single, 'tests.mock_main'),
-      env=environment(cache, devices=2),
-      stdout=output,
-      stderr=subprocess.STDOUT,
-    )
+  reference = launch(
+    fault_soak.command(single, 'tests.mock_main'),
+    environment(cache, devices=2),
+    log,
+  )
   outputs = finish(start_processes(workdir, cache, logs), logs)
   status = reference.wait(timeout=RUN_TIMEOUT_SECONDS)
   assert status == 0, log.read_text()[-3000:]
@@ -184,11 +186,10 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   assert report.reproducible(got) == report.reproducible(want)
 
 
-def test_processes_that_start_apart_still_meet(tmp_path):
+def test_processes_that_start_apart_still_meet(cache, tmp_path):
   address = f'127.0.0.1:{free_port()}'
-  logs = [tmp_path / f'process_{i}.log' for i in (0, 1)]
   processes = [
-    subprocess.Popen(
+    launch(
       [
         sys.executable,
         '-c',
@@ -197,15 +198,13 @@ def test_processes_that_start_apart_still_meet(tmp_path):
         str(i),
         str(LATE_START_SECONDS),
       ],
-      stdout=open(logs[i], 'w'),  # noqa: SIM115
-      stderr=subprocess.STDOUT,
-      env=environment(tmp_path),
+      environment(cache),
+      tmp_path / f'process_{i}.log',
     )
     for i in (0, 1)
   ]
-  for process, log in zip(processes, logs, strict=True):
-    assert process.wait(timeout=RUN_TIMEOUT_SECONDS) == 0, log.read_text()
-    assert log.read_text().splitlines()[-1] == '[0, 1]'
+  for output in finish(processes, tmp_path):
+    assert output.splitlines()[-1] == '[0, 1]'
 
 
 @pytest.fixture

@@ -60,7 +60,7 @@ def arrive_together(name, timeout_seconds=ARRIVAL_TIMEOUT_SECONDS):
   processes that load data or compile at different speeds can be further
   apart than that. So they first meet at a barrier of JAX's coordination
   service, which waits up to `timeout_seconds`, and then run one collective
-  together, whose connections later collectives over the same devices reuse.
+  together, which sets up those connections while every process is present.
   Call it with the same, unique `name` on every process; a single process
   returns at once.
   """
