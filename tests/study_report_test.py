@@ -2,6 +2,9 @@
 
 import shutil
 
+import numpy as np
+from scipy import stats
+
 from benchmarks.cifar100 import report
 from benchmarks.cifar100 import sci_rep_report
 from benchmarks.cifar100 import study
@@ -144,7 +147,37 @@ def test_sci_rep_report_tables_blocks_of_finished_runs(validated, tmp_path):
   for pair in ('plp − sgd', 'sgd_matched − sgd', 'plp − sgd_matched'):
     assert f'| ResNet18 | {pair} | 2 |' in tables
   assert '| ResNet18 | demon − sgd | 1 |' in tables
+  assert (
+    '| ResNet18, cyclic and constant | plp − sgd_matched | 2 (1) |' in tables
+  )
   assert (out / 'ResNet18.png').stat().st_size > 10_000
   assert (out / 'ResNet18' / 'seed_1' / 'results.json').exists()
   assert not (out / 'ResNet18' / 'seed_2').exists()  # still training
   assert '## Trajectory probes' in tables
+
+
+def test_pooled_difference_concatenates_each_blocks_pairs():
+  def block(top1, top5):
+    difference = {'seeds': list(range(len(top1)))}
+    for kind in sci_rep_report.KINDS:
+      difference[f'{kind}_top1_error'] = {'per_seed': top1}
+      difference[f'{kind}_top5_error'] = {'per_seed': top5}
+    return {'summary': {'plp - sgd_matched': difference}}
+
+  blocks = {
+    'A': block([0.01, -0.02], [-0.03, -0.01]),
+    'B': block([-0.04], [0.02]),
+    'C': {'summary': {}},  # no matched pairs yet
+  }
+  pooled = sci_rep_report.pooled_difference(
+    blocks, ('A', 'B', 'C', 'D'), 'plp', 'sgd_matched'
+  )
+  assert (pooled['pairs'], pooled['blocks']) == (3, 2)
+  top5 = pooled['selected_top5_error']
+  assert top5['per_seed'] == [-0.03, -0.01, 0.02]
+  expected = np.array([-0.03, -0.01, 0.02])
+  assert np.isclose(top5['mean'], expected.mean())
+  assert np.isclose(top5['std'], expected.std(ddof=1))
+  t = expected.mean() / (expected.std(ddof=1) / np.sqrt(3))
+  assert np.isclose(top5['paired_t_test_p'], 2 * stats.t.sf(abs(t), df=2))
+  assert sci_rep_report.pooled_difference(blocks, ('C',), 'plp', 'x') is None

@@ -9,7 +9,8 @@ still training are left out of the tables), merges each block's jobs
 (`BLOCKS`: runs compared by seed), draws its curves to OUT/BLOCK.png and writes
 OUT/tables.md: per arm the validation-selected and final test errors (mean ±
 std over seeds); each arm against `sgd` and `plp` against `sgd_matched`,
-paired by seed, with t-tests; and the trajectory probes.
+paired by seed, with t-tests; the exploratory pooled comparison (`POOLS`);
+and the trajectory probes.
 """
 
 import argparse
@@ -54,6 +55,56 @@ def copy_finished_runs(workroot, job, out):
       report.copy_results(source, destination)
 
 
+def pooled_difference(blocks, names, arm, control):
+  """`arm` minus `control` over the blocks `names`, one pair per block and seed.
+
+  Each block's per-seed paired differences, concatenated, with a one-sample
+  t-test of the lot (None where no block has the comparison yet).
+  """
+  key = f'{arm} - {control}'
+  found = [
+    blocks[name]['summary'][key]
+    for name in names
+    if key in blocks.get(name, {}).get('summary', {})
+  ]
+  if not found:
+    return None
+  pooled = {'pairs': sum(len(d['seeds']) for d in found), 'blocks': len(found)}
+  for kind in KINDS:
+    for metric in report.METRICS:
+      diffs = [x for d in found for x in d[f'{kind}_{metric}']['per_seed']]
+      pooled[f'{kind}_{metric}'] = {
+        **report.mean_std(diffs),
+        'per_seed': diffs,
+        'paired_t_test_p': report.paired_p_value(diffs),
+      }
+  return pooled
+
+
+def pooled_table(blocks):
+  """The pooled comparison of `POOLS` as a markdown table."""
+  arm, control = sci_rep_study.POOLED_COMPARISON
+  titles = []
+  for kind in KINDS:
+    titles += [f'Δ {kind} top-1 (per pair)', 'p', f'Δ {kind} top-5', 'p']
+  lines = [
+    '| pool | arm − control | pairs (blocks) | ' + ' | '.join(titles) + ' |',
+    '| --- | --- | --- |' + ' --- |' * len(titles),
+  ]
+  for pool, names in sci_rep_study.POOLS.items():
+    pooled = pooled_difference(blocks, names, arm, control)
+    if pooled is None:
+      continue
+    cells = study_report.difference_cells(
+      pooled, KINDS, lambda _, metric: metric == 'top1_error'
+    )
+    lines.append(
+      f'| {pool} | {arm} − {control} | {pooled["pairs"]} '
+      f'({pooled["blocks"]}) | ' + ' | '.join(cells) + ' |'
+    )
+  return '\n'.join(lines)
+
+
 def write_report(workroot, out):
   """Copies the finished runs, plots each block, writes and returns tables."""
   blocks = {}
@@ -74,6 +125,9 @@ def write_report(workroot, out):
     '## Paired differences\n\nIn points of %, arm minus control, paired by '
     'seed; p of the two-sided paired t-test.\n\n'
     f'{study_report.difference_table(blocks, KINDS)}\n\n'
+    '## Pooled over learning rates (exploratory)\n\nChosen after seeing '
+    'the first blocks; each block and seed one pair; p of the two-sided '
+    f'one-sample t-test of all pairs.\n\n{pooled_table(blocks)}\n\n'
     f'{study_report.trajectory_section(blocks)}'
   )
   return study_report.write_markdown(out, tables)

@@ -50,6 +50,16 @@ BLOCKS = {
   'ResNet18_constant_0.001': ('ResNet18_constant_0.001',),
   'ResNet18_constant_0.002': ('ResNet18_constant_0.002',),
 }
+# Exploratory, chosen after the cyclic and constant-0.001 ResNet18 blocks had
+# run (their top-5 differences leaned one way): one comparison pooled over
+# blocks of the same model and arms at different learning rates, each (block,
+# seed) one pair. Each block's own seeds are paired; the pool mixes regimes.
+POOLED_COMPARISON = ('plp', 'sgd_matched')
+POOLS = {
+  'ResNet18, cyclic and constant': (
+    'ResNet18', 'ResNet18_constant_0.001', 'ResNet18_constant_0.002',
+  ),
+}  # fmt: skip
 
 
 def get_config(job='ResNet18'):
