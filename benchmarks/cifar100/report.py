@@ -101,12 +101,17 @@ def paired_difference(arm_runs, control_runs, kinds):
         pick(arm_runs[s], kind, metric) - pick(control_runs[s], kind, metric)
         for s in seeds
       ]
-      difference[f'{kind}_{metric}'] = {
-        **mean_std(diffs),
-        'per_seed': diffs,
-        'paired_t_test_p': paired_p_value(diffs),
-      }
+      difference[f'{kind}_{metric}'] = difference_stats(diffs)
   return difference
+
+
+def difference_stats(differences):
+  """Mean ± std of paired differences, the values and their t-test p."""
+  return {
+    **mean_std(differences),
+    'per_seed': list(differences),
+    'paired_t_test_p': paired_p_value(differences),
+  }
 
 
 def comparisons(arms):

@@ -73,20 +73,14 @@ def pooled_difference(blocks, names, arm, control):
   for kind in KINDS:
     for metric in report.METRICS:
       diffs = [x for d in found for x in d[f'{kind}_{metric}']['per_seed']]
-      pooled[f'{kind}_{metric}'] = {
-        **report.mean_std(diffs),
-        'per_seed': diffs,
-        'paired_t_test_p': report.paired_p_value(diffs),
-      }
+      pooled[f'{kind}_{metric}'] = report.difference_stats(diffs)
   return pooled
 
 
 def pooled_table(blocks):
   """The pooled comparison of `POOLS` as a markdown table."""
   arm, control = sci_rep_study.POOLED_COMPARISON
-  titles = []
-  for kind in KINDS:
-    titles += [f'Δ {kind} top-1 (per pair)', 'p', f'Δ {kind} top-5', 'p']
+  titles = study_report.difference_titles(KINDS, 'pair')
   lines = [
     '| pool | arm − control | pairs (blocks) | ' + ' | '.join(titles) + ' |',
     '| --- | --- | --- |' + ' --- |' * len(titles),

@@ -203,11 +203,17 @@ def arm_table(blocks, kinds):
   return '\n'.join(lines)
 
 
-def difference_table(blocks, kinds):
-  """Arm minus control, paired by seed, with two-sided paired t-tests."""
+def difference_titles(kinds, unit):
+  """Column titles of `difference_cells`, top-1 listing its values per unit."""
   titles = []
   for kind in kinds:
-    titles += [f'Δ {kind} top-1 (per seed)', 'p', f'Δ {kind} top-5', 'p']
+    titles += [f'Δ {kind} top-1 (per {unit})', 'p', f'Δ {kind} top-5', 'p']
+  return titles
+
+
+def difference_table(blocks, kinds):
+  """Arm minus control, paired by seed, with two-sided paired t-tests."""
+  titles = difference_titles(kinds, 'seed')
   lines = [
     '| block | arm − control | seeds | ' + ' | '.join(titles) + ' |',
     '| --- | --- | --- |' + ' --- |' * len(titles),
