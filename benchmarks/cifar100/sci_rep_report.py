@@ -80,22 +80,18 @@ def pooled_difference(blocks, names, arm, control):
 def pooled_table(blocks):
   """The pooled comparison of `POOLS` as a markdown table."""
   arm, control = sci_rep_study.POOLED_COMPARISON
-  titles = study_report.difference_titles(KINDS, 'pair')
-  lines = [
-    '| pool | arm − control | pairs (blocks) | ' + ' | '.join(titles) + ' |',
-    '| --- | --- | --- |' + ' --- |' * len(titles),
-  ]
+  lines = study_report.difference_header(
+    ('pool', 'arm − control', 'pairs (blocks)'), KINDS, 'pair'
+  )
   for pool, names in sci_rep_study.POOLS.items():
     pooled = pooled_difference(blocks, names, arm, control)
-    if pooled is None:
-      continue
-    cells = study_report.difference_cells(
-      pooled, KINDS, lambda _, metric: metric == 'top1_error'
-    )
-    lines.append(
-      f'| {pool} | {arm} − {control} | {pooled["pairs"]} '
-      f'({pooled["blocks"]}) | ' + ' | '.join(cells) + ' |'
-    )
+    if pooled is not None:
+      count = f'{pooled["pairs"]} ({pooled["blocks"]})'
+      lines.append(
+        study_report.difference_row(
+          (pool, f'{arm} − {control}', count), pooled, KINDS
+        )
+      )
   return '\n'.join(lines)
 
 

@@ -203,35 +203,40 @@ def arm_table(blocks, kinds):
   return '\n'.join(lines)
 
 
-def difference_titles(kinds, unit):
-  """Column titles of `difference_cells`, top-1 listing its values per unit."""
-  titles = []
+def difference_header(leading_titles, kinds, unit):
+  """Header lines of a table of `difference_row`s; top-1 lists per `unit`."""
+  titles = list(leading_titles)
   for kind in kinds:
     titles += [f'Δ {kind} top-1 (per {unit})', 'p', f'Δ {kind} top-5', 'p']
-  return titles
+  return [
+    '| ' + ' | '.join(titles) + ' |',
+    '|' + ' --- |' * len(titles),
+  ]
+
+
+def difference_row(leading_cells, difference, kinds):
+  """One table row: `leading_cells`, then each kind's differences and p."""
+  cells = [str(cell) for cell in leading_cells] + difference_cells(
+    difference, kinds, lambda _, metric: metric == 'top1_error'
+  )
+  return '| ' + ' | '.join(cells) + ' |'
 
 
 def difference_table(blocks, kinds):
   """Arm minus control, paired by seed, with two-sided paired t-tests."""
-  titles = difference_titles(kinds, 'seed')
-  lines = [
-    '| block | arm − control | seeds | ' + ' | '.join(titles) + ' |',
-    '| --- | --- | --- |' + ' --- |' * len(titles),
-  ]
+  lines = difference_header(('block', 'arm − control', 'seeds'), kinds, 'seed')
   for block, results in blocks.items():
     arms = results['config']['arms']
     for arm, control in report.comparisons(arms):
       difference = results['summary'].get(f'{arm} - {control}')
-      if not difference:
-        continue
-      cells = difference_cells(
-        difference, kinds, lambda _, metric: metric == 'top1_error'
-      )
-      lines.append(
-        f'| {block} | {arm} − {control} | {len(difference["seeds"])} | '
-        + ' | '.join(cells)
-        + ' |'
-      )
+      if difference:
+        lines.append(
+          difference_row(
+            (block, f'{arm} − {control}', len(difference['seeds'])),
+            difference,
+            kinds,
+          )
+        )
   return '\n'.join(lines)
 
 
