@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_TFDS)),)
 export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
-.PHONY: demo test lint clean
+.PHONY: demo test lint clean device-wheels
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ lint: $(VENV)/installed
 # tests share their trained runs (session fixtures) within the worker.
 test: lint
 	$(PY) -m pytest -q -n auto --dist loadfile
+
+# The pure-Python wheels `python -m benchmarks.device_check` needs beyond the
+# accelerator image's packages, for the device tool to carry (see its README).
+device-wheels:
+	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: \
+	  --python-version 3.12 -d .whl ml-collections==1.1.0
 
 clean:
 	rm -rf $(VENV)

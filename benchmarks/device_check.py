@@ -12,11 +12,21 @@ Sections, each measured side by side in this one process:
 4. ResNet18 (width 1, bfloat16, the reference recipe), `sgd` and `plp`, one
    seed, for as many epochs as fit in --train-seconds: seconds per epoch,
    images/s and the test errors. On real CIFAR-100 where TFDS finds it,
-   else on random images of its shape (then the errors mean nothing).
+   else on random images of its shape: then speed only, no errors.
 
-It is sized to finish within 6 minutes on one H100 or H200, compilation
-included. --tiny runs the same sections at toy sizes on a CPU in about two
-minutes, for the test suite.
+Each section is written to the report as soon as it ends; a failing section
+is reported with its traceback and the next one still runs. It is sized to
+finish within 6 minutes on one H100 or H200, compilation included. --tiny
+runs the same sections at toy sizes on a CPU in about two minutes, for the
+test suite.
+
+It needs jax, flax, optax, orbax-checkpoint, absl-py and ml_collections, and
+neither TensorFlow nor TFDS. On an accelerator image without ml_collections
+(pure Python), carry its wheel: `make device-wheels` puts it in `.whl/`, and
+on the machine
+
+  python3 -m pip install -q --no-index --no-deps --target /tmp/site \
+      .whl/*.whl && PYTHONPATH=/tmp/site python3 -m benchmarks.device_check
 """
 
 import argparse
@@ -24,6 +34,7 @@ import datetime
 import os
 import platform
 import time
+import traceback
 
 import flax
 import jax
@@ -37,6 +48,12 @@ from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models_speed
 from benchmarks.cifar100.configs import reference_recipe
 
+RANDOM_SOURCE = "random images of CIFAR-100's shape (no dataset here)"
+RANDOM_NOTE = (
+  'Speed only: the images and labels are random, so the errors mean nothing '
+  'and are not shown.'
+)
+TEST_ERRORS = ('top1_error', 'top5_error')
 VARIANTS = ('sgd', 'plp', 'plp_quadratic', 'plp_gated')
 # Each compilation of a width-1 model costs tens of seconds: PLP's variants
 # are timed on ResNet18 only, to stay within the 6 minutes.
@@ -153,37 +170,52 @@ def training_config(sizes):
   return config  # 200 epochs: `train_for` stops when the time is spent
 
 
+def training_data(config, mesh):
+  """CIFAR-100 where TFDS finds it, else random images; and what it is."""
+  try:
+    return experiment.load_data(config, mesh), 'CIFAR-100'
+  except input_pipeline.DatasetUnavailableError as error:
+    print(f'No dataset, training on random images: {error}', flush=True)
+    return experiment.random_data(config, mesh), RANDOM_SOURCE
+
+
 def training_section(sizes, budget_seconds):
   """ResNet18, sgd vs plp, one seed, epochs for as long as the budget lasts."""
   config = training_config(sizes)
   mesh = jax.sharding.Mesh(np.array(jax.devices()), ('data',))
-  try:
-    data = experiment.load_data(config, mesh)
-    source = 'CIFAR-100'
-  except input_pipeline.DatasetUnavailableError:
-    data = experiment.random_data(config, mesh)
-    source = "random images of CIFAR-100's shape (no dataset here)"
-  lines = [
-    '| arm | epochs | s/epoch (first, then median) | images/s | test top-1 '
-    '| test top-5 |',
-    '| --- | --- | --- | --- | --- | --- |',
-  ]
+  data, source = training_data(config, mesh)
+  real = source != RANDOM_SOURCE
+  columns = ['arm', 'epochs', 's/epoch (first, then median)', 'images/s']
+  columns += ['test top-1', 'test top-5'] if real else []
+  lines = ['| ' + ' | '.join(columns) + ' |', '| --- ' * len(columns) + '|']
   for arm in ('sgd', 'plp'):
     records = experiment.train_for(
       config, arm, 0, data, mesh, budget_seconds / 2
     )
     seconds = [r['wall_seconds'] for r in records]
     rest = np.median(seconds[1:]) if len(seconds) > 1 else float('nan')
-    lines.append(
-      f'| {arm} | {len(records)} | {seconds[0]:.1f}, {rest:.2f} '
-      f'| {np.median([r["images_per_second"] for r in records]):.0f} '
-      f'| {100 * records[-1]["top1_error"]:.2f} '
-      f'| {100 * records[-1]["top5_error"]:.2f} |'
-    )
+    cells = [
+      arm, str(len(records)), f'{seconds[0]:.1f}, {rest:.2f}',
+      f'{np.median([r["images_per_second"] for r in records]):.0f}',
+    ]  # fmt: skip
+    if real:
+      cells += [f'{100 * records[-1][m]:.2f}' for m in TEST_ERRORS]
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  note = '' if real else f'\n\n{RANDOM_NOTE}'
   return (
     f'## 4. ResNet18 training (width {sizes["width"]}, {sizes["dtype"]}, '
-    f'reference recipe, seed 0) on {source}\n\n' + '\n'.join(lines)
+    f'reference recipe, seed 0) on {source}\n\n' + '\n'.join(lines) + note
   )
+
+
+def run_section(section):
+  """A section's text with its time; a failure is reported, not raised."""
+  start = time.perf_counter()
+  try:
+    text, failed = section(), False
+  except Exception:  # Any failure: the next sections still run.
+    text, failed = f'**Failed:**\n\n```\n{traceback.format_exc()}```', True
+  return text + f'\n\n({time.perf_counter() - start:.0f} s)', failed
 
 
 def main():
@@ -194,25 +226,30 @@ def main():
   args = parser.parse_args()
   sizes = TINY if args.tiny else FULL
   budget = 10 if args.tiny else args.train_seconds
+  os.makedirs(args.out, exist_ok=True)
+  path = os.path.join(
+    args.out, f'{device_name()}{"-tiny" if args.tiny else ""}.md'
+  )
+  # Each section is written as soon as it ends, so that a run stopped in a
+  # later section (a time limit, a crash) keeps the ones before it.
+  with open(path, 'w') as file:
+    file.write(header() + '\n')
   print(header(), flush=True)
-  sections = [header()]
+  failures = 0
   for section in (
     lambda: overhead_section(sizes),
     lambda: step_section(sizes),
     lambda: epoch_paths_section(sizes),
     lambda: training_section(sizes, budget),
   ):
-    start = time.perf_counter()
-    text = section() + f'\n\n({time.perf_counter() - start:.0f} s)'
+    text, failed = run_section(section)
+    failures += failed
     print(text + '\n', flush=True)
-    sections.append(text)
-  os.makedirs(args.out, exist_ok=True)
-  path = os.path.join(
-    args.out, f'{device_name()}{"-tiny" if args.tiny else ""}.md'
-  )
-  with open(path, 'w') as file:
-    file.write('\n\n'.join(sections) + '\n')
+    with open(path, 'a') as file:
+      file.write('\n' + text + '\n')
   print(f'wrote {path}')
+  if failures:
+    raise SystemExit(f'{failures} section(s) failed; see {path}.')
 
 
 if __name__ == '__main__':

@@ -39,8 +39,12 @@ FIELDS_FREE_ON_RESUME = (
   'num_devices',
   'progress',
   'trajectory_probes',
+  'on_divergence',
 )
 MAX_VALIDATION_FRACTION = 0.5
+# 'stop': a non-finite loss raises `NonFiniteLossError`; 'record': the run
+# ends with a record {'epoch': N, 'diverged': True} and the next one starts.
+ON_DIVERGENCE = ('stop', 'record')
 
 
 class ConfigError(ValueError):
@@ -104,6 +108,8 @@ def validate_config(config):
     check('trajectory_probes', 'an int >= 0')
   if not 0 <= config.validation_fraction <= MAX_VALIDATION_FRACTION:
     check('validation_fraction', f'a number in [0, {MAX_VALIDATION_FRACTION}]')
+  if config.on_divergence not in ON_DIVERGENCE:
+    check('on_divergence', list(ON_DIVERGENCE))
   if config.compute_dtype not in ('float32', 'bfloat16'):
     check('compute_dtype', ['float32', 'bfloat16'])
   if config.num_devices < 0 or config.num_devices > jax.device_count():
@@ -416,6 +422,12 @@ def train_run(run, records, data, config, workdir, runs):
     try:
       record = train_epoch_record(run, epoch, data, config)
     except NonFiniteLossError as error:
+      if config.on_divergence == 'record':
+        # A sweep goes on: the run ends here, marked, and is not saved, so
+        # a rerun retrains this one epoch and marks it again.
+        records.append({'epoch': epoch, 'diverged': True})
+        logging.warning('%s Recorded as diverged; going on.', error)
+        break
       publish(workdir, config, runs, data)
       raise NonFiniteLossError(
         f'{error} Finished epochs are saved in {workdir}.'

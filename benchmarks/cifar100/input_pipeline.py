@@ -18,7 +18,7 @@ NUM_CLASSES = 100
 
 
 class DatasetUnavailableError(RuntimeError):
-  """The dataset is neither on disk nor downloadable."""
+  """The dataset, or the package that reads it, is not available."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,16 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   # not for our users, and oneDNN's kernels do nothing for decoding.
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
   os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
-  import tensorflow_datasets as tfds  # noqa: PLC0415  (heavy; benchmarks only)
+  try:
+    # Imported here: TensorFlow is heavy, and only real-data runs need it.
+    import tensorflow_datasets as tfds
+  except ImportError as error:
+    raise DatasetUnavailableError(
+      f'Could not load {dataset!r}: TensorFlow Datasets is not installed '
+      f'({error}). Install the benchmarks\' dependencies with '
+      "`pip install 'optax-plp[bench]'` (or `pip install tensorflow-datasets "
+      "tensorflow-cpu`)."
+    ) from error
 
   if limit is not None and '[' not in split:
     # Slicing the split reads only those examples; `take` on the whole split

@@ -35,8 +35,15 @@ def paired_p_value(differences):
 
 
 def finished(runs, arm, epochs):
-  """Seed -> records of the runs of `arm` that trained all `epochs`."""
-  return {s: r for s, r in runs[arm].items() if len(r) == epochs}
+  """Seed -> records of the runs of `arm` that trained all `epochs`.
+
+  A diverged run (its last record marked ``'diverged'``) never finishes.
+  """
+  return {
+    s: r
+    for s, r in runs[arm].items()
+    if len(r) == epochs and not r[-1].get('diverged')
+  }
 
 
 def epochs_to_reach(curve, target):

@@ -63,5 +63,8 @@ def get_config():
   config.test_limit = ml_collections.config_dict.placeholder(int)
   config.download = True
   config.num_devices = 0  # 0: every local device.
+  # What a non-finite training loss does: 'stop' raises, 'record' marks the
+  # run diverged and goes on with the next (see experiment.ON_DIVERGENCE).
+  config.on_divergence = 'stop'
   config.progress = True
   return config
