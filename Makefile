@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_TFDS)),)
 export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
-.PHONY: demo test lint clean device-wheels
+.PHONY: demo test test-loaded lint clean device-wheels
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,15 @@ lint: $(VENV)/installed
 
 # One worker per core; each test file runs whole on one worker, so a file's
 # tests share their trained runs (session fixtures) within the worker.
+PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
+
 test: lint
-	$(PY) -m pytest -q -n auto --dist loadfile
+	$(PYTEST)
+
+# The whole suite while busy loops keep every core busy (a machine at least
+# 2x slower): no test may depend on how fast the machine is.
+test-loaded: lint
+	$(PY) -m tests.under_load $(PYTEST)
 
 # The pure-Python wheels `python -m benchmarks.device_check` needs beyond the
 # accelerator image's packages, for the device tool to carry (see its README).

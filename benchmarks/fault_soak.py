@@ -4,11 +4,12 @@
       [--out benchmarks/results/fault_soak.md]
 
 First two uninterrupted runs of `configs/tiny.py` (on the CIFAR-100 that
-TFDS finds) give the reference and, once compilations are cached, a run's
-wall time. Then each round trains into a fresh directory and
-is killed twice: at a random moment of its wall time, start-up included, and,
-once rerun, while orbax writes a checkpoint (a temporary directory of its
-exists). After each kill the same command runs again, resuming from the
+TFDS finds) give the reference. Then each round trains into a fresh
+directory and is killed twice: while orbax writes its first checkpoint (the
+run stops itself once the save's temporary directory exists, see
+`stop_in_save.py`, and is killed then: no guess at when saves happen), and,
+once rerun, at a random moment within the time that first run took, start-up
+included. After each kill the same command runs again, resuming from the
 checkpoints. A round ends with a run left to
 finish, whose results.json must equal the reference (`report.REPRODUCIBLE`:
 every epoch's losses, errors and probes), and every rerun must succeed: a
@@ -24,13 +25,14 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from benchmarks.cifar100 import report
 
 TINY_CONFIG = 'benchmarks/cifar100/configs/tiny.py'
 PARTIAL_SAVE = 'orbax-checkpoint-tmp'  # in the name of a save in progress
-POLL_SECONDS = 0.001
+POLL_SECONDS = 0.05
 
 
 def command(workdir, launcher='benchmarks.cifar100.main', *flags):
@@ -78,6 +80,33 @@ def wait_for(process, condition, timeout):
   return False
 
 
+def stopped_or_ended(process, timeout):
+  """Waits until `process` stops itself (True) or ends (False).
+
+  It is left waitable either way (WNOWAIT), for `Popen.wait` to reap.
+  """
+  timer = threading.Timer(timeout, process.kill)
+  timer.start()
+  try:
+    info = os.waitid(
+      os.P_PID, process.pid, os.WEXITED | os.WSTOPPED | os.WNOWAIT
+    )
+  finally:
+    timer.cancel()
+  if info.si_code == os.CLD_KILLED and info.si_status == signal.SIGKILL:
+    raise TimeoutError(f'no save within {timeout:.0f} s')
+  return info.si_code == os.CLD_STOPPED
+
+
+def ran_past(process, seconds):
+  """Whether `process` still runs `seconds` from now."""
+  try:
+    process.wait(timeout=seconds)
+  except subprocess.TimeoutExpired:
+    return True
+  return False
+
+
 def run_to_end(argv, env, timeout):
   done = subprocess.run(
     argv, env=env, capture_output=True, text=True, timeout=timeout, check=False
@@ -86,6 +115,7 @@ def run_to_end(argv, env, timeout):
     raise RuntimeError(
       f'{" ".join(argv)} failed ({done.returncode}):\n{done.stderr[-3000:]}'
     )
+  return done
 
 
 @dataclasses.dataclass
@@ -93,27 +123,30 @@ class Kill:
   round: int
   moment: str  # 'during a save' or 'at N s'
   partial_saves_left: int  # temporary save directories the kill left
+  seconds: float  # from the run's start to the kill
 
 
 def kill_once(argv, env, workdir, moment, timeout):
   """Runs `argv` and kills it at `moment` (seconds, or 'save'); a Kill.
 
-  None when the run finished before that moment.
+  For 'save' the run stops itself once a save is open (`stop_in_save`) and
+  is killed then. None when the run finished before that moment.
   """
-  before = set(partial_saves(workdir))
-  if moment == 'save':  # a new one: an earlier kill may have left some
-    condition = lambda: bool(set(partial_saves(workdir)) - before)  # noqa: E731
-  else:
-    start = time.monotonic()
-    condition = lambda: time.monotonic() - start > moment  # noqa: E731
-  # A file, not a pipe: a pipe nobody reads while polling could fill up and
+  if moment == 'save':
+    argv = [argv[0], '-m', 'benchmarks.stop_in_save', *argv[2:]]
+  # A file, not a pipe: a pipe nobody reads while waiting could fill up and
   # stop the run.
+  start = time.monotonic()
   with tempfile.TemporaryFile('w+') as errors:
     process = subprocess.Popen(
       argv, env=env, stdout=subprocess.DEVNULL, stderr=errors
     )
     try:
-      reached = wait_for(process, condition, timeout)
+      if moment == 'save':
+        reached = stopped_or_ended(process, timeout)
+      else:
+        reached = ran_past(process, moment)
+      seconds = time.monotonic() - start
     finally:
       process.send_signal(signal.SIGKILL)
       process.wait()
@@ -124,31 +157,28 @@ def kill_once(argv, env, workdir, moment, timeout):
       raise RuntimeError(f'a rerun failed ({process.returncode}):\n{stderr}')
     return None
   described = 'during a save' if moment == 'save' else f'at {moment:.1f} s'
-  return Kill(0, described, len(partial_saves(workdir)))
+  return Kill(0, described, len(partial_saves(workdir)), seconds)
 
 
 def reference_run(workroot, launcher, env, timeout):
-  """An uninterrupted run's `reproducible_results` and its wall time.
-
-  It runs twice, the second time timed: the first fills the compilation
-  cache, which makes every later run faster, so that its time would put
-  most random moments after a rerun has finished.
-  """
+  """An uninterrupted run's `reproducible_results`, checked twice."""
   directories = [os.path.join(workroot, f'reference_{i}') for i in (0, 1)]
   for directory in directories:
-    start = time.monotonic()
     run_to_end(command(directory, launcher), env, timeout)
   results = [reproducible_results(d) for d in directories]
   if results[0] != results[1]:
     raise RuntimeError('two uninterrupted runs differ: nothing to compare.')
-  return results[0], time.monotonic() - start
+  return results[0]
 
 
 def soak(workroot, kills, seed, launcher, env=None, reference=None):
   """Rounds of kills and resumes until `kills` kills; returns the record.
 
-  `reference`: the uninterrupted run's `reproducible_results` and its wall
-  time in seconds, if known; else it runs first.
+  Each round kills a fresh run while it writes its first checkpoint, then
+  the rerun at a random moment within the time the killed run took to get
+  there (so the window is measured on this machine, as it is loaded now),
+  then lets a last rerun finish. `reference`: the uninterrupted run's
+  `reproducible_results`, if known; else it runs first.
   """
   rng = random.Random(seed)
   env = with_compilation_cache(
@@ -158,26 +188,19 @@ def soak(workroot, kills, seed, launcher, env=None, reference=None):
   timeout = 900
   if reference is None:
     reference = reference_run(workroot, launcher, env, timeout)
-  reference, run_seconds = reference
-  record = {
-    'kills': [], 'missed': 0, 'rounds': 0, 'equal': [],
-    'run_seconds': run_seconds,
-  }  # fmt: skip
+  record = {'kills': [], 'missed': 0, 'rounds': 0, 'equal': []}
   while len(record['kills']) < kills:
     workdir = os.path.join(workroot, f'round_{record["rounds"]}')
     argv = command(workdir, launcher)
-    # First at a random moment of a fresh run (always within it), then while
-    # the rerun saves (it has a save left unless the first kill came after
-    # the last one).
-    for moment in (rng.uniform(0, run_seconds), 'save'):
-      if len(record['kills']) == kills:
-        break
+    moment = 'save'
+    while moment is not None and len(record['kills']) < kills:
       kill = kill_once(argv, env, workdir, moment, timeout)
       if kill is None:
         record['missed'] += 1
-        continue
+        break
       kill.round = record['rounds']
       record['kills'].append(kill)
+      moment = rng.uniform(0, kill.seconds) if moment == 'save' else None
     run_to_end(argv, env, timeout)
     record['equal'].append(reproducible_results(workdir) == reference)
     record['rounds'] += 1
@@ -191,15 +214,17 @@ def markdown(record, argv):
     '',
     f'Command: `{" ".join(argv)}` ({time.strftime("%Y-%m-%d")})',
     '',
-    f'- Kills: {len(kills)}, in {record["rounds"]} rounds of `configs/tiny.py` '
-    f'(an uninterrupted run takes {record["run_seconds"]:.0f} s here, '
-    'start-up included).',
-    f'- Kills while orbax was writing a checkpoint: '
+    f'- Kills: {len(kills)}, in {record["rounds"]} rounds of '
+    '`configs/tiny.py`.',
+    f'- Kills while orbax was writing a checkpoint (each run stopped itself '
+    'once a save was open, and was killed then): '
     f'{sum(k.moment == "during a save" for k in kills)}; they left a partial '
     f'save behind {sum(k.partial_saves_left > 0 for k in kills)} times, '
     'which the rerun removed and resumed past.',
-    f'- Drawn moments that came after the run had finished (no kill): '
-    f'{record["missed"]}.',
+    '- Kills of the rerun at a random moment within the time the killed run '
+    'took to open its save: '
+    f'{sum(k.moment != "during a save" for k in kills)}; drawn moments that '
+    f'came after the rerun had finished (no kill): {record["missed"]}.',
     f'- Every rerun succeeded; final results.json equal to the uninterrupted '
     f'run in {sum(record["equal"])} of {record["rounds"]} rounds.',
     '',

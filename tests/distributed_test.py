@@ -23,9 +23,11 @@ from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import report
 
 HEARTBEAT_TIMEOUT_SECONDS = 10
-# How long a process may outlive a dead one: the heartbeat timeout, and the
-# time to notice it and exit on a busy 2-core machine.
-EXIT_BOUND_SECONDS = HEARTBEAT_TIMEOUT_SECONDS + 50
+# The promise tested: a process whose peer dies does not hang; it exits
+# within a small multiple of the configured heartbeat timeout. Noticing the
+# missed heartbeats takes one timeout; the rest is the margin for a machine
+# slowed several-fold (a busy 2-core one) to report it and exit.
+EXIT_BOUND_SECONDS = 12 * HEARTBEAT_TIMEOUT_SECONDS
 RUN_TIMEOUT_SECONDS = 600
 # Past gloo's fixed 30 s for peers to join a first collective.
 LATE_START_SECONDS = 35

@@ -56,9 +56,9 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   except ImportError as error:
     raise DatasetUnavailableError(
       f'Could not load {dataset!r}: TensorFlow Datasets is not installed '
-      f'({error}). Install the benchmarks\' dependencies with '
+      f"({error}). Install the benchmarks' dependencies with "
       "`pip install 'optax-plp[bench]'` (or `pip install tensorflow-datasets "
-      "tensorflow-cpu`)."
+      'tensorflow-cpu`).'
     ) from error
 
   if limit is not None and '[' not in split:
