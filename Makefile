@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_TFDS)),)
 export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
-.PHONY: demo test test-loaded lint clean device-wheels
+.PHONY: demo test test-fast test-loaded lint clean device-wheels
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
 
 test: lint
 	$(PYTEST)
+
+# The library's own tests (tests/library/ and the docstrings' examples).
+test-fast: $(VENV)/installed
+	$(PY) -m pytest -q -n auto tests/library optax_plp
 
 # The whole suite while busy loops keep every core busy (a machine at least
 # 2x slower): no test may depend on how fast the machine is.

@@ -11,7 +11,7 @@ run stops itself once the save's temporary directory exists, see
 once rerun, at a random moment within the time that first run took, start-up
 included. After each kill the same command runs again, resuming from the
 checkpoints. A round ends with a run left to
-finish, whose results.json must equal the reference (`report.REPRODUCIBLE`:
+finish, whose results.json must equal the reference (`results_io.REPRODUCIBLE`:
 every epoch's losses, errors and probes), and every rerun must succeed: a
 leftover partial checkpoint may never block it. The tests run a short soak
 on TFDS's mock data.
@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import results_io
 
 TINY_CONFIG = 'benchmarks/cifar100/configs/tiny.py'
 PARTIAL_SAVE = 'orbax-checkpoint-tmp'  # in the name of a save in progress
@@ -53,7 +53,7 @@ def partial_saves(workdir):
 
 def reproducible_results(workdir):
   """What of `workdir/results.json` a rerun must reproduce."""
-  return report.reproducible(report.load_results(workdir))
+  return results_io.reproducible(results_io.load_results(workdir))
 
 
 def with_compilation_cache(env, directory):

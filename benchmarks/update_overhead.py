@@ -26,13 +26,15 @@ import optax
 from benchmarks.cifar100 import models
 import optax_plp
 
+
+def rule_label(rule):
+  """How a rule's `plp` call reads: plp, plp(order=2), ..."""
+  arguments = ', '.join(f'{k}={v!r}' for k, v in rule.items())
+  return f'plp({arguments})' if arguments else 'plp'
+
+
 # PLP's prediction rules, each timed after the same base optimizer.
-RULES = {
-  'plp': {},
-  'plp(order=2)': {'order': 2},
-  "plp(gate='cosine')": {'gate': 'cosine'},
-  "plp(order=2, gate='cosine')": {'order': 2, 'gate': 'cosine'},
-}
+RULES = {rule_label(rule): rule for rule in optax_plp.RULES.values()}
 
 
 def parameter_shapes(model_name):
@@ -42,7 +44,7 @@ def parameter_shapes(model_name):
 
 
 @dataclasses.dataclass
-class Arm:
+class TimedOptimizer:
   """An optimizer being timed, and what is measured of it."""
 
   name: str
@@ -70,18 +72,26 @@ def optimizers():
   sgdm = optax.sgd(0.1, momentum=0.9, nesterov=True)
   adamw = optax.adamw(1e-3, weight_decay=5e-4)
   base = 'sgd-momentum'
-  arms = [Arm(base, base, sgdm)]
+  arms = [TimedOptimizer(base, base, sgdm)]
   for label, rule in RULES.items():
     arms.append(
-      Arm(f'{base} + {label}', base, optax.chain(sgdm, optax_plp.plp(**rule)))
+      TimedOptimizer(
+        f'{base} + {label}', base, optax.chain(sgdm, optax_plp.plp(**rule))
+      )
     )
   bf16 = optax_plp.plp(history_dtype=jnp.bfloat16)
-  arms.append(Arm(f'{base} + plp(bf16 history)', base, optax.chain(sgdm, bf16)))
   arms.append(
-    Arm(f'lookahead({base})', base, optax.lookahead(sgdm, 5, 0.5), True)
+    TimedOptimizer(f'{base} + plp(bf16 history)', base, optax.chain(sgdm, bf16))
   )
-  arms.append(Arm('adamw', 'adamw', adamw))
-  arms.append(Arm('adamw + plp', 'adamw', optax.chain(adamw, optax_plp.plp())))
+  arms.append(
+    TimedOptimizer(
+      f'lookahead({base})', base, optax.lookahead(sgdm, 5, 0.5), True
+    )
+  )
+  arms.append(TimedOptimizer('adamw', 'adamw', adamw))
+  arms.append(
+    TimedOptimizer('adamw + plp', 'adamw', optax.chain(adamw, optax_plp.plp()))
+  )
   return arms
 
 
@@ -133,6 +143,14 @@ def measure(shapes, rounds, steps):
   return {arm.name: arm for arm in arms}
 
 
+def overhead_rows(arms):
+  """(name, ms/step, x its base's time, PLP state/params) of each arm."""
+  for name, arm in arms.items():
+    seconds = np.median(arm.seconds)
+    ratio = seconds / np.median(arms[arm.base].seconds)
+    yield name, 1e3 * seconds, ratio, arm.state_ratio
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument('--rounds', type=int, default=15)
@@ -150,13 +168,8 @@ def main():
     header = ('optimizer', 'ms/step', 'x base', 'PLP state/params')
     print('{:38s} {:>8s} {:>7s} {:>17s}'.format(*header))
     arms = measure(shapes, args.rounds, args.steps)
-    for name, arm in arms.items():
-      seconds = np.median(arm.seconds)
-      relative = seconds / np.median(arms[arm.base].seconds)
-      print(
-        f'{name:38s} {seconds * 1e3:8.2f} {relative:7.3f} '
-        f'{arm.state_ratio:17.2f}'
-      )
+    for name, ms, ratio, state in overhead_rows(arms):
+      print(f'{name:38s} {ms:8.2f} {ratio:7.3f} {state:17.2f}')
 
 
 if __name__ == '__main__':

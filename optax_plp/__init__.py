@@ -1,11 +1,13 @@
 """optax-plp: Parameter Linear Prediction for optax."""
 
+from optax_plp._plp import RULES
 from optax_plp._plp import PLPState
 from optax_plp._plp import plp
 
 __version__ = '0.1.0'
 
 __all__ = (
+  'RULES',
   'PLPState',
   'plp',
 )

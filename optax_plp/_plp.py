@@ -11,6 +11,13 @@ import optax
 
 ORDERS = (1, 2)
 GATES = (None, 'cosine')
+# Every prediction rule `plp` implements, by name: its `order` and `gate`.
+RULES = {
+  'linear': {},
+  'quadratic': {'order': 2},
+  'gated': {'gate': 'cosine'},
+  'quadratic_gated': {'order': 2, 'gate': 'cosine'},
+}
 
 
 class PLPState(NamedTuple):

@@ -1,21 +1,31 @@
-"""Runs shared by several test modules (each trains a tiny model once)."""
+"""Runs shared by several test modules (each trains a tiny model once).
+
+The benchmarks' packages (TensorFlow Datasets, flax, orbax, ...) are imported
+inside the fixtures, so that the library's own tests (`tests/library/`) run
+where only the library's dependencies are installed.
+"""
 
 import numpy as np
 import pytest
-import tensorflow_datasets as tfds
 
-from benchmarks.cifar100 import experiment
-from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import train
-from benchmarks.cifar100.configs import tiny
-from tests.mock_main import MOCK_EXAMPLES
+MOCK_EXAMPLES = 40  # TFDS mock examples; tests.mock_main serves the same
+
+
+def mock_cifar():
+  """TFDS's mock CIFAR-100 of `MOCK_EXAMPLES` examples, as a context."""
+  import tensorflow_datasets as tfds
+
+  return tfds.testing.mock_data(num_examples=MOCK_EXAMPLES)
 
 
 def tiny_run(workdir, **overrides):
   """A run of tiny.py on mock data: (workdir, results)."""
+  from benchmarks.cifar100 import experiment
+  from benchmarks.cifar100.configs import tiny
+
   config = tiny.get_config()
   config.update(overrides)
-  with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+  with mock_cifar():
     return workdir, experiment.train_and_evaluate(config, str(workdir))
 
 
@@ -27,6 +37,8 @@ def uninterrupted(tmp_path_factory):
 
 def validated_config():
   """tiny.py with the paper's arms, a validation split and a cyclic rate."""
+  from benchmarks.cifar100.configs import tiny
+
   config = tiny.get_config()
   config.arms = ('sgd', 'plp', 'sgd_matched', 'demon')
   config.validation_fraction = 0.25  # 32 examples: 24 to train, 8 held out
@@ -41,6 +53,10 @@ def validated(tmp_path_factory):
 
   Every epoch's trained images are recorded, to check what was held out.
   """
+  from benchmarks.cifar100 import experiment
+  from benchmarks.cifar100 import input_pipeline
+  from benchmarks.cifar100 import train
+
   workdir = tmp_path_factory.mktemp('validated')
   trained_on = []
   real_train_epoch = train.train_epoch
@@ -51,7 +67,7 @@ def validated(tmp_path_factory):
 
   with pytest.MonkeyPatch.context() as patch:
     patch.setattr(train, 'train_epoch', recording_train_epoch)
-    with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+    with mock_cifar():
       results = experiment.train_and_evaluate(validated_config(), str(workdir))
       everything = input_pipeline.load_split('train', download=False, limit=32)
   return results, trained_on, everything

@@ -20,7 +20,7 @@ import pytest
 
 from benchmarks import fault_soak
 from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import results_io
 
 HEARTBEAT_TIMEOUT_SECONDS = 10
 # The promise tested: a process whose peer dies does not hang; it exits
@@ -127,9 +127,9 @@ def two_processes(tmp_path_factory, cache):
   assert status == 0, log.read_text()[-3000:]
   return (
     workdir,
-    report.load_results(workdir),
+    results_io.load_results(workdir),
     outputs,
-    report.load_results(single),
+    results_io.load_results(single),
   )
 
 
@@ -184,8 +184,8 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   assert 'Rerun every process' in said or 'JAX distributed service' in said
   victim.wait()
   finish(start_processes(workdir, cache, logs), logs)
-  got = report.load_results(workdir)
-  assert report.reproducible(got) == report.reproducible(want)
+  got = results_io.load_results(workdir)
+  assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
 def test_processes_that_start_apart_still_meet(cache, tmp_path):
@@ -211,10 +211,12 @@ def test_processes_that_start_apart_still_meet(cache, tmp_path):
 
 @pytest.fixture
 def mesh():
-  return jax.sharding.Mesh(np.array(jax.devices()[:4]), ('data',))
+  return distributed.data_mesh(jax.devices()[:4])
 
 
-@pytest.mark.parametrize('spec', [P(), P('data'), P(None, 'data')])
+@pytest.mark.parametrize(
+  'spec', [P(), P(distributed.DATA_AXIS), P(None, distributed.DATA_AXIS)]
+)
 def test_global_array_lays_out_the_host_array_as_device_put(mesh, spec):
   host = np.arange(8 * 4, dtype=np.int32).reshape(8, 4)
   sharding = NamedSharding(mesh, spec)
@@ -226,7 +228,7 @@ def test_global_array_lays_out_the_host_array_as_device_put(mesh, spec):
 
 
 def test_one_process_holds_every_part(mesh):
-  sharding = NamedSharding(mesh, P('data'))
+  sharding = NamedSharding(mesh, P(distributed.DATA_AXIS))
   assert distributed.local_part((8, 3), sharding) == (
     slice(0, 8),
     slice(0, 3),

@@ -3,6 +3,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -10,12 +11,15 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from benchmarks.cifar100 import checkpoints
+from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import tables
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
-from tests.mock_main import MOCK_EXAMPLES
+from tests.conftest import MOCK_EXAMPLES
 
 PROBED = 'trajectory'  # only in the arms without PLP
 
@@ -37,7 +41,7 @@ def test_a_run_writes_results_curves_and_a_table(uninterrupted):
     history = seeds['0']
     assert [r['epoch'] for r in history] == [1, 2, 3]
     for record in history:
-      assert set(record) | {PROBED} == set(report.REPRODUCIBLE) | {
+      assert set(record) | {PROBED} == set(results_io.REPRODUCIBLE) | {
         'images_per_second',
         'wall_seconds',
       }
@@ -53,7 +57,7 @@ def test_a_run_writes_results_curves_and_a_table(uninterrupted):
     summary['plp']['final_top1_error']['mean']
     - summary['sgd']['final_top1_error']['mean']
   )
-  table = report.format_table(results)
+  table = tables.format_table(results)
   assert 'plp - sgd' in table and 'final top-1' in table
 
 
@@ -96,7 +100,7 @@ def test_a_killed_run_resumes_to_the_same_result(
   assert len(partial['runs']['sgd']['0']) == 2
   monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
   got = experiment.train_and_evaluate(tiny.get_config(), str(tmp_path))
-  assert report.reproducible(got) == report.reproducible(want)
+  assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
 def test_two_devices_match_one(uninterrupted, tmp_path):
@@ -135,7 +139,7 @@ def test_bad_config_fails_before_training(field, value, message, tmp_path):
   config.num_devices = 2
   config.lr_schedule = 'cyclic' if field != 'lr_schedule' else value
   config[field] = value
-  with pytest.raises(experiment.ConfigError, match=re.escape(message)):
+  with pytest.raises(config_checks.ConfigError, match=re.escape(message)):
     experiment.train_and_evaluate(config, str(tmp_path))
   assert not (tmp_path / 'checkpoints').exists()
 
@@ -144,7 +148,7 @@ def test_bad_plp_argument_names_the_field(tmp_path):
   config = tiny.get_config()
   config.prediction.every = 2
   with pytest.raises(
-    experiment.ConfigError, match='config.prediction: `every` must be'
+    config_checks.ConfigError, match='config.prediction: `every` must be'
   ):
     experiment.train_and_evaluate(config, str(tmp_path))
 
@@ -163,7 +167,7 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
 ):
   workdir, _ = uninterrupted
   copy = tmp_path / 'copy'
-  os.system(f'cp -r {workdir} {copy}')
+  shutil.copytree(workdir, copy)
   latest = copy / 'checkpoints' / 'sgd' / 'seed_0' / '3'
   for root, _, files in os.walk(latest / 'state'):
     for name in files:
@@ -172,7 +176,7 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
   config = tiny.get_config()
   config.epochs = 4
   with pytest.raises(
-    experiment.CheckpointError, match='Older checkpoints kept'
+    checkpoints.CheckpointError, match='Older checkpoints kept'
   ):
     experiment.train_and_evaluate(config, str(copy))
   assert (copy / 'checkpoints' / 'sgd' / 'seed_0' / '2').exists()
@@ -181,10 +185,10 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
 def test_checkpoint_of_another_config_is_refused(uninterrupted, tmp_path):
   workdir, _ = uninterrupted
   copy = tmp_path / 'copy'
-  os.system(f'cp -r {workdir} {copy}')
+  shutil.copytree(workdir, copy)
   config = tiny.get_config()
   config.learning_rate = 0.05
-  with pytest.raises(experiment.CheckpointError, match="'learning_rate'"):
+  with pytest.raises(checkpoints.CheckpointError, match="'learning_rate'"):
     experiment.train_and_evaluate(config, str(copy))
 
 
@@ -271,5 +275,5 @@ def test_the_selected_epoch_has_the_lowest_validation_error(validated):
     'plp - sgd_matched',
   ):
     assert 'selected_top1_error' in results['summary'][pair]
-  table = report.format_table(results)
+  table = tables.format_table(results)
   assert 'selected top-1' in table and 'plp - sgd_matched' in table

@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 from benchmarks import fault_soak
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import results_io
 
 
 def test_killed_runs_resume_to_the_uninterrupted_result(
@@ -13,7 +13,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(
   _, want = uninterrupted
   record = fault_soak.soak(
     str(tmp_path), kills=2, seed=0, launcher='tests.mock_main',
-    reference=report.reproducible(want),
+    reference=results_io.reproducible(want),
   )  # fmt: skip
   first, *_ = record['kills']
   # Aimed by the event, not by a time: this holds on a machine of any speed.

@@ -8,12 +8,10 @@ the same in every process.
 """
 
 from absl import app
-import tensorflow_datasets as tfds
 
 from benchmarks.cifar100 import main
-
-MOCK_EXAMPLES = 40  # the in-process tests use the same, to compare runs
+from tests.conftest import mock_cifar
 
 if __name__ == '__main__':
-  with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+  with mock_cifar():  # the in-process tests' examples, to compare runs
     app.run(main.main)

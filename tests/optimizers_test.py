@@ -1,6 +1,7 @@
 """Tests for the arms' optimizers and schedules against hand-derived values."""
 
 import importlib
+import pkgutil
 
 import jax
 import jax.numpy as jnp
@@ -8,10 +9,10 @@ import numpy as np
 import optax
 import pytest
 
+from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100.configs import sci_rep
-from benchmarks.cifar100.configs import sci_rep_study
-from benchmarks.cifar100.configs import study
+from benchmarks.cifar100 import studies
+from benchmarks.cifar100.configs import paper_protocol
 import optax_plp
 
 # torch.optim.lr_scheduler.CyclicLR(base_lr=0.001, max_lr=0.002,
@@ -35,7 +36,7 @@ CYCLIC = [
 def test_cyclic_schedules_match_pytorchs_cycliclr(
   step, x, scale, learning_rate, momentum
 ):
-  config = sci_rep.get_config()
+  config = paper_protocol.get_config()
   rate = optimizers.learning_rate_schedule(0.001, 312, config)
   arm = optimizers.ARMS['sgd']
   cycle_momentum = optimizers.momentum_schedule(arm, 312, config)
@@ -44,7 +45,7 @@ def test_cyclic_schedules_match_pytorchs_cycliclr(
 
 
 def test_without_cycle_momentum_the_momentum_is_constant():
-  config = sci_rep.get_config()
+  config = paper_protocol.get_config()
   config.cycle_momentum = False
   assert (
     optimizers.momentum_schedule(optimizers.ARMS['sgd'], 312, config) == 0.9
@@ -66,7 +67,7 @@ def test_demon_decays_momentum_by_its_rule():
 
 
 def test_demon_decays_the_cyclic_momentum_of_the_paper_config():
-  config = sci_rep.get_config()
+  config = paper_protocol.get_config()
   config.epochs = 10
   demon = optimizers.momentum_schedule(optimizers.ARMS['demon'], 400, config)
   total = 4000
@@ -124,7 +125,7 @@ def first_update(name, config):
 
 
 def test_arms_are_their_base_optimizers_with_the_named_changes():
-  config = sci_rep.get_config()
+  config = paper_protocol.get_config()
   sgd = first_update('sgd', config)
   np.testing.assert_allclose(first_update('plp', config), sgd)  # step 1
   np.testing.assert_allclose(
@@ -139,36 +140,51 @@ def test_arms_are_their_base_optimizers_with_the_named_changes():
   }
 
 
-CONFIGS = [
-  ('reference_recipe', ()),
-  ('cpu', ()),
-  ('quick', ()),
-  ('sci_rep', ()),
-  *[('study', (job,)) for job in study.JOBS],
-  *[('sci_rep_study', (job,)) for job in sci_rep_study.JOBS],
+CONFIG_MODULES = [
+  m.name
+  for m in pkgutil.iter_modules(
+    importlib.import_module('benchmarks.cifar100.configs').__path__
+  )
+]
+STUDY_JOBS = [
+  (name, job) for name in studies.names() for job in studies.load(name).jobs
 ]
 
 
-@pytest.mark.parametrize('name,arguments', CONFIGS)
-def test_every_arm_builds_in_every_shipped_config(name, arguments):
-  from benchmarks.cifar100 import experiment  # noqa: PLC0415
+def has_plp_state(state):
+  found = jax.tree.leaves(
+    state, is_leaf=lambda x: isinstance(x, optax_plp.PLPState)
+  )
+  return any(isinstance(leaf, optax_plp.PLPState) for leaf in found)
 
+
+def check_every_arm_builds(config):
+  config_checks.validate_config(config)
+  for name, arm in optimizers.ARMS.items():
+    tx = optimizers.arm_optimizer(name, config, 312)
+    state = jax.eval_shape(tx.init, {'w': jnp.ones(3)})
+    assert has_plp_state(state) == (arm.rule is not None), name
+
+
+def test_the_configs_folder_holds_single_run_configs_only():
+  assert sorted(CONFIG_MODULES) == [
+    'cpu', 'paper_protocol', 'quick', 'reference_recipe', 'tiny',
+  ]  # fmt: skip
+
+
+@pytest.mark.parametrize('name', CONFIG_MODULES)
+def test_every_arm_builds_in_every_shipped_config(name):
   module = importlib.import_module(f'benchmarks.cifar100.configs.{name}')
-  config = module.get_config(*arguments)
-  experiment.validate_config(config)
-  for arm in optimizers.ARMS:
-    tx = optimizers.arm_optimizer(arm, config, 312)
-    jax.eval_shape(tx.init, {'w': jnp.ones(3)})
+  check_every_arm_builds(module.get_config())
 
 
-@pytest.mark.parametrize('module', [study, sci_rep_study])
-def test_study_configs_name_the_allowed_jobs(module):
-  with pytest.raises(ValueError, match=r"job is 'ResNet50'; allowed: \["):
-    module.get_config('ResNet50')
+@pytest.mark.parametrize('name,job', STUDY_JOBS)
+def test_every_arm_builds_in_every_study_job(name, job):
+  check_every_arm_builds(studies.job_config(studies.load(name), job))
 
 
 def test_schedule_phases_start_at_the_decay_boundaries():
-  config = study.get_config('ResNet18')
+  config = studies.job_config(studies.load('recipe_ablations'), 'ResNet18')
   phases = optimizers.schedule_phases(config, 390)
   assert phases == [
     (0, '1 × base'),
@@ -176,6 +192,6 @@ def test_schedule_phases_start_at_the_decay_boundaries():
     (468, '0.04 × base'),
     (624, '0.008 × base'),
   ]
-  assert optimizers.schedule_phases(sci_rep.get_config(), 312) == [
+  assert optimizers.schedule_phases(paper_protocol.get_config(), 312) == [
     (0, 'cyclic 0.001-0.002')
   ]

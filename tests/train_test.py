@@ -1,6 +1,7 @@
 """Tests for the CIFAR-100 training and evaluation steps."""
 
 import functools
+import io
 
 import chex
 from flax import nnx
@@ -10,6 +11,8 @@ import numpy as np
 import optax
 import pytest
 
+from benchmarks.cifar100 import distributed
+from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import train
@@ -32,10 +35,10 @@ def test_train_step_lowers_the_loss_and_eval_counts_hits():
   model = models.ResNet18(num_classes=10, width=0.125, rngs=nnx.Rngs(0))
   tx = optax.sgd(0.05, momentum=0.9)
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-  images = jax.random.randint(jax.random.key(0), (8, 32, 32, 3), 0, 256)
+  random = input_pipeline.random_split(8, num_classes=4)
   images, labels, indices = (
-    images.astype(jnp.uint8),
-    jnp.arange(8) % 4,
+    jnp.asarray(random.images),
+    jnp.asarray(random.labels),
     jnp.arange(8),
   )
   model.train()
@@ -72,13 +75,11 @@ def test_chunks_cover_the_epoch_with_the_probed_steps_alone():
 
 def train_one_epoch(epoch_fn, arm):
   """A tiny ResNet18's 6-step epoch on noise: loss, metrics, state, probes."""
-  images = jax.random.randint(jax.random.key(0), (24, 32, 32, 3), 0, 256)
-  split = (images.astype(jnp.uint8), jnp.arange(24) % 5)
+  random = input_pipeline.random_split(24, num_classes=5)
+  split = (jnp.asarray(random.images), jnp.asarray(random.labels))
   order = train.epoch_order(0, 1, 24, 4)
-  mesh = jax.sharding.Mesh(np.array(jax.devices()[:2]), ('data',))
-  sharding = jax.sharding.NamedSharding(
-    mesh, jax.sharding.PartitionSpec('data')
-  )
+  mesh = distributed.data_mesh(jax.devices()[:2])
+  sharding = distributed.batch_sharding(mesh)
   # A small learning rate: at 0.1 this tiny network on noise is chaotic, and
   # the paths' float rounding (fused differently) grows to percents in 6 steps.
   config = reference_recipe.get_config()
@@ -110,3 +111,8 @@ def test_compiled_epochs_equal_the_per_step_path(arm):
     chex.assert_trees_all_close(
       got[3][0]['relative_error'], want[3][0]['relative_error'], rtol=1e-3
     )
+
+
+def test_progress_bars_are_drawn_on_a_terminal_only():
+  assert train.progress_bar(5, progress=True, file=io.StringIO()).disable
+  assert train.progress_bar(5, progress=False).disable

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from benchmarks.cifar100 import models
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import trajectory
 
 
@@ -48,7 +48,11 @@ def test_hand_derived_errors():
   # next midpoint m34 = 3, and h3 = 2: the error is 0.5 / 1.
   # A reversal: h = 0, 1, 2, 1 gives prediction 2.5, m34 = 1.5: 1 / 0.5 = 2.
   points = [
-    (np.full((1, 1), a, np.float32), np.zeros(1), np.full((1, 1), c))
+    (
+      np.full((1, 1), a, np.float32),
+      np.zeros(1),
+      np.full((1, 1), c, np.float32),
+    )
     for a, c in [(0, 0), (1, 1), (2, 2), (4, 1)]
   ]
   errors = trajectory.relative_errors(*path(points))
@@ -119,7 +123,7 @@ def test_layer_names_leave_out_list_containers():
   ],
 )
 def test_layer_order_runs_from_input_to_output(name, first, last):
-  order = report.layer_order({'model': name, 'width': 0.0625})
+  order = plots.kernel_names({'model': name, 'width': 0.0625})
   assert (order[0], order[-1]) == (first, last)
   model = nnx.eval_shape(
     lambda: models.MODELS[name](100, width=0.0625, rngs=nnx.Rngs(0))

@@ -14,7 +14,16 @@ def test_parameter_shapes_are_the_models_at_width_one():
 
 def test_update_overhead_measures_every_arm():
   arms = update_overhead.measure([(8, 4), (4,)], rounds=1, steps=3)
-  assert set(arms) == {arm.name for arm in update_overhead.optimizers()}
+  assert set(arms) == {
+    'sgd-momentum', 'sgd-momentum + plp', 'sgd-momentum + plp(order=2)',
+    "sgd-momentum + plp(gate='cosine')",
+    "sgd-momentum + plp(order=2, gate='cosine')",
+    'sgd-momentum + plp(bf16 history)', 'lookahead(sgd-momentum)', 'adamw',
+    'adamw + plp',
+  }  # fmt: skip
+  rows = {row[0]: row for row in update_overhead.overhead_rows(arms)}
+  assert rows['sgd-momentum'][2] == rows['adamw'][2] == 1.0  # their own base
+  assert all(ms > 0 for _, ms, _, _ in rows.values())
   for name in update_overhead.RULES:
     # One parameter-sized buffer for every rule.
     assert arms[f'sgd-momentum + {name}'].state_ratio == 1.0

@@ -32,6 +32,18 @@ HEARTBEAT_TIMEOUT_SECONDS = 100
 # How long processes wait for each other in `arrive_together`: the slowest may
 # still be loading the data or compiling on a busy machine.
 ARRIVAL_TIMEOUT_SECONDS = 600
+# The mesh axis the batch is sharded over (the parameters are replicated).
+DATA_AXIS = 'data'
+
+
+def data_mesh(devices=None):
+  """A mesh of `devices` (default: all) along `DATA_AXIS`."""
+  return jax.sharding.Mesh(np.array(devices or jax.devices()), (DATA_AXIS,))
+
+
+def batch_sharding(mesh):
+  """A batch split along its first axis over the mesh's devices."""
+  return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(DATA_AXIS))
 
 
 def initialize(

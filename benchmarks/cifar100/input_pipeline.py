@@ -29,6 +29,9 @@ class Split:
   def __len__(self):
     return len(self.labels)
 
+  def __iter__(self):  # images, labels = split
+    return iter((self.images, self.labels))
+
 
 def load_split(split, *, dataset='cifar100', download=True, limit=None):
   """Loads a whole split as uint8 images and int32 labels.
@@ -86,6 +89,14 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   images = np.concatenate([images for images, _ in batches])
   labels = np.concatenate([labels for _, labels in batches])
   return Split(np.asarray(images, np.uint8), np.asarray(labels, np.int32))
+
+
+def random_split(size, num_classes=NUM_CLASSES, seed=0):
+  """`size` random images of CIFAR's shape and labels, for timing and tests."""
+  rng = np.random.default_rng(seed)
+  images = rng.integers(0, 256, (size, 32, 32, 3), dtype=np.uint8)
+  labels = rng.integers(0, num_classes, size, dtype=np.int32)
+  return Split(images, labels)
 
 
 def normalize(images):

@@ -1,4 +1,4 @@
-"""Trains the CIFAR-100 baseline and PLP arms side by side.
+"""Trains every arm of a config side by side on CIFAR-100, seed by seed.
 
   python -m benchmarks.cifar100.main \
       --config=benchmarks/cifar100/configs/reference_recipe.py --workdir=DIR \
@@ -21,10 +21,12 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from benchmarks.cifar100 import checkpoints
+from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import tables
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
@@ -48,8 +50,8 @@ _HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
 flags.mark_flags_as_required(['config', 'workdir'])
 
 EXPECTED_ERRORS = (
-  experiment.ConfigError,
-  experiment.CheckpointError,
+  config_checks.ConfigError,
+  checkpoints.CheckpointError,
   experiment.NonFiniteLossError,
   input_pipeline.DatasetUnavailableError,
 )
@@ -82,7 +84,7 @@ def main(argv):
     except EXPECTED_ERRORS as error:
       sys.exit(f'error: {error}')
   if distributed.is_writer():
-    print(report.format_table(results))
+    print(tables.format_table(results))
     print(
       f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
       '(with trajectory probes) trajectory.png beside it'

@@ -101,7 +101,7 @@ def im2col_conv3x3(x, kernel, bias, dtype):
   return y if bias is None else y + bias
 
 
-def Dense(in_features, out_features, *, dtype, rngs):  # noqa: N802
+def Dense(in_features, out_features, *, dtype, rngs):
   return nnx.Linear(
     in_features,
     out_features,
@@ -112,7 +112,7 @@ def Dense(in_features, out_features, *, dtype, rngs):  # noqa: N802
   )
 
 
-def BatchNorm(features, *, dtype, rngs):  # noqa: N802
+def BatchNorm(features, *, dtype, rngs):
   return nnx.BatchNorm(
     features, momentum=0.9, epsilon=1e-5, dtype=dtype, rngs=rngs
   )

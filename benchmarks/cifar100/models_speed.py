@@ -23,6 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks.cifar100 import distributed
+from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import train
@@ -36,9 +38,7 @@ def compiled_step(name, width, batch_size, dtype, arm):
   model.train()
   tx = optimizers.arm_optimizer(arm, reference_recipe.get_config(), 390)
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
-  shape = (batch_size, 32, 32, 3)
-  images = jax.random.randint(jax.random.key(0), shape, 0, 256, jnp.uint8)
-  labels = jnp.arange(batch_size) % 100
+  images, labels = input_pipeline.random_split(batch_size)
   batch = (images, labels, jnp.arange(batch_size), jax.random.key(1))
 
   def seconds():
@@ -86,14 +86,10 @@ def epoch_path_seconds(name, width, batch_size, steps, dtype, rounds=3):
   tx = optimizers.arm_optimizer('sgd', reference_recipe.get_config(), steps)
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
   size = steps * batch_size
-  shape = (size, 32, 32, 3)
-  images = jax.random.randint(jax.random.key(0), shape, 0, 256, jnp.uint8)
-  split = (images, jnp.arange(size) % 100)
+  split = tuple(jnp.asarray(a) for a in input_pipeline.random_split(size))
   order = np.arange(size).reshape(steps, batch_size)
-  mesh = jax.sharding.Mesh(np.array(jax.devices()[:1]), ('data',))
-  sharding = jax.sharding.NamedSharding(
-    mesh, jax.sharding.PartitionSpec('data')
-  )
+  mesh = distributed.data_mesh(jax.devices()[:1])
+  sharding = distributed.batch_sharding(mesh)
   no_probe = trajectory.Probe(0, steps, 0)
   paths = EPOCH_PATHS.values()
 

@@ -16,32 +16,25 @@ import optax
 import optax_plp
 
 
-class Prediction(NamedTuple):
-  """Options of the `optax_plp.plp` chained after an arm's base optimizer."""
-
-  order: int = 1
-  gate: str | None = None
-
-
 class Arm(NamedTuple):
-  """An arm: a base optimizer, its step scale and its prediction, if any."""
+  """An arm: a base optimizer, its step scale and PLP's rule, if any."""
 
   base: str  # 'sgd', 'demon' or 'adamw'
-  prediction: Prediction | None = None
+  rule: str | None = None  # a name of `optax_plp.RULES`: PLP chained after
   matched_step: bool = False  # learning rate x PLP's step length (see below)
 
 
 ARMS = {
   'sgd': Arm('sgd'),
-  'plp': Arm('sgd', Prediction()),
+  'plp': Arm('sgd', 'linear'),
   'sgd_matched': Arm('sgd', matched_step=True),
   'demon': Arm('demon'),
-  'demon_plp': Arm('demon', Prediction()),
+  'demon_plp': Arm('demon', 'linear'),
   'adamw': Arm('adamw'),
-  'adamw_plp': Arm('adamw', Prediction()),
+  'adamw_plp': Arm('adamw', 'linear'),
   # Beyond the paper: the parabola through h1, h2, h3, and the cosine gate.
-  'plp_quadratic': Arm('sgd', Prediction(order=2)),
-  'plp_gated': Arm('sgd', Prediction(gate='cosine')),
+  'plp_quadratic': Arm('sgd', 'quadratic'),
+  'plp_gated': Arm('sgd', 'gated'),
 }
 # Paired comparisons beyond "every arm against the config's first arm":
 # (arm, control), made where both are in a config.
@@ -209,7 +202,8 @@ def arm_optimizer(name, config, steps_per_epoch):
       nesterov=config.nesterov,
       weight_decay=config.weight_decay,
     )
-  if arm.prediction is None:
+  if arm.rule is None:
     return tx
   options = prediction_options(config, steps_per_epoch)
-  return optax.chain(tx, optax_plp.plp(**options, **arm.prediction._asdict()))
+  rule = optax_plp.RULES[arm.rule]
+  return optax.chain(tx, optax_plp.plp(**options, **rule))

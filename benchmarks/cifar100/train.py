@@ -48,7 +48,7 @@ def cross_entropy(logits, labels):
 
 
 def step_on_batch(model, optimizer, images, labels, indices, key):
-  """One SGD step on the augmented examples `indices`; returns the loss.
+  """One optimizer step on the augmented examples `indices`; returns the loss.
 
   `images` and `labels` are a whole split on the devices; `indices` is
   sharded along the batch, so the gathered batch is too.
@@ -71,7 +71,9 @@ train_step = nnx.jit(step_on_batch)
 
 
 @functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
-def train_steps(graphdef, state, images, labels, order, epoch_key, first_step):
+def scanned_steps(
+  graphdef, state, images, labels, order, epoch_key, first_step
+):
   """The steps of `order` (one batch of indices a row) in one compiled scan.
 
   `state` is `nnx.split((model, optimizer))`'s, split once per epoch and
@@ -173,6 +175,15 @@ def chunks(steps, probe, steps_per_call):
   return plan
 
 
+def progress_bar(total, progress, file=None):
+  """A progress bar where `progress` is set and `file` (stderr) is a terminal.
+
+  (tqdm's disable=None: a log file or a pipe gets no bars.)
+  """
+  disable = None if progress else True
+  return tqdm.tqdm(total=total, disable=disable, leave=False, file=file)
+
+
 def train_epoch(
   model, optimizer, train, order, key, sharding, progress, probe,
   steps_per_call=None,
@@ -191,10 +202,10 @@ def train_epoch(
     steps_per_call = default_steps_per_call()
   losses = []
   start = time.perf_counter()
-  bar = tqdm.tqdm(total=len(order), disable=not progress, leave=False)
+  bar = progress_bar(len(order), progress)
   for first, length in chunks(len(order), probe, steps_per_call):
     batches = distributed.global_array(order[first : first + length], rows)
-    state, chunk_losses = train_steps(
+    state, chunk_losses = scanned_steps(
       graphdef, state, *train, batches, key, first
     )
     losses.append(chunk_losses)

@@ -14,9 +14,13 @@ which is 0 where the path is locally linear, and 1 where the prediction lands
 no closer to the path than h3 itself, i.e. where extrapolating gains nothing.
 """
 
+import functools
+
 from flax import nnx
 import jax
 import jax.numpy as jnp
+
+import optax_plp
 
 WINDOW = 4  # h1, h2, h3 for the prediction and h4 for the path it predicts.
 ALL = 'all'
@@ -50,6 +54,21 @@ def layer_order(model, keys=()):
   return [name for k, v in children for name in layer_order(v, (*keys, k))]
 
 
+def plp_prediction(h1, h2, h3):
+  """Where `optax_plp.plp()` (the paper's rule, k = 1) moves h3, from h1, h2.
+
+  It walks one cycle: a first step, then h1 -> h2 and h2 -> h3, whose update
+  the third step replaces by the prediction.
+  """
+  tx = optax_plp.plp()
+  state = tx.init(h1)
+  step = functools.partial(jax.tree.map, jnp.subtract)
+  _, state = tx.update(jax.tree.map(jnp.zeros_like, h1), state, h1)
+  _, state = tx.update(step(h2, h1), state, h1)
+  predicted, _ = tx.update(step(h3, h2), state, h2)
+  return jax.tree.map(jnp.add, h2, predicted)
+
+
 @jax.jit
 def relative_errors(h1, h2, h3, h4):
   """Per layer kernel and over all parameters: ||p - m34|| / ||m34 - h3||."""
@@ -57,10 +76,8 @@ def relative_errors(h1, h2, h3, h4):
   def squared_norms(tree_a, tree_b):
     return jax.tree.map(lambda a, b: jnp.sum(jnp.square(a - b)), tree_a, tree_b)
 
-  m12 = jax.tree.map(lambda a, b: (a + b) / 2, h1, h2)
-  m23 = jax.tree.map(lambda a, b: (a + b) / 2, h2, h3)
   m34 = jax.tree.map(lambda a, b: (a + b) / 2, h3, h4)
-  prediction = jax.tree.map(lambda a, b: 2 * a - b, m23, m12)
+  prediction = plp_prediction(h1, h2, h3)
   miss = squared_norms(prediction, m34)
   move = squared_norms(m34, h3)
   errors = {

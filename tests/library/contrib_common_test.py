@@ -30,12 +30,7 @@ BASES = {
   'sgd_momentum': lambda: optax.sgd(1e-3, momentum=0.9),
   'adam': lambda: optax.adam(1e-2),
 }
-RULES = {
-  'linear': {},
-  'quadratic': {'order': 2},
-  'gated': {'gate': 'cosine'},
-  'quadratic_gated': {'order': 2, 'gate': 'cosine'},
-}
+RULES = optax_plp.RULES
 TARGETS = {
   'parabola': common._setup_parabola,
   'rosenbrock': common._setup_rosenbrock,

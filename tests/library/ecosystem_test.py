@@ -12,13 +12,8 @@ import pytest
 
 import optax_plp
 
-# The prediction rules: the paper's, and the variants of `order` and `gate`.
-RULES = [
-  {},
-  {'order': 2},
-  {'gate': 'cosine'},
-  {'order': 2, 'gate': 'cosine'},
-]
+# Every prediction rule: the paper's, and the variants of `order` and `gate`.
+RULES = list(optax_plp.RULES.values())
 
 
 @pytest.mark.parametrize('rule', RULES)

@@ -5,7 +5,9 @@ import json
 import numpy as np
 import pytest
 
-from benchmarks.cifar100 import report
+from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import summary
+from benchmarks.cifar100 import tables
 
 
 def records(test_errors, validation_errors=None):
@@ -26,12 +28,12 @@ def records(test_errors, validation_errors=None):
 
 def test_pick_final_best_and_validation_selected():
   run = records([0.9, 0.6, 0.7, 0.8], validation_errors=[0.9, 0.7, 0.65, 0.65])
-  assert report.pick(run, 'final', 'top1_error') == 0.8
-  assert report.pick(run, 'best', 'top1_error') == 0.6
+  assert summary.pick(run, 'final', 'top1_error') == 0.8
+  assert summary.pick(run, 'best', 'top1_error') == 0.6
   # The lowest validation error, the first of a tie: epoch 3.
-  assert report.selected_epoch(run) == 3
-  assert report.pick(run, 'selected', 'top1_error') == 0.7
-  assert report.pick(run, 'selected', 'top5_error') == 0.35
+  assert summary.selected_epoch(run) == 3
+  assert summary.pick(run, 'selected', 'top1_error') == 0.7
+  assert summary.pick(run, 'selected', 'top5_error') == 0.35
 
 
 def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
@@ -46,8 +48,8 @@ def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
     },
     'sgd_matched': {0: records([0.5, 0.35], [0.5, 0.3])},  # one seed only
   }
-  summary = report.summarize(runs, ['sgd', 'plp', 'sgd_matched'], epochs=2)
-  assert set(summary) == {
+  summarized = summary.summarize(runs, ['sgd', 'plp', 'sgd_matched'], epochs=2)
+  assert set(summarized) == {
     'sgd',
     'plp',
     'sgd_matched',
@@ -55,38 +57,39 @@ def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
     'sgd_matched - sgd',
     'plp - sgd_matched',
   }
-  difference = summary['plp - sgd']['selected_top1_error']
+  difference = summarized['plp - sgd']['selected_top1_error']
   assert difference['per_seed'] == pytest.approx([-0.1, -0.05])
   assert difference['mean'] == pytest.approx(-0.075)
   assert 0 < difference['paired_t_test_p'] < 1
-  assert summary['plp - sgd_matched']['seeds'] == [0]
+  assert summarized['plp - sgd_matched']['seeds'] == [0]
   assert (
-    summary['plp - sgd_matched']['final_top1_error']['paired_t_test_p'] is None
+    summarized['plp - sgd_matched']['final_top1_error']['paired_t_test_p']
+    is None
   )
-  assert summary['plp']['selected_epoch']['per_seed'] == [2, 2]
-  assert summary['plp']['epochs_to_baseline_final_top1'] == 2
+  assert summarized['plp']['selected_epoch']['per_seed'] == [2, 2]
+  assert summarized['plp']['epochs_to_baseline_final_top1'] == 2
 
 
 def test_without_validation_there_is_no_selected_kind():
   runs = {'sgd': {0: records([0.5, 0.4])}, 'plp': {0: records([0.5, 0.3])}}
-  summary = report.summarize(runs, ['sgd', 'plp'], epochs=2)
-  assert 'selected_top1_error' not in summary['sgd']
-  assert 'final_top1_error' in summary['plp - sgd']
-  table = report.format_table({'summary': summary})
+  summarized = summary.summarize(runs, ['sgd', 'plp'], epochs=2)
+  assert 'selected_top1_error' not in summarized['sgd']
+  assert 'final_top1_error' in summarized['plp - sgd']
+  table = tables.format_table({'summary': summarized})
   assert 'selected' not in table and 'final top-1' in table
 
 
 def test_unfinished_runs_are_left_out_of_the_summary():
   runs = {'sgd': {0: records([0.5, 0.4]), 1: records([0.5])}}
-  summary = report.summarize(runs, ['sgd'], epochs=2)
-  assert summary['sgd']['seeds'] == [0]
+  summarized = summary.summarize(runs, ['sgd'], epochs=2)
+  assert summarized['sgd']['seeds'] == [0]
 
 
 def test_paired_p_value_of_constant_differences():
-  assert report.paired_p_value([0.1]) is None
-  assert report.paired_p_value([0.0, 0.0]) == 1.0
-  assert report.paired_p_value([0.1, 0.1]) == 0.0
-  assert report.paired_p_value(list(np.linspace(-1, 1, 5))) == pytest.approx(
+  assert summary.paired_p_value([0.1]) is None
+  assert summary.paired_p_value([0.0, 0.0]) == 1.0
+  assert summary.paired_p_value([0.1, 0.1]) == 0.0
+  assert summary.paired_p_value(list(np.linspace(-1, 1, 5))) == pytest.approx(
     1.0
   )
 
@@ -96,8 +99,8 @@ def test_table_has_a_column_per_kind():
     'sgd': {0: records([0.5, 0.4], [0.5, 0.45])},
     'plp': {0: records([0.5, 0.3], [0.4, 0.5])},
   }
-  table = report.format_table(
-    {'summary': report.summarize(runs, ['sgd', 'plp'], 2)}
+  table = tables.format_table(
+    {'summary': summary.summarize(runs, ['sgd', 'plp'], 2)}
   )
   header = table.splitlines()[0]
   for column in ('final top-1', 'best top-1', 'selected top-1', 'images/s'):
@@ -107,12 +110,12 @@ def test_table_has_a_column_per_kind():
 
 def test_results_are_written_atomically(tmp_path, monkeypatch):
   path = tmp_path / 'results.json'
-  report.write_json_atomically(str(path), {'a': 1})
+  results_io.write_json_atomically(str(path), {'a': 1})
 
   def broken_dump(*args, **kwargs):
     raise OSError('disk full')
 
   monkeypatch.setattr(json, 'dump', broken_dump)
   with pytest.raises(OSError):
-    report.write_json_atomically(str(path), {'a': 2})
+    results_io.write_json_atomically(str(path), {'a': 2})
   assert json.loads(path.read_text()) == {'a': 1}

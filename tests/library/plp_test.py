@@ -11,17 +11,12 @@ import optax
 import pytest
 
 import optax_plp
-from tests import reference
+from tests.library import reference
 
 NUM_STEPS = 14
 
-# The prediction rules: the paper's, and the variants of `order` and `gate`.
-RULES = [
-  {},
-  {'order': 2},
-  {'gate': 'cosine'},
-  {'order': 2, 'gate': 'cosine'},
-]
+# Every prediction rule: the paper's, and the variants of `order` and `gate`.
+RULES = list(optax_plp.RULES.values())
 
 
 def quadratic(seed=0, dim=12):

@@ -1,14 +1,16 @@
-"""Tests of the study runner and report on a tiny run of mock data."""
+"""Tests of the studies: definitions, runner and reports, on mock-data runs."""
 
+import pathlib
 import shutil
 
 import numpy as np
+import pytest
 from scipy import stats
 
-from benchmarks.cifar100 import report
-from benchmarks.cifar100 import sci_rep_report
-from benchmarks.cifar100 import study
-from benchmarks.cifar100 import study_report
+from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import studies
+from benchmarks.cifar100.studies import report
+from benchmarks.cifar100.studies import sections
 
 MATCHED = ['sgd', 'plp', 'sgd_matched']
 
@@ -22,7 +24,9 @@ def test_study_report_tables_main_runs_ablations_and_probes(
     shutil.copytree(
       workdir, root / job, ignore=shutil.ignore_patterns('checkpoints')
     )
-  tables = study_report.write_tables(str(root), str(tmp_path / 'out'))
+  tables = report.write_report(
+    studies.load('recipe_ablations'), str(root), str(tmp_path / 'out')
+  )
   difference = results['summary']['plp - sgd']['final_top1_error']['mean']
   assert '| ResNet18 (0.0625, 47,592) | plp |' in tables
   assert f'| ResNet18 | {100 * difference:+.2f} ± 0.00 (' in tables
@@ -51,7 +55,7 @@ def test_study_report_pairs_the_variants_with_resnet18s_arms(
   # The variants job's arms, standing in with the tiny run's records.
   runs = results['runs']
   variants = {'sgd_matched': runs['sgd'], 'plp_gated': runs['plp']}
-  report.write_json_atomically(
+  results_io.write_json_atomically(
     str(root / 'ResNet18_variants' / 'results.json'),
     {
       **{k: v for k, v in results.items() if k != 'summary'},
@@ -59,7 +63,9 @@ def test_study_report_pairs_the_variants_with_resnet18s_arms(
       'runs': variants,
     },
   )
-  tables = study_report.write_tables(str(root), str(tmp_path / 'out'))
+  tables = report.write_report(
+    studies.load('recipe_ablations'), str(root), str(tmp_path / 'out')
+  )
   section = tables[tables.index("## PLP's variants") :]
   for row in (
     '| ResNet18 | plp_gated | 1 |',
@@ -79,21 +85,24 @@ def test_seed_directories_merge_into_one_job(uninterrupted, tmp_path):
       ignore=shutil.ignore_patterns('checkpoints'),
     )
   # The second directory stands for another seed's run.
-  other = report.load_results(str(tmp_path / 'seed_5'))
+  other = results_io.load_results(str(tmp_path / 'seed_5'))
   other['runs'] = {a: {'5': s['0']} for a, s in other['runs'].items()}
-  report.write_json_atomically(str(tmp_path / 'seed_5' / 'results.json'), other)
-  merged = report.with_summary(report.load_results(str(tmp_path)))
+  results_io.write_json_atomically(
+    str(tmp_path / 'seed_5' / 'results.json'), other
+  )
+  merged = results_io.with_summary(results_io.load_results(str(tmp_path)))
   assert {arm: sorted(s) for arm, s in merged['runs'].items()} == {
     'sgd': ['0', '5'],
     'plp': ['0', '5'],
   }
   assert merged['summary']['plp - sgd']['seeds'] == [0, 5]
   assert merged['data'] == results['data']
-  assert report.load_results(str(tmp_path / 'nothing')) is None
+  assert results_io.load_results(str(tmp_path / 'nothing')) is None
 
 
 def test_study_plans_one_run_per_job_and_seed():
-  planned = list(study.planned_runs('sci_rep_study', ['ResNet18'], [1, 3]))
+  paper_protocol = studies.load('paper_protocol')
+  planned = list(studies.planned_runs(paper_protocol, ['ResNet18'], [1, 3]))
   assert [(job, seed) for job, seed, _ in planned] == [
     ('ResNet18', 1),
     ('ResNet18', 3),
@@ -101,9 +110,9 @@ def test_study_plans_one_run_per_job_and_seed():
   for _, seed, config in planned:
     assert config.seeds == (seed,)
     assert config.validation_fraction == 0.2
-  every = list(study.planned_runs('study'))
+  every = list(studies.planned_runs(studies.load('recipe_ablations')))
   assert len(every) == 4 * 3 + 5 * 2  # 3 models and the variants; ablations
-  assert study.run_directory('root', 'VGG16', 2) == 'root/VGG16/seed_2'
+  assert studies.run_directory('root', 'VGG16', 2) == 'root/VGG16/seed_2'
 
 
 def write_run(directory, results, arms, seed):
@@ -114,10 +123,12 @@ def write_run(directory, results, arms, seed):
     'runs': {arm: {str(seed): results['runs'][arm]['0']} for arm in arms},
   }
   part.pop('summary')
-  report.write_json_atomically(str(directory / 'results.json'), part)
+  results_io.write_json_atomically(str(directory / 'results.json'), part)
 
 
-def test_sci_rep_report_tables_blocks_of_finished_runs(validated, tmp_path):
+def test_paper_protocol_report_tables_blocks_of_finished_runs(
+  validated, tmp_path
+):
   validated_run = validated[0]
   root = tmp_path / 'runs'
   for seed in (0, 1):
@@ -126,9 +137,9 @@ def test_sci_rep_report_tables_blocks_of_finished_runs(validated, tmp_path):
       root / 'ResNet18_demon' / f'seed_{seed}', validated_run, ['demon'], seed
     )
   # Seed 1 of the demon job is still training: its finished seed 0 counts.
-  partial = report.load_results(str(root / 'ResNet18_demon' / 'seed_1'))
+  partial = results_io.load_results(str(root / 'ResNet18_demon' / 'seed_1'))
   partial['runs']['demon']['1'] = partial['runs']['demon']['1'][:2]
-  report.write_json_atomically(
+  results_io.write_json_atomically(
     str(root / 'ResNet18_demon' / 'seed_1' / 'results.json'), partial
   )
   unfinished = {**validated_run, 'summary': {}}
@@ -136,11 +147,13 @@ def test_sci_rep_report_tables_blocks_of_finished_runs(validated, tmp_path):
     a: {'2': r['0'][:1]} for a, r in validated_run['runs'].items()
   }
   unfinished['config'] = {**validated_run['config'], 'arms': list(MATCHED)}
-  report.write_json_atomically(
+  results_io.write_json_atomically(
     str(root / 'ResNet18' / 'seed_2' / 'results.json'), unfinished
   )
   out = tmp_path / 'out'
-  tables = sci_rep_report.write_report(str(root), str(out))
+  tables = report.write_report(
+    studies.load('paper_protocol'), str(root), str(out)
+  )
   for arm in ('sgd', 'plp', 'sgd_matched'):
     assert f'| ResNet18 | {arm} | 2 |' in tables
   assert '| ResNet18 | demon | 1 |' in tables
@@ -159,7 +172,7 @@ def test_sci_rep_report_tables_blocks_of_finished_runs(validated, tmp_path):
 def test_pooled_difference_concatenates_each_blocks_pairs():
   def block(top1, top5):
     difference = {'seeds': list(range(len(top1)))}
-    for kind in sci_rep_report.KINDS:
+    for kind in sections.VALIDATED_KINDS:
       difference[f'{kind}_top1_error'] = {'per_seed': top1}
       difference[f'{kind}_top5_error'] = {'per_seed': top5}
     return {'summary': {'plp - sgd_matched': difference}}
@@ -169,7 +182,7 @@ def test_pooled_difference_concatenates_each_blocks_pairs():
     'B': block([-0.04], [0.02]),
     'C': {'summary': {}},  # no matched pairs yet
   }
-  pooled = sci_rep_report.pooled_difference(
+  pooled = sections.pooled_difference(
     blocks, ('A', 'B', 'C', 'D'), 'plp', 'sgd_matched'
   )
   assert (pooled['pairs'], pooled['blocks']) == (3, 2)
@@ -180,4 +193,47 @@ def test_pooled_difference_concatenates_each_blocks_pairs():
   assert np.isclose(top5['std'], expected.std(ddof=1))
   t = expected.mean() / (expected.std(ddof=1) / np.sqrt(3))
   assert np.isclose(top5['paired_t_test_p'], 2 * stats.t.sf(abs(t), df=2))
-  assert sci_rep_report.pooled_difference(blocks, ('C',), 'plp', 'x') is None
+  assert sections.pooled_difference(blocks, ('C',), 'plp', 'x') is None
+
+
+def test_committed_tables_regenerate_byte_identical(tmp_path):
+  for name in ('paper_protocol', 'recipe_ablations'):
+    study = studies.load(name)
+    committed = (pathlib.Path(study.out) / 'tables.md').read_text()
+    out = tmp_path / name
+    shutil.copytree(study.out, out)
+    assert report.write_report(study, str(out), plot=False) == committed
+
+
+def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
+  assert studies.names() == ['lr_sweep', 'paper_protocol', 'recipe_ablations']
+  with pytest.raises(ValueError, match="allowed: \\['lr_sweep'"):
+    studies.load('sci_rep')
+  with pytest.raises(ValueError, match="job is 'nope'"):
+    studies.job_config(studies.load('lr_sweep'), 'nope')
+
+
+def test_the_sweep_counts_a_diverged_run_at_chance(validated, tmp_path):
+  validated_run = validated[0]
+  study = studies.load('lr_sweep')
+  root = tmp_path / 'runs'
+  job = 'sgd_lr_0.032'
+  for seed in (0, 1, 2):
+    write_run(root / job / f'seed_{seed}', validated_run, ['sgd', 'plp'], seed)
+  diverged = results_io.load_results(str(root / job / 'seed_2'))
+  diverged['runs']['plp']['2'] = [{'epoch': 1, 'diverged': True}]
+  results_io.write_json_atomically(
+    str(root / job / 'seed_2' / 'results.json'), diverged
+  )
+  out = tmp_path / 'out'
+  tables = report.write_report(study, str(root), str(out), plot=False)
+  rate = validated_run['config']['learning_rate']  # the runs' own config's
+  assert f'| {rate:g} | plp | 3 | 1 | ' in tables
+  assert f'| {rate:g} | sgd | 3 | 0 | ' in tables
+  plp = sections.seed_errors(
+    report.load_block(study, str(out), (job,)), 'plp', (0, 1, 2)
+  )
+  assert plp[2] == sections.CHANCE
+  assert 'Chosen so far: ' in tables
+  # The borrowed grid point: the paper-protocol runs at 0.001, seeds 0-2.
+  assert '| 0.001 | sgd | 3 | 0 |' in tables

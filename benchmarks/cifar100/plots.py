@@ -1,0 +1,172 @@
+"""Figures of results: the learning curves and the trajectory probes."""
+
+import os
+
+import jax
+import numpy as np
+
+from benchmarks.cifar100 import models
+from benchmarks.cifar100 import summary
+from benchmarks.cifar100 import trajectory
+
+
+def plot_curves(workdir, results):
+  """Test top-1 error and train loss per epoch, mean and range over seeds.
+
+  Where the runs were validated, a marker shows each seed's selected epoch
+  and its test top-1 error.
+  """
+  # Imported here, not at the top: selecting the Agg backend on import would
+  # take a notebook's inline backend away.
+  import matplotlib
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+  from matplotlib.ticker import MaxNLocator
+
+  figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  marked = False
+  for arm, seeds in results['runs'].items():
+    runs = [r for r in seeds.values() if r]
+    if runs:
+      color = plot_arm(axes, arm, runs)
+      marked |= mark_selected(axes[0], runs, color)
+  if marked:
+    axes[0].plot([], [], 'v', color='gray', label='selected by validation')
+  axes[0].set(xlabel='epoch', ylabel='test top-1 error (%)')
+  axes[1].set(xlabel='epoch', ylabel='train loss', yscale='log')
+  for axis in axes:
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.grid(alpha=0.3)
+    axis.legend()
+  return save_figure(
+    figure, results['config'], 'mean and range over seeds', workdir, 'curves'
+  )
+
+
+def plot_arm(axes, arm, runs):
+  """One arm's mean curves and their range over seeds; returns its colour."""
+  length = min(len(r) for r in runs)
+  epochs = np.arange(1, length + 1)
+  for axis, metric, scale in (
+    (axes[0], 'top1_error', 100),
+    (axes[1], 'train_loss', 1),
+  ):
+    values = scale * np.array([[e[metric] for e in r[:length]] for r in runs])
+    (line,) = axis.plot(epochs, values.mean(axis=0), label=arm)
+    axis.fill_between(
+      epochs,
+      values.min(axis=0),
+      values.max(axis=0),
+      color=line.get_color(),
+      alpha=0.2,
+    )
+  return line.get_color()
+
+
+def mark_selected(axis, runs, color):
+  """Marks each validated run's selected epoch at its test top-1 error."""
+  validated = [r for r in runs if all('val_top1_error' in e for e in r)]
+  for records in validated:
+    epoch = summary.selected_epoch(records)
+    axis.plot(epoch, 100 * records[epoch - 1]['top1_error'], 'v', color=color)
+  return bool(validated)
+
+
+def save_figure(figure, config, title, workdir, name):
+  """Titles `figure` with the model, saves it as workdir/name.png, closes it."""
+  import matplotlib.pyplot as plt
+
+  figure.suptitle(
+    f'CIFAR-100, {config["model"]} width {config["width"]}:\n{title}'
+  )
+  figure.tight_layout()
+  path = os.path.join(workdir, f'{name}.png')
+  figure.savefig(path, dpi=110)
+  plt.close(figure)
+  return path
+
+
+def new_model(config):
+  """The model a results file's config describes, freshly initialised."""
+  return models.create(config['model'], width=config['width'])
+
+
+def kernel_names(config):
+  """The model's kernel names from input to output, without initialising it.
+
+  (Tracing skips the many small initialisations, which take a minute for
+  GoogLeNet on a CPU; nnx.eval_shape would sort the attributes.)
+  """
+  names = []
+  jax.eval_shape(
+    lambda: names.extend(trajectory.layer_order(new_model(config)))
+  )
+  return names
+
+
+def trajectory_curves(runs):
+  """Steps and, per probed name, the relative errors averaged over seeds."""
+  probes = [[p for r in h for p in r.get('trajectory', [])] for h in runs]
+  length = min(len(p) for p in probes)
+  if not length:
+    return None, {}
+  steps = [p['step'] for p in probes[0][:length]]
+  layers = probes[0][0]['relative_error']
+  return steps, {
+    name: np.mean(
+      [[p['relative_error'][name] for p in run[:length]] for run in probes],
+      axis=0,
+    )
+    for name in layers
+  }
+
+
+def plot_trajectory(workdir, results):
+  """Per layer, how far PLP's prediction lands from training's path."""
+  # Imported here, not at the top: selecting the Agg backend on import would
+  # take a notebook's inline backend away.
+  import matplotlib
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  probed = {}
+  for arm, seeds in results['runs'].items():
+    runs = [h for h in seeds.values() if h]
+    steps, errors = trajectory_curves(runs) if runs else (None, {})
+    if errors:
+      probed[arm] = steps, errors, len(runs)
+  if not probed:
+    return None
+  figure, axes = plt.subplots(
+    1, len(probed), figsize=(max(8, 6 * len(probed)), 4.4), squeeze=False
+  )
+  for axis, (arm, (steps, errors, seeds)) in zip(
+    axes[0], probed.items(), strict=True
+  ):
+    layers = kernel_names(results['config'])
+    colors = plt.cm.viridis(np.linspace(0, 1, len(layers)))
+    for name, color in zip(layers, colors, strict=True):
+      axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
+    axis.plot(
+      steps, errors[trajectory.ALL], color='black', lw=2, label='all parameters'
+    )
+    axis.axhline(1, color='red', ls='--', lw=1, label='no better than h3')
+    axis.set(
+      xlabel='step',
+      ylabel='||prediction - m34|| / ||m34 - h3||',
+      ylim=(0, None),
+      title=f'{arm}: {len(layers)} layers, input (purple) to output '
+      f'(yellow); mean of {seeds} seed(s)',
+    )
+    axis.title.set_fontsize(9)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+  return save_figure(
+    figure,
+    results['config'],
+    "where PLP's prediction (step size 1) lands from plain training's path",
+    workdir,
+    'trajectory',
+  )

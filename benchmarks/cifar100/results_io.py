@@ -1,0 +1,133 @@
+"""results.json: what it holds, and writing, loading, merging and copying it."""
+
+import glob
+import json
+import os
+import shutil
+import tempfile
+
+from benchmarks.cifar100 import summary
+
+
+def write_json_atomically(path, data):
+  """Writes JSON to a temporary file beside `path`, then renames it."""
+  directory = os.path.dirname(os.path.abspath(path))
+  os.makedirs(directory, exist_ok=True)
+  with tempfile.NamedTemporaryFile(
+    'w', dir=directory, suffix='.tmp', delete=False
+  ) as file:
+    json.dump(data, file, indent=1)
+  os.replace(file.name, path)
+
+
+def seed_directory(parent, seed):
+  """PARENT/seed_N: where one seed's run (or checkpoints) of a job live."""
+  return os.path.join(parent, f'seed_{seed}')
+
+
+def seed_directories(parent):
+  """The seed_N directories under `parent`, sorted."""
+  return sorted(glob.glob(seed_directory(parent, '*')))
+
+
+def load_results(directory):
+  """The results in `directory`, merging its seed_N/ run directories if any.
+
+  `study` trains each seed of a job in a directory of its own; the merged
+  results hold every arm and seed and the first run's config and data sizes,
+  and no summary (see `summarize`). None where there are no results.
+  """
+  path = os.path.join(directory, 'results.json')
+  if os.path.exists(path):
+    with open(path) as file:
+      return json.load(file)
+  seed_dirs = seed_directories(directory)
+  return merge_results([load_results(d) for d in seed_dirs])
+
+
+def merge_results(parts):
+  """One results dict holding every arm and seed of `parts` (Nones skipped).
+
+  The config and data sizes are the first part's; there is no summary.
+  """
+  merged = None
+  for part in parts:
+    if part is None:
+      continue
+    merged = merged or {
+      'config': part['config'],
+      'data': part['data'],
+      'runs': {},
+    }
+    for arm, seeds in part['runs'].items():
+      merged['runs'].setdefault(arm, {}).update(seeds)
+  return merged
+
+
+def merged_block(parts):
+  """Runs of one config but for their arms (`parts`), as one summarised
+  results dict whose arms are all of theirs; None where every part is None.
+  """
+  merged = merge_results(parts)
+  if merged is None:
+    return None
+  merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
+  return with_summary(merged)
+
+
+def with_summary(results):
+  """`results` with a summary computed from its runs where it has none."""
+  if 'summary' in results:
+    return results
+  runs = {
+    arm: {int(s): r for s, r in seeds.items()}
+    for arm, seeds in results['runs'].items()
+  }
+  arms = [a for a in results['config']['arms'] if a in runs]
+  arms += [a for a in runs if a not in arms]
+  epochs = results['config']['epochs']
+  return {**results, 'summary': summary.summarize(runs, arms, epochs)}
+
+
+def copy_results(source, destination):
+  """Copies a run or job directory's results and plots, not its checkpoints."""
+  shutil.copytree(
+    source,
+    destination,
+    ignore=shutil.ignore_patterns('checkpoints', '*.tmp'),
+    dirs_exist_ok=True,
+  )
+
+
+# A record's fields that a rerun, a resumed run or another process layout must
+# reproduce; its speed and wall time it need not.
+REPRODUCIBLE = (
+  'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error', 'trajectory',
+)  # fmt: skip
+
+
+def reproducible(results):
+  """The REPRODUCIBLE fields of every record of `results`, run by run."""
+  return {
+    arm: {
+      seed: [{k: r.get(k) for k in REPRODUCIBLE} for r in records]
+      for seed, records in seeds.items()
+    }
+    for arm, seeds in results['runs'].items()
+  }
+
+
+def collect_results(config, runs, data_sizes):
+  """What results.json holds: the config, the data, every run, the summary."""
+  return {
+    'config': config.to_dict(),
+    'data': data_sizes,
+    'runs': {
+      arm: {str(s): h for s, h in seeds.items()} for arm, seeds in runs.items()
+    },
+    'summary': summary.summarize(runs, list(config.arms), config.epochs),
+  }
+
+
+def write_results(workdir, results):
+  write_json_atomically(os.path.join(workdir, 'results.json'), results)

@@ -1,0 +1,114 @@
+"""Studies: sets of runs defined as data, trained and reported by one command.
+
+  python -m benchmarks.cifar100.studies run NAME WORKROOT [--jobs J ...] \
+      [--seeds N ...]
+  python -m benchmarks.cifar100.studies report NAME WORKROOT [--out DIR]
+
+A study is one module of this package that defines ``STUDY``, a `Study`: the
+config its jobs start from, each job's overrides (its seeds among them), the
+report's blocks (jobs whose runs are compared by seed) and sections, and
+where the report goes. Each seed of each job trains into
+WORKROOT/JOB/seed_N (`run_directory`), so that a finished seed can be
+committed on its own; `run` again resumes every unfinished run from its
+checkpoints, and two shells with different --seeds fill two cores. `report`
+copies the finished runs to the output folder and writes its tables.md from
+them (see `report.py`).
+"""
+
+from collections.abc import Callable
+from collections.abc import Mapping
+import dataclasses
+import importlib
+import os
+import pkgutil
+from typing import Any
+
+import ml_collections
+
+from benchmarks.cifar100 import results_io
+
+RESULTS_ROOT = 'benchmarks/results/cifar100'
+# Modules of this package that define no study.
+NOT_STUDIES = ('report', 'sections', '__main__')
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+  """A study's jobs, and how its report groups and shows their runs.
+
+  Attributes:
+    base_config: returns the config every job starts from.
+    jobs: job name -> its config overrides (dotted names for nested fields),
+      including its ``seeds``.
+    sections: the report's sections in order, each a function of the study
+      and its blocks (name -> merged, summarised results) returning markdown.
+    blocks: block name -> the jobs trained with one config but for their
+      arms, merged and compared by seed; by default each job is a block.
+    plot_blocks: whether the report draws each block's curves to BLOCK.png.
+    options: what particular sections read (pools, ablations, ...).
+  """
+
+  name: str
+  base_config: Callable[[], ml_collections.ConfigDict]
+  jobs: Mapping[str, Mapping[str, Any]]
+  sections: tuple[Callable[..., str], ...]
+  blocks: Mapping[str, tuple[str, ...]] | None = None
+  plot_blocks: bool = False
+  options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  @property
+  def report_blocks(self):
+    return self.blocks or {job: (job,) for job in self.jobs}
+
+  @property
+  def out(self):
+    """Where its report and copied runs are committed."""
+    return os.path.join(RESULTS_ROOT, self.name)
+
+
+def names():
+  """The studies defined in this package, one module each."""
+  return sorted(
+    m.name for m in pkgutil.iter_modules(__path__) if m.name not in NOT_STUDIES
+  )
+
+
+def load(name):
+  """The `Study` of the module `name`; a ValueError names the choices."""
+  if name not in names():
+    raise ValueError(f'study is {name!r}; allowed: {names()}.')
+  return importlib.import_module(f'{__name__}.{name}').STUDY
+
+
+def apply_overrides(config, overrides):
+  """Sets each (dotted) field of `overrides` on `config`; returns it."""
+  for field, value in overrides.items():
+    *parents, leaf = field.split('.')
+    target = config
+    for parent in parents:
+      target = target[parent]
+    target[leaf] = value
+  return config
+
+
+def job_config(study, job):
+  """The config of one job: the study's base config with the job's overrides."""
+  if job not in study.jobs:
+    raise ValueError(f'job is {job!r}; allowed: {sorted(study.jobs)}.')
+  return apply_overrides(study.base_config(), study.jobs[job])
+
+
+def run_directory(workroot, job, seed):
+  """Where one seed of one job trains: WORKROOT/JOB/seed_N."""
+  return results_io.seed_directory(os.path.join(workroot, job), seed)
+
+
+def planned_runs(study, jobs=None, seeds=None):
+  """(job, seed, config) of every run, in the jobs' order, seed by seed."""
+  for job in jobs or study.jobs:
+    config = job_config(study, job)
+    for seed in config.seeds:
+      if seeds is None or seed in seeds:
+        single = config.copy_and_resolve_references()
+        single.seeds = (seed,)
+        yield job, seed, single

@@ -1,0 +1,41 @@
+"""Runs or reports a study: see `benchmarks/cifar100/studies/__init__.py`."""
+
+import argparse
+
+from absl import logging
+
+from benchmarks.cifar100 import experiment
+from benchmarks.cifar100 import studies
+from benchmarks.cifar100.studies import report
+
+
+def run(study, workroot, jobs, seeds):
+  experiment.log_progress()
+  for job, seed, config in studies.planned_runs(study, jobs, seeds):
+    workdir = studies.run_directory(workroot, job, seed)
+    logging.info('== %s seed %d -> %s', job, seed, workdir)
+    experiment.train_and_evaluate(config, workdir)
+    logging.info('== %s seed %d done', job, seed)
+
+
+def main(argv=None):
+  parser = argparse.ArgumentParser(
+    prog='python -m benchmarks.cifar100.studies',
+    description='Runs or reports a study.',
+  )
+  parser.add_argument('action', choices=('run', 'report'))
+  parser.add_argument('study', choices=studies.names())
+  parser.add_argument('workroot', help='where the runs are, as WORKROOT/JOB/')
+  parser.add_argument('--jobs', nargs='+', help='run: only these jobs')
+  parser.add_argument('--seeds', nargs='+', type=int, help='run: only these')
+  parser.add_argument('--out', help='report: default benchmarks/results/...')
+  args = parser.parse_args(argv)
+  study = studies.load(args.study)
+  if args.action == 'run':
+    run(study, args.workroot, args.jobs, args.seeds)
+  else:
+    print(report.write_report(study, args.workroot, args.out))
+
+
+if __name__ == '__main__':
+  main()

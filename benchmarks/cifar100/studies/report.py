@@ -1,0 +1,113 @@
+"""A study's report: its finished runs copied to OUT, and OUT/tables.md.
+
+Runs still training are left out (and left behind) until a later report finds
+them finished; each block's jobs are merged and summarised from the runs.
+"""
+
+import os
+
+from benchmarks.cifar100 import plots
+from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import summary
+
+
+def finished_runs(results):
+  """`results` keeping only the arms' runs that trained all their epochs."""
+  epochs = results['config']['epochs']
+  runs = {
+    arm: summary.finished(results['runs'], arm, epochs)
+    for arm in results['runs']
+  }
+  return {**results, 'runs': {arm: s for arm, s in runs.items() if s}}
+
+
+def run_directories(job_directory):
+  """The directories holding a results.json: the job's own, or its seeds'."""
+  if os.path.exists(os.path.join(job_directory, 'results.json')):
+    return [job_directory]
+  return results_io.seed_directories(job_directory)
+
+
+def copy_finished_runs(workroot, job, out):
+  """Copies the job's run directories in which some arm has finished."""
+  for source in run_directories(os.path.join(workroot, job)):
+    relative = os.path.relpath(source, workroot)
+    destination = os.path.join(out, relative)
+    same = os.path.abspath(source) == os.path.abspath(destination)
+    results = results_io.load_results(source)
+    if results and finished_runs(results)['runs'] and not same:
+      results_io.copy_results(source, destination)
+
+
+def restricted(results, seeds):
+  """`results` with only the runs of `seeds` (None stays None)."""
+  if results is None:
+    return None
+  wanted = {str(s) for s in seeds}
+  runs = {
+    arm: {s: r for s, r in by_seed.items() if s in wanted}
+    for arm, by_seed in results['runs'].items()
+  }
+  return {**results, 'runs': runs}
+
+
+def job_results(study, out, job):
+  """A job's results: its copy in `out`, or a borrowed study's runs."""
+  borrowed = study.options.get('borrowed', {})
+  if job in borrowed:
+    found = results_io.load_results(borrowed[job])
+    return restricted(found, study.options['seeds'])
+  return results_io.load_results(os.path.join(out, job))
+
+
+def diverged_runs(parts):
+  """Arm -> the seeds whose run diverged, over `parts` (Nones skipped)."""
+  diverged = {}
+  for part in filter(None, parts):
+    for arm, by_seed in part['runs'].items():
+      for seed, records in by_seed.items():
+        if records and records[-1].get('diverged'):
+          diverged.setdefault(arm, []).append(int(seed))
+  return {arm: sorted(seeds) for arm, seeds in diverged.items()}
+
+
+def load_block(study, out, jobs):
+  """The merged, summarised finished runs of `jobs` (None where none).
+
+  Its 'diverged' lists the runs that diverged, which the summary leaves out.
+  """
+  parts = [job_results(study, out, job) for job in jobs]
+  done = [p and finished_runs(p) for p in parts]
+  merged = results_io.merged_block([d for d in done if d and d['runs']])
+  diverged = diverged_runs(parts)
+  if merged is None and diverged:
+    first = next(filter(None, parts))
+    merged = {'config': first['config'], 'runs': {}, 'summary': {}}
+  if merged is not None and diverged:
+    merged['diverged'] = diverged
+  return merged
+
+
+def write_report(study, workroot, out=None, plot=True):
+  """Copies the study's finished runs to `out`, writes and returns tables.md.
+
+  `plot`: whether to draw each block's curves, where the study plots blocks.
+  """
+  out = out or study.out
+  os.makedirs(out, exist_ok=True)
+  for job in study.jobs:
+    copy_finished_runs(workroot, job, out)
+  blocks = {}
+  for block, jobs in study.report_blocks.items():
+    results = load_block(study, out, jobs)
+    if results is None:
+      print(f'{block}: no finished runs yet')
+      continue
+    blocks[block] = results
+    if study.plot_blocks and plot:
+      figure = plots.plot_curves(out, results)
+      os.replace(figure, os.path.join(out, f'{block}.png'))
+  tables = ''.join(section(study, blocks) for section in study.sections)
+  with open(os.path.join(out, 'tables.md'), 'w') as file:
+    file.write(tables)
+  return tables

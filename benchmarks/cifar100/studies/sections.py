@@ -1,0 +1,332 @@
+"""Sections of a study's report: a heading, what it shows, and its table.
+
+Each is a function of the study and its blocks (block name -> merged and
+summarised results) returning markdown, or '' where it has nothing to show.
+What a section needs beyond the blocks it reads from `study.options`.
+"""
+
+from benchmarks.cifar100 import models
+from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import summary
+from benchmarks.cifar100 import tables
+
+VALIDATED_KINDS = ('selected', 'final')
+PLAIN_KINDS = ('final', 'best')
+
+
+def arms(study, blocks):
+  """Each block's arms: test errors over seeds."""
+  return (
+    '## Test errors per arm\n\nIn %, mean ± std over the finished seeds; '
+    '"selected" is the epoch of lowest validation top-1 error.\n\n'
+    f'{tables.arm_table(blocks, VALIDATED_KINDS)}\n\n'
+  )
+
+
+def differences(study, blocks):
+  """Each block's comparisons, paired by seed."""
+  return (
+    '## Paired differences\n\nIn points of %, arm minus control, paired by '
+    'seed; p of the two-sided paired t-test.\n\n'
+    f'{tables.difference_table(blocks, VALIDATED_KINDS)}\n\n'
+  )
+
+
+def pooled(study, blocks):
+  """The exploratory comparison pooled over blocks (`options['pools']`)."""
+  return (
+    '## Pooled over learning rates (exploratory)\n\nChosen after seeing '
+    'the first blocks; each block and seed one pair; p of the two-sided '
+    'one-sample t-test of all pairs.\n\n'
+    f'{pooled_table(blocks, study.options)}\n\n'
+  )
+
+
+def trajectory(study, blocks):
+  """The trajectory probes per block and learning-rate phase."""
+  return tables.trajectory_section(blocks)
+
+
+def pooled_difference(blocks, names, arm, control, kinds=VALIDATED_KINDS):
+  """`arm` minus `control` over the blocks `names`, one pair per block and seed.
+
+  Each block's per-seed paired differences, concatenated, with a one-sample
+  t-test of the lot (None where no block has the comparison yet).
+  """
+  key = f'{arm} - {control}'
+  found = [
+    blocks[name]['summary'][key]
+    for name in names
+    if key in blocks.get(name, {}).get('summary', {})
+  ]
+  if not found:
+    return None
+  pooled = {'pairs': sum(len(d['seeds']) for d in found), 'blocks': len(found)}
+  for kind in kinds:
+    for metric in summary.METRICS:
+      diffs = [x for d in found for x in d[f'{kind}_{metric}']['per_seed']]
+      pooled[f'{kind}_{metric}'] = summary.difference_stats(diffs)
+  return pooled
+
+
+def pooled_table(blocks, options):
+  """The pooled comparisons of `options['pools']` as a markdown table."""
+  arm, control = options['pooled_comparison']
+  lines = tables.difference_header(
+    ('pool', 'arm − control', 'pairs (blocks)'), VALIDATED_KINDS, 'pair'
+  )
+  for pool, names in options['pools'].items():
+    found = pooled_difference(blocks, names, arm, control)
+    if found is not None:
+      count = f'{found["pairs"]} ({found["blocks"]})'
+      lines.append(
+        tables.difference_row(
+          (pool, f'{arm} − {control}', count), found, VALIDATED_KINDS
+        )
+      )
+  return '\n'.join(lines)
+
+
+def models_section(study, blocks):
+  """Baseline and PLP side by side for each job named after a model."""
+  return (
+    '## Baseline and PLP, per model\n\nTest errors in %, mean ± std over '
+    'seeds; differences are PLP minus baseline, paired by seed, with the '
+    f'two-sided paired t-test p.\n\n{model_tables(blocks)}\n\n'
+  )
+
+
+def parameter_count(config):
+  return models.parameter_count(
+    models.abstract(config['model'], width=config['width'])
+  )
+
+
+def halfway_difference(results, seeds):
+  """PLP minus baseline top-1 error at the middle epoch, paired by seed."""
+  epoch = max(results['config']['epochs'] // 2, 1)
+  runs = results['runs']
+  differences = [
+    runs['plp'][str(s)][epoch - 1]['top1_error']
+    - runs['sgd'][str(s)][epoch - 1]['top1_error']
+    for s in seeds
+  ]
+  return {
+    **summary.mean_std(differences),
+    'epoch': epoch,
+    'paired_t_test_p': summary.paired_p_value(differences),
+  }
+
+
+def model_arm_rows(model, results):
+  """One row per arm: final and best errors, epochs to SGD's, speed."""
+  config, entries = results['config'], results['summary']
+  label = f'{model} ({config["width"]}, {parameter_count(config):,})'
+  rows = []
+  for arm in config['arms']:
+    if arm not in entries:
+      continue
+    entry = entries[arm]
+    reached = entry['epochs_to_baseline_final_top1']
+    errors = ' | '.join(
+      tables.pct(entry[f'{kind}_{metric}'])
+      for kind in PLAIN_KINDS
+      for metric in summary.METRICS
+    )
+    rows.append(
+      f'| {label} | {arm} | {errors} | {reached or "not reached"} of '
+      f'{config["epochs"]} | {entry["images_per_second"]["mean"]:.0f} |'
+    )
+  return rows
+
+
+def model_difference_row(model, results):
+  """PLP minus SGD, final, best and halfway, with p; None without both."""
+  difference = results['summary'].get('plp - sgd')
+  if not difference:
+    return None
+  cells = tables.difference_cells(
+    difference, PLAIN_KINDS, lambda kind, _: kind == 'final'
+  )
+  halfway = halfway_difference(results, difference['seeds'])
+  cells += [
+    f'{tables.pct(halfway, sign=True)} ({halfway["epoch"]})',
+    tables.p_value(halfway),
+  ]
+  return f'| {model} | ' + ' | '.join(cells) + ' |'
+
+
+def model_tables(blocks):
+  """Markdown tables of the models' baseline and PLP arms side by side."""
+  arm_rows = [
+    '| model (width, params) | arm | final top-1 | final top-5 | best top-1 '
+    '| best top-5 | epochs to baseline final top-1 | images/s |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  difference_rows = [
+    '| model | PLP − SGD final top-1 (per seed) | p | final top-5 (per seed) '
+    '| p | best top-1 | p | best top-5 | p | top-1 halfway (epoch) | p |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for model in (name for name in blocks if name in models.MODELS):
+    arm_rows += model_arm_rows(model, blocks[model])
+    row = model_difference_row(model, blocks[model])
+    difference_rows += [row] if row else []
+  return '\n'.join(arm_rows) + '\n\n' + '\n'.join(difference_rows)
+
+
+def ablations(study, blocks):
+  """Each ablation's arm against the baseline of the same seeds."""
+  return (
+    '## Ablations on ResNet18\n\nEach variant against the baseline of the '
+    'same seeds (Δ = variant minus baseline, in points of %).\n\n'
+    f'{ablation_table(blocks, study.options)}\n\n'
+  )
+
+
+def ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds):
+  """The ablation's arm and its baseline, on `seeds` where both ran."""
+  runs = {}
+  for label, source, source_arm in (
+    (base_arm, base_job, base_arm),
+    (name, job, arm),
+  ):
+    records = blocks[source]['runs'].get(source_arm, {})
+    runs[label] = {int(s): records[s] for s in seeds if s in records}
+  return runs
+
+
+def ablation_table(blocks, options):
+  """PLP's variants on ResNet18 against the baseline of the same seeds."""
+  lines = [
+    '| variant | seeds | Δ final top-1 (per seed) | Δ final top-5 (per seed) '
+    '| variant final top-1 | baseline final top-1 |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ]
+  ablated = options['ablations']
+  seeds = [str(s) for s in options['ablation_seeds']]
+  for job, (arm, base_job, base_arm, label) in ablated.items():
+    if job not in blocks or base_job not in blocks:
+      continue
+    name = f'{arm}, {label}'
+    runs = ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds)
+    epochs = blocks[job]['config']['epochs']
+    entries = summary.summarize(runs, [base_arm, name], epochs)
+    difference = entries.get(f'{name} - {base_arm}')
+    if not difference:
+      continue
+    top1, top5 = (difference[f'final_{m}'] for m in summary.METRICS)
+    lines.append(
+      f'| {name} | {len(difference["seeds"])} '
+      f'| {tables.pct(top1, sign=True)} ({tables.per_seed(top1)}) '
+      f'| {tables.pct(top5, sign=True)} ({tables.per_seed(top5)}) '
+      f'| {tables.pct(entries[name]["final_top1_error"])} '
+      f'| {tables.pct(entries[base_arm]["final_top1_error"])} ({base_arm}) |'
+    )
+  return '\n'.join(lines)
+
+
+def variants(study, blocks):
+  """PLP's variants and the matched-step control against sgd and plp."""
+  jobs = study.options['variant_jobs']
+  if not all(job in blocks for job in jobs):
+    return ''
+  merged = {jobs[0]: results_io.merged_block([blocks[job] for job in jobs])}
+  return (
+    "## PLP's variants on ResNet18\n\nThe quadratic rule, the cosine gate "
+    'and SGD with a 7/6 longer step (`sgd_matched`) on the seeds of the '
+    'ResNet18 job. Test errors in %, mean ± std; differences in points of '
+    '%, paired by seed, with the two-sided paired t-test p.\n\n'
+    f'{tables.arm_table(merged, PLAIN_KINDS)}\n\n'
+    f'{tables.difference_table(merged, PLAIN_KINDS)}\n\n'
+  )
+
+
+# A diverged run counts at chance: 99 of 100 classes wrong, 95 not in a top 5.
+CHANCE = {'val_top1_error': 0.99, 'top1_error': 0.99, 'top5_error': 0.95}
+SWEEP_METRICS = ('val_top1_error', 'top1_error', 'top5_error')
+
+
+def seed_errors(block, arm, seeds):
+  """Seed -> the selected epoch's errors (chance where it diverged)."""
+  runs = block['runs'].get(arm, {})
+  diverged = block.get('diverged', {}).get(arm, [])
+  errors = {}
+  for seed in seeds:
+    if seed in diverged:
+      errors[seed] = dict(CHANCE)
+    elif str(seed) in runs:
+      records = runs[str(seed)]
+      errors[seed] = {
+        m: summary.pick(records, 'selected', m) for m in SWEEP_METRICS
+      }
+  return errors
+
+
+def sweep_points(study, blocks, arms, field, prefix):
+  """(rate, arm, seed -> errors, diverged count) of one sweep, by rate."""
+  points = []
+  for name, block in blocks.items():
+    if not name.startswith(prefix):
+      continue
+    rate = block['config'][field]
+    for arm in arms:
+      errors = seed_errors(block, arm, study.options['seeds'])
+      diverged = len(block.get('diverged', {}).get(arm, []))
+      if errors:
+        points.append((rate, arm, errors, diverged))
+  return sorted(points, key=lambda point: (point[0], arms.index(point[1])))
+
+
+def chosen_rates(points):
+  """Arm -> (rate, mean validation top-1) of its lowest mean, over 3 seeds."""
+  best = {}
+  for rate, arm, errors, _ in points:
+    mean = summary.mean_std([e['val_top1_error'] for e in errors.values()])
+    if len(errors) == 3 and (arm not in best or mean['mean'] < best[arm][1]):
+      best[arm] = (rate, mean['mean'])
+  return best
+
+
+def sweep_table(points):
+  """One row per rate and arm: its seeds, diverged runs and errors."""
+  lines = [
+    '| base rate | arm | seeds | diverged | val top-1 | test top-1 '
+    '| test top-5 |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for rate, arm, errors, diverged in points:
+    cells = [
+      tables.pct(summary.mean_std([e[m] for e in errors.values()]))
+      for m in SWEEP_METRICS
+    ]
+    lines.append(
+      f'| {rate:g} | {arm} | {len(errors)} | {diverged} | '
+      + ' | '.join(cells)
+      + ' |'
+    )
+  return '\n'.join(lines)
+
+
+def sweep(study, blocks):
+  """Each sweep's grid: errors per rate and arm, and each arm's chosen rate."""
+  text = (
+    '## The learning-rate sweeps\n\nAt the validation-selected epoch, in %, '
+    'mean ± std over the seeds run so far; a diverged run counts at chance '
+    "(99% top-1, 95% top-5). Each arm's rate is chosen by the lowest mean "
+    'validation top-1 error over all three seeds.\n\n'
+  )
+  for name, (arms, field, prefix) in study.options['sweeps'].items():
+    points = sweep_points(study, blocks, arms, field, prefix)
+    if not points:
+      continue
+    chosen = chosen_rates(points)
+    said = '; '.join(
+      f'{arm} {rate:g} ({100 * error:.2f})'
+      for arm, (rate, error) in chosen.items()
+    )
+    text += (
+      f'### {name}\n\n{sweep_table(points)}\n\n'
+      f'Chosen so far: {said or "no point has all three seeds yet"}.\n\n'
+    )
+  return text

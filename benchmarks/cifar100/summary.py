@@ -1,0 +1,144 @@
+"""Statistics of runs: errors over seeds, paired differences and their tests."""
+
+import numpy as np
+from scipy import stats
+
+from benchmarks.cifar100 import optimizers
+
+METRICS = ('top1_error', 'top5_error')
+
+
+KINDS = ('final', 'best', 'selected')
+
+
+def mean_std(values):
+  values = np.asarray(values, np.float64)
+  std = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+  return {'mean': float(values.mean()), 'std': std, 'n': len(values)}
+
+
+def paired_p_value(differences):
+  """Two-sided paired t-test p-value of the differences (None if < 2)."""
+  if len(differences) < 2:
+    return None
+
+  if np.allclose(differences, differences[0]):
+    return 1.0 if differences[0] == 0 else 0.0
+  return float(stats.ttest_1samp(differences, 0.0).pvalue)
+
+
+def difference_stats(differences):
+  """Mean ± std of paired differences, the values and their t-test p."""
+  return {
+    **mean_std(differences),
+    'per_seed': list(differences),
+    'paired_t_test_p': paired_p_value(differences),
+  }
+
+
+def finished(runs, arm, epochs):
+  """Seed -> records of the runs of `arm` that trained all `epochs`.
+
+  A diverged run (its last record marked ``'diverged'``) never finishes.
+  """
+  return {
+    s: r
+    for s, r in runs[arm].items()
+    if len(r) == epochs and not r[-1].get('diverged')
+  }
+
+
+def epochs_to_reach(curve, target):
+  """First epoch (1-based) whose value is <= target, else None."""
+  hits = np.flatnonzero(np.asarray(curve) <= target + 1e-12)
+  return int(hits[0]) + 1 if len(hits) else None
+
+
+def selected_epoch(records):
+  """The epoch (1-based) of lowest validation top-1 error, the first if tied.
+
+  This is the paper's "optimal model": the one a validation split selects.
+  """
+  return int(np.argmin([r['val_top1_error'] for r in records])) + 1
+
+
+def pick(records, kind, metric):
+  """A metric's final, best (lowest) or validation-selected value in a run."""
+  values = [record[metric] for record in records]
+  if kind == 'final':
+    return values[-1]
+  if kind == 'selected':
+    return values[selected_epoch(records) - 1]
+  return min(values)
+
+
+def kinds_of(runs):
+  """'final' and 'best', and 'selected' where the runs were validated."""
+  validated = all(
+    'val_top1_error' in r for seeds in runs.values() for h in seeds.values()
+    for r in h
+  )  # fmt: skip
+  return KINDS if validated else KINDS[:2]
+
+
+def arm_summary(done, kinds):
+  """Errors of one arm's finished runs over seeds, and its mean curves."""
+  entry = {'seeds': sorted(done)}
+  for metric in METRICS:
+    for kind in kinds:
+      values = [pick(r, kind, metric) for r in done.values()]
+      entry[f'{kind}_{metric}'] = mean_std(values)
+    curves = np.array([[r[metric] for r in h] for h in done.values()])
+    entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
+  if 'selected' in kinds:
+    epochs = [selected_epoch(r) for r in done.values()]
+    entry['selected_epoch'] = {**mean_std(epochs), 'per_seed': epochs}
+  rates = [
+    np.median([r['images_per_second'] for r in h]) for h in done.values()
+  ]
+  entry['images_per_second'] = mean_std(rates)
+  return entry
+
+
+def paired_difference(arm_runs, control_runs, kinds):
+  """Arm minus control per metric and kind, paired by seed, with t-tests."""
+  seeds = sorted(set(arm_runs) & set(control_runs))
+  difference = {'seeds': seeds}
+  for kind in kinds:
+    for metric in METRICS:
+      diffs = [
+        pick(arm_runs[s], kind, metric) - pick(control_runs[s], kind, metric)
+        for s in seeds
+      ]
+      difference[f'{kind}_{metric}'] = difference_stats(diffs)
+  return difference
+
+
+def comparisons(arms):
+  """(arm, control) pairs: each arm against the first, and the controls."""
+  pairs = [(arm, arms[0]) for arm in arms[1:]]
+  return pairs + [
+    pair for pair in optimizers.CONTROLS if set(pair) <= set(arms)
+  ]
+
+
+def summarize(runs, arms, epochs):
+  """Per arm: errors over seeds; per comparison: paired differences."""
+  kinds = kinds_of(runs)
+  summary = {}
+  for arm in arms:
+    done = finished(runs, arm, epochs)
+    if done:
+      summary[arm] = arm_summary(done, kinds)
+  if arms[0] in summary:
+    target = summary[arms[0]]['final_top1_error']['mean']
+    for entry in summary.values():
+      entry['epochs_to_baseline_final_top1'] = epochs_to_reach(
+        entry['mean_curve_top1_error'], target
+      )
+  for arm, control in comparisons(arms):
+    if arm in summary and control in summary:
+      summary[f'{arm} - {control}'] = paired_difference(
+        finished(runs, arm, epochs), finished(runs, control, epochs), kinds
+      )
+  return summary

@@ -1,0 +1,206 @@
+"""Markdown and text tables of summarised results."""
+
+import os
+
+import ml_collections
+import numpy as np
+
+from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import plots
+from benchmarks.cifar100 import summary
+from benchmarks.cifar100 import trajectory
+
+
+def format_table(results):
+  """The side-by-side table of the errors (in %), one column per kind."""
+
+  def aligned(stats):  # a spread needs two seeds
+    if stats.get('n', 2) < 2:
+      return f'{100 * stats["mean"]:6.2f}'
+    return f'{100 * stats["mean"]:6.2f} ± {100 * stats["std"]:4.2f}'
+
+  entries = results['summary']
+  kinds = [
+    k
+    for k in summary.KINDS
+    if any(f'{k}_top1_error' in v for v in entries.values())
+  ]
+  titles = [f'{kind} {m}' for m in ('top-1', 'top-5') for kind in kinds]
+  header = f'{"arm":22s} ' + ' '.join(f'{t:>15s}' for t in titles)
+  header += f' {"images/s":>9s}'
+  lines = [header, '-' * len(header)]
+  for name, entry in entries.items():
+    cells = [aligned(entry[f'{k}_{m}']) for m in summary.METRICS for k in kinds]
+    rate = entry.get('images_per_second')
+    rate = f'{rate["mean"]:9.0f}' if rate else ''
+    lines.append(
+      f'{name:22s} ' + ' '.join(f'{c:>15s}' for c in cells) + f' {rate}'
+    )
+  seeds = max((len(v.get('seeds', [])) for v in entries.values()), default=0)
+  lines.append(
+    f'errors in %, mean ± std over {seeds} seeds'
+    if seeds > 1
+    else 'errors in %, one seed: no spread to show (set config.seeds for more)'
+  )
+  if 'selected' in kinds:
+    lines.append(
+      'selected: test errors at the epoch of lowest validation top-1 error'
+    )
+  return '\n'.join(lines)
+
+
+def pct(stats, sign=False):
+  return (
+    f'{100 * stats["mean"]:{"+" if sign else ""}.2f} ± {100 * stats["std"]:.2f}'
+  )
+
+
+def p_value(stats):
+  p = stats['paired_t_test_p']
+  return 'n/a' if p is None else f'{p:.3f}'
+
+
+def per_seed(stats):
+  return ', '.join(f'{100 * d:+.2f}' for d in stats['per_seed'])
+
+
+def difference_cells(difference, kinds, with_seeds):
+  """Each kind and metric's paired difference and its p, as table cells.
+
+  `with_seeds(kind, metric)`: whether the cell lists the per-seed values.
+  """
+  cells = []
+  for kind in kinds:
+    for metric in summary.METRICS:
+      stats = difference[f'{kind}_{metric}']
+      shown = pct(stats, sign=True)
+      if with_seeds(kind, metric):
+        shown += f' ({per_seed(stats)})'
+      cells += [shown, p_value(stats)]
+  return cells
+
+
+def arm_table(blocks, kinds):
+  """Per block and arm: test errors of `kinds` (and the selected epoch)."""
+  titles = [f'{kind} {m}' for kind in kinds for m in ('top-1', 'top-5')]
+  selected = 'selected' in kinds
+  titles += ['selected epoch'] if selected else []
+  lines = [
+    '| block | arm | seeds | ' + ' | '.join(titles) + ' |',
+    '| --- | --- | --- |' + ' --- |' * len(titles),
+  ]
+  for block, results in blocks.items():
+    for arm in results['config']['arms']:
+      entry = results['summary'].get(arm)
+      if not entry:
+        continue
+      cells = [
+        pct(entry[f'{kind}_{metric}'])
+        for kind in kinds
+        for metric in summary.METRICS
+      ]
+      if selected:
+        epoch = entry['selected_epoch']
+        per = ', '.join(map(str, epoch['per_seed']))
+        cells.append(f'{epoch["mean"]:.1f} ({per})')
+      lines.append(
+        f'| {block} | {arm} | {len(entry["seeds"])} | '
+        + ' | '.join(cells)
+        + ' |'
+      )
+  return '\n'.join(lines)
+
+
+def difference_header(leading_titles, kinds, unit):
+  """Header lines of a table of `difference_row`s; top-1 lists per `unit`."""
+  titles = list(leading_titles)
+  for kind in kinds:
+    titles += [f'Δ {kind} top-1 (per {unit})', 'p', f'Δ {kind} top-5', 'p']
+  return [
+    '| ' + ' | '.join(titles) + ' |',
+    '|' + ' --- |' * len(titles),
+  ]
+
+
+def difference_row(leading_cells, difference, kinds):
+  """One table row: `leading_cells`, then each kind's differences and p."""
+  cells = [str(cell) for cell in leading_cells] + difference_cells(
+    difference, kinds, lambda _, metric: metric == 'top1_error'
+  )
+  return '| ' + ' | '.join(cells) + ' |'
+
+
+def difference_table(blocks, kinds):
+  """Arm minus control, paired by seed, with two-sided paired t-tests."""
+  lines = difference_header(('block', 'arm − control', 'seeds'), kinds, 'seed')
+  for block, results in blocks.items():
+    arms = results['config']['arms']
+    for arm, control in summary.comparisons(arms):
+      difference = results['summary'].get(f'{arm} - {control}')
+      if difference:
+        lines.append(
+          difference_row(
+            (block, f'{arm} − {control}', len(difference['seeds'])),
+            difference,
+            kinds,
+          )
+        )
+  return '\n'.join(lines)
+
+
+def trajectory_table(results):
+  """Median relative error of the probes per learning-rate phase."""
+  lines = [
+    '| job, arm | learning rate | probes | all parameters | first layer '
+    '| median layer | last layer | layers < 1 |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for job, result in results.items():
+    config = ml_collections.ConfigDict(result['config'])
+    steps_per_epoch = result['data']['steps_per_epoch']
+    phases = optimizers.schedule_phases(config, steps_per_epoch)
+    layers = plots.kernel_names(result['config'])
+    for arm, seeds in result['runs'].items():
+      probes = [
+        p
+        for records in seeds.values()
+        for r in records
+        for p in r.get('trajectory', [])
+      ]
+      if not probes:
+        continue
+      for i, (start, phase) in enumerate(phases):
+        end = phases[i + 1][0] if i + 1 < len(phases) else np.inf
+        inside = [
+          p['relative_error'] for p in probes if start <= p['step'] < end
+        ]
+        if not inside:
+          continue
+        per_layer = {k: np.median([e[k] for e in inside]) for k in layers}
+        ordered = sorted(per_layer.values())
+        lines.append(
+          f'| {job}, {arm} | {phase} | {len(inside)} '
+          f'| {np.median([e[trajectory.ALL] for e in inside]):.2f} '
+          f'| {per_layer[layers[0]]:.2f} '
+          f'| {ordered[len(ordered) // 2]:.2f} '
+          f'| {per_layer[layers[-1]]:.2f} '
+          f'| {sum(v < 1 for v in ordered)} of {len(ordered)} |'
+        )
+  return '\n'.join(lines)
+
+
+def trajectory_section(results):
+  """The probes' heading, what they measure, and their table."""
+  return (
+    '## Trajectory probes\n\n||m23 + (m23 - m12) - m34|| / ||m34 - h3|| '
+    'over four plain steps, median over probes and seeds; below 1 the '
+    'prediction lands closer to where training goes than h3 does.\n\n'
+    f'{trajectory_table(results)}\n'
+  )
+
+
+def write_markdown(out, tables):
+  """Writes OUT/tables.md; returns what it wrote."""
+  with open(os.path.join(out, 'tables.md'), 'w') as file:
+    file.write(tables)
+  return tables
