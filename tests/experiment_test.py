@@ -19,14 +19,14 @@ from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import tables
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import tiny
-from tests.conftest import MOCK_EXAMPLES
+from tests.conftest import mock_cifar
 
 PROBED = 'trajectory'  # only in the arms without PLP
 
 
 @pytest.fixture(autouse=True)
 def mock_cifar100():
-  with tfds.testing.mock_data(num_examples=MOCK_EXAMPLES):
+  with mock_cifar():
     yield
 
 
@@ -198,6 +198,23 @@ def test_non_finite_loss_stops_naming_arm_and_epoch(tmp_path):
   with pytest.raises(experiment.NonFiniteLossError, match="arm 'sgd', seed 0"):
     experiment.train_and_evaluate(config, str(tmp_path))
   assert (tmp_path / 'results.json').exists()
+
+
+def test_a_diverged_run_is_recorded_and_the_next_one_trains(tmp_path):
+  config = tiny.get_config()
+  config.on_divergence = 'record'
+  config.learning_rate = 1e30  # sgd and plp both diverge in their 1st epoch
+  config.seeds = (0, 1)
+  with mock_cifar():
+    results = experiment.train_and_evaluate(config, str(tmp_path))
+  for arm in ('sgd', 'plp'):
+    for seed in ('0', '1'):
+      assert results['runs'][arm][seed] == [{'epoch': 1, 'diverged': True}]
+  assert results['summary'] == {}  # a diverged run never finishes
+  bad = tiny.get_config()
+  bad.on_divergence = 'ignore'
+  with pytest.raises(config_checks.ConfigError, match='on_divergence'):
+    config_checks.validate_config(bad)
 
 
 def test_main_applies_overrides_and_reports_errors(tmp_path):

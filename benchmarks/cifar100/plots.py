@@ -27,7 +27,7 @@ def plot_curves(workdir, results):
   figure, axes = plt.subplots(1, 2, figsize=(11, 4))
   marked = False
   for arm, seeds in results['runs'].items():
-    runs = [r for r in seeds.values() if r]
+    runs = [r for r in map(summary.trained, seeds.values()) if r]
     if runs:
       color = plot_arm(axes, arm, runs)
       marked |= mark_selected(axes[0], runs, color)
@@ -133,7 +133,7 @@ def plot_trajectory(workdir, results):
 
   probed = {}
   for arm, seeds in results['runs'].items():
-    runs = [h for h in seeds.values() if h]
+    runs = [h for h in map(summary.trained, seeds.values()) if h]
     steps, errors = trajectory_curves(runs) if runs else (None, {})
     if errors:
       probed[arm] = steps, errors, len(runs)

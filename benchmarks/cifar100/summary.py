@@ -48,6 +48,11 @@ def finished(runs, arm, epochs):
   }
 
 
+def trained(records):
+  """A run's records of trained epochs: without a diverged run's marker."""
+  return records[:-1] if records and records[-1].get('diverged') else records
+
+
 def epochs_to_reach(curve, target):
   """First epoch (1-based) whose value is <= target, else None."""
   hits = np.flatnonzero(np.asarray(curve) <= target + 1e-12)

@@ -56,6 +56,12 @@ def get_config():
   # Costs no extra steps.
   config.trajectory_probes = 4
 
+  add_data_and_run_fields(config)
+  return config
+
+
+def add_data_and_run_fields(config):
+  """Where the data come from, and how a run uses devices and reports."""
   config.dataset = 'cifar100'
   config.train_split = 'train'
   config.test_split = 'test'
@@ -64,7 +70,6 @@ def get_config():
   config.download = True
   config.num_devices = 0  # 0: every local device.
   # What a non-finite training loss does: 'stop' raises, 'record' marks the
-  # run diverged and goes on with the next (see experiment.ON_DIVERGENCE).
+  # run diverged and goes on with the next (see config_checks.ON_DIVERGENCE).
   config.on_divergence = 'stop'
   config.progress = True
-  return config
