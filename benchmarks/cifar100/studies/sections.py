@@ -39,6 +39,10 @@ def pooled(study, blocks):
     'the first blocks; each block and seed one pair; p of the two-sided '
     'one-sample t-test of all pairs.\n\n'
     f'{pooled_table(blocks, study.options)}\n\n'
+    'The blocks are different regimes, so the pairs above are not one '
+    'sample. At the level of blocks, each block one value (its mean paired '
+    'difference), with the one-sample t-test of those means:\n\n'
+    f'{block_means_table(blocks, study.options)}\n\n'
   )
 
 
@@ -84,6 +88,36 @@ def pooled_table(blocks, options):
           (pool, f'{arm} − {control}', count), found, VALIDATED_KINDS
         )
       )
+  return '\n'.join(lines)
+
+
+def block_means_table(blocks, options, kind='selected'):
+  """Per pool: the blocks' mean paired differences and their t-test."""
+  arm, control = options['pooled_comparison']
+  key = f'{arm} - {control}'
+  lines = [
+    f'| pool | arm − control | blocks | Δ {kind} top-1 (block means) | p '
+    f'| Δ {kind} top-5 (block means) | p |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for pool, names in options['pools'].items():
+    found = [blocks[n]['summary'][key] for n in names if n in blocks]
+    found = [d for d in found if d]
+    if len(found) < 2:
+      continue
+    cells = []
+    for metric in summary.METRICS:
+      means = [d[f'{kind}_{metric}']['mean'] for d in found]
+      stats = summary.difference_stats(means)
+      cells += [
+        f'{tables.pct(stats, sign=True)} ({tables.per_seed(stats)})',
+        tables.p_value(stats),
+      ]
+    lines.append(
+      f'| {pool} | {arm} − {control} | {len(found)} | '
+      + ' | '.join(cells)
+      + ' |'
+    )
   return '\n'.join(lines)
 
 
