@@ -3,6 +3,7 @@
 from optax_plp._plp import RULES
 from optax_plp._plp import PLPState
 from optax_plp._plp import plp
+from optax_plp._plp import with_plp
 
 __version__ = '0.1.0'
 
@@ -10,4 +11,5 @@ __all__ = (
   'RULES',
   'PLPState',
   'plp',
+  'with_plp',
 )

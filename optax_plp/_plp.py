@@ -272,3 +272,49 @@ def plp(
     )
 
   return optax.GradientTransformationExtraArgs(init_fn, update_fn)
+
+
+def with_plp(
+  base: optax.GradientTransformation,
+  step_size: optax.ScalarOrSchedule = 1.0,
+  **plp_options: Any,
+) -> optax.GradientTransformationExtraArgs:
+  r"""A base optimizer with PLP after it: ``optax.chain(base, plp(...))``.
+
+  PLP extrapolates the moves that the chain before it makes, so it must come
+  last; a chain written the other way round (``optax.chain(plp(), base)``)
+  is accepted by optax and trains a different path without any error, since
+  ``plp`` cannot tell gradients from updates. Like optax's own wrappers
+  (``optax.lookahead``, ``optax.MultiSteps``), this one takes the base
+  optimizer as an argument, so the order cannot be wrong. It is the same
+  transformation as the chain, with the same state
+  (``(base_state, PLPState)``).
+
+  Args:
+    base: The optimizer whose parameter trajectory PLP extrapolates.
+    step_size: PLP's prediction step :math:`k` (see `plp`).
+    **plp_options: `plp`'s other keyword arguments (``every``,
+      ``start_step``, ``history_dtype``, ``order``, ``gate``).
+
+  Returns:
+    ``optax.chain(base, plp(step_size, **plp_options))``.
+
+  Example:
+    >>> import jax.numpy as jnp
+    >>> import optax
+    >>> import optax_plp
+    >>> tx = optax_plp.with_plp(optax.sgd(learning_rate=0.25))
+    >>> params = jnp.zeros(2)
+    >>> state = tx.init(params)
+    >>> for _ in range(3):
+    ...   updates, state = tx.update(-jnp.ones(2), state, params)
+    ...   params = optax.apply_updates(params, updates)
+    >>> print(params)  # 3.5 base steps of 0.25 along the line
+    [0.875 0.875]
+
+  References:
+    Ying et al., `Enhancing Deep Neural Network Training Efficiency and
+    Performance through Linear Prediction <https://arxiv.org/abs/2310.10958>`_,
+    Scientific Reports 14:15197, 2024.
+  """
+  return optax.chain(base, plp(step_size, **plp_options))

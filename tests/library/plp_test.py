@@ -506,3 +506,22 @@ def test_a_traced_order_selects_the_rule():
       run_cycle(optax_plp.plp(order=order), updates)[-1],
       rtol=1e-6,
     )
+
+
+@pytest.mark.parametrize('rule', RULES)
+def test_with_plp_is_the_chain_with_plp_last(rule):
+  base = optax.sgd(0.1, momentum=0.9)
+  wrapped = optax_plp.with_plp(base, 0.5, every=4, **rule)
+  chained = optax.chain(base, optax_plp.plp(0.5, every=4, **rule))
+  params = {'w': jnp.arange(3.0), 'b': jnp.ones(2)}
+  states = [tx.init(params) for tx in (wrapped, chained)]
+  chex.assert_trees_all_equal(*states)
+  both = [params, params]
+  for step in range(9):
+    grads = jax.tree.map(functools.partial(jnp.add, step), params)
+    grads = jax.tree.map(jnp.sin, grads)
+    for i, tx in enumerate((wrapped, chained)):
+      updates, states[i] = tx.update(grads, states[i], both[i])
+      both[i] = optax.apply_updates(both[i], updates)
+    chex.assert_trees_all_equal(*both)
+    params = both[0]
