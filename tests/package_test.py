@@ -1,0 +1,68 @@
+"""The release: sdist and wheel build, pass twine's checks, and the wheel alone
+installs into a fresh environment where the README's Quickstart runs."""
+
+import pathlib
+import re
+import subprocess
+import sys
+import venv
+import zipfile
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run(*argv, cwd=ROOT):
+  done = subprocess.run(argv, cwd=cwd, capture_output=True, text=True)
+  assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+  return done.stdout
+
+
+def quickstart():
+  text = (ROOT / 'README.md').read_text()
+  section = text[text.index('## Quickstart') :]
+  return re.search(r'```python\n(.*?)```', section, re.S).group(1)
+
+
+def test_the_wheel_alone_installs_and_runs_the_quickstart(tmp_path):
+  dist = tmp_path / 'dist'
+  run(sys.executable, '-m', 'build', '--sdist', '--wheel', '--outdir', dist)
+  (wheel,) = dist.glob('*.whl')
+  (sdist,) = dist.glob('*.tar.gz')
+  run(sys.executable, '-m', 'twine', 'check', '--strict', wheel, sdist)
+  with zipfile.ZipFile(wheel) as archive:
+    names = archive.namelist()
+    metadata = archive.read(next(n for n in names if n.endswith('METADATA')))
+  assert not any(n.startswith(('benchmarks/', 'tests/')) for n in names)
+  metadata = metadata.decode()
+  for field in (
+    'License-Expression: Apache-2.0', 'Classifier: Programming Language',
+    'Project-URL: Repository, https://', 'Keywords:',
+  ):  # fmt: skip
+    assert field in metadata
+  environment = tmp_path / 'fresh'
+  venv.create(environment, with_pip=True)
+  python = environment / 'bin' / 'python'
+  run(python, '-m', 'pip', 'install', '--quiet', wheel)
+  printed = run(python, '-c', quickstart(), cwd=tmp_path)
+  assert printed.startswith('[')
+  assert 'flax' not in run(python, '-m', 'pip', 'list')  # the library alone
+
+
+def repository_url():
+  text = (ROOT / 'pyproject.toml').read_text()
+  return re.search(r'^Repository = "(.+)"$', text, re.M).group(1)
+
+
+def test_links_work_off_the_repository_and_name_one_url():
+  readme = (ROOT / 'README.md').read_text()
+  links = re.findall(r'\]\(([^)]+)\)', readme)
+  assert links and all(link.startswith(('https://', '#')) for link in links)
+  texts = [readme] + [
+    p.read_text() for p in (ROOT / 'notebooks').glob('*.ipynb')
+  ]
+  for text in texts:
+    for url in re.findall(r'https://github\.com/[\w.-]+/[\w.-]+', text):
+      assert url in (
+        repository_url(),
+        'https://github.com/google-deepmind/optax',
+      )
