@@ -237,3 +237,32 @@ def test_the_sweep_counts_a_diverged_run_at_chance(validated, tmp_path):
   assert 'Chosen so far: ' in tables
   # The borrowed grid point: the paper-protocol runs at 0.001, seeds 0-2.
   assert '| 0.001 | sgd | 3 | 0 |' in tables
+
+
+def test_the_command_runs_a_study_seed_by_seed_and_resumes(
+  tmp_path, monkeypatch, capsys
+):
+  from benchmarks.cifar100.configs import tiny
+  from benchmarks.cifar100.studies import __main__ as command
+  from tests.conftest import mock_cifar
+
+  study = studies.Study(
+    name='tiny',
+    base_config=tiny.get_config,
+    jobs={
+      'ResNet18': {'seeds': (0, 1), 'epochs': 1, 'validation_fraction': 0.25}
+    },
+    sections=(sections.differences,),
+  )
+  monkeypatch.setattr(studies, 'names', lambda: ['tiny'])
+  monkeypatch.setattr(studies, 'load', lambda name: study)
+  root = tmp_path / 'runs'
+  with mock_cifar():
+    command.main(['run', 'tiny', str(root), '--seeds', '1'])
+    first = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
+    command.main(['run', 'tiny', str(root), '--seeds', '1'])  # resumes: done
+  again = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
+  assert not (root / 'ResNet18' / 'seed_0').exists()
+  assert again['runs'] == first['runs'] and list(first['runs']['sgd']) == ['1']
+  command.main(['report', 'tiny', str(root), '--out', str(tmp_path / 'out')])
+  assert '| ResNet18 | plp − sgd | 1 |' in capsys.readouterr().out
