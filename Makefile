@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_TFDS)),)
 export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
-.PHONY: demo test test-fast test-loaded lint clean device-wheels
+.PHONY: demo test test-fast test-loaded test-min lint clean device-wheels
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,16 @@ test: lint
 test-fast: $(VENV)/installed
 	$(PY) -m pytest -q -n auto tests/library optax_plp
 
+# The library's tests at the minimum versions pyproject.toml declares, in a
+# venv of their own holding nothing else (no flax, orbax or TensorFlow).
+MIN_VENV := .venv-min
+test-min:
+	$(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet \
+	  $$($(PYTHON) tests/minimum_versions.py) chex pytest pytest-xdist
+	$(MIN_VENV)/bin/python -m pip install --quiet --no-deps -e .
+	$(MIN_VENV)/bin/python -m pytest -q -n auto tests/library optax_plp
+
 # The whole suite while busy loops keep every core busy (a machine at least
 # 2x slower): no test may depend on how fast the machine is.
 test-loaded: lint
@@ -51,4 +61,4 @@ device-wheels:
 	  --python-version 3.12 -d .whl ml-collections==1.1.0
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(MIN_VENV)

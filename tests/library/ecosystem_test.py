@@ -1,16 +1,19 @@
 """`plp` inside Flax training states and orbax checkpoints."""
 
-from flax import nnx
-import flax.linen as nn
-from flax.training import train_state
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import orbax.checkpoint as ocp
 import pytest
 
 import optax_plp
+
+# Flax and orbax are not the library's dependencies: where they are missing
+# (as in `make test-min`) these integration tests are skipped.
+nnx = pytest.importorskip('flax.nnx')
+nn = pytest.importorskip('flax.linen')
+train_state = pytest.importorskip('flax.training.train_state')
+ocp = pytest.importorskip('orbax.checkpoint')
 
 # Every prediction rule: the paper's, and the variants of `order` and `gate`.
 RULES = list(optax_plp.RULES.values())
