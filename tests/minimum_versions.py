@@ -1,6 +1,6 @@
 """Prints the library's declared minimum versions as pip requirements.
 
-  python tests/minimum_versions.py   ->   jax==0.4.35 jaxlib==0.4.35 ...
+  python tests/minimum_versions.py   ->   jax==0.5.0 jaxlib==0.5.0 ...
 
 Read from pyproject.toml's `dependencies` (each `>=` bound pinned), so that
 `make test-min` tests exactly what the package declares; jaxlib follows jax.

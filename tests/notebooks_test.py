@@ -1,6 +1,9 @@
 """Executes the notebooks headlessly, as a reader would run them."""
 
+import os
 import pathlib
+import subprocess
+import venv
 
 import nbclient
 import nbformat
@@ -73,3 +76,40 @@ def test_cifar100_runs_the_harness_on_mock_data(tmp_path):
   printed = ''.join(o['text'] for o in outputs(notebook, 'stdout'))
   assert 'plp - sgd' in printed
   assert (tmp_path / 'results.json').exists()
+
+
+def test_quickstart_colab_branch_installs_the_library_alone(tmp_path):
+  # A fresh environment holding what Colab has that the notebook uses
+  # (matplotlib, IPython), `google.colab` faked, and the install source
+  # pointed at this checkout: the branch a Colab user runs.
+  environment = tmp_path / 'colab'
+  venv.create(environment, with_pip=True)
+  python = str(environment / 'bin' / 'python')
+  pip = [python, '-m', 'pip', 'install', '--quiet']
+  subprocess.run(
+    [*pip, 'matplotlib', 'ipython'], check=True, capture_output=True
+  )
+  fake = tmp_path / 'fake' / 'google' / 'colab'
+  fake.mkdir(parents=True)
+  for module in ('__init__.py', 'output.py'):  # jax imports the latter there
+    (fake / module).write_text('')
+  notebook = nbformat.read(NOTEBOOKS / 'quickstart.ipynb', as_version=4)
+  code = '\n\n'.join(c.source for c in notebook.cells if c.cell_type == 'code')
+  done = subprocess.run(
+    [python, '-c', 'import google.colab\n' + code],
+    env={
+      **os.environ,
+      'PYTHONPATH': str(tmp_path / 'fake'),
+      'MPLBACKEND': 'Agg',
+      'OPTAX_PLP_SOURCE': NOTEBOOKS.parent.as_uri(),
+    },
+    cwd=tmp_path, capture_output=True, text=True, check=False,
+  )  # fmt: skip
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert 'prediction =' in done.stdout
+  installed = subprocess.run(
+    [python, '-m', 'pip', 'list'], capture_output=True, text=True, check=True
+  ).stdout
+  assert 'optax-plp' in installed or 'optax_plp' in installed
+  for heavy in ('flax', 'tensorflow'):
+    assert heavy not in installed
