@@ -226,7 +226,9 @@ def test_the_sweep_counts_a_diverged_run_at_chance(validated, tmp_path):
     str(root / job / 'seed_2' / 'results.json'), diverged
   )
   out = tmp_path / 'out'
-  tables = report.write_report(study, str(root), str(out), plot=False)
+  tables = report.write_report(study, str(root), str(out))
+  assert (out / 'sweep_SGD.png').stat().st_size > 10_000
+  assert '](sweep_SGD.png)' in tables and not (out / 'sweep_AdamW.png').exists()
   rate = validated_run['config']['learning_rate']  # the runs' own config's
   assert f'| {rate:g} | plp | 3 | 1 | ' in tables
   assert f'| {rate:g} | sgd | 3 | 0 | ' in tables

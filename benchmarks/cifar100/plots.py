@@ -170,3 +170,54 @@ def plot_trajectory(workdir, results):
     workdir,
     'trajectory',
   )
+
+
+def plot_sweep(path, title, points, longer_step):
+  """Test and validation top-1 error against the learning rate, per arm.
+
+  `points`: (rate, arm, seed -> errors, diverged) as `sections.sweep_points`
+  gives them; mean and std over seeds as error bars, on a log axis.
+  `longer_step`: (arm, factor): that arm's curve again at rate / factor,
+  dashed: what a step `factor` times longer alone would give.
+  """
+  import matplotlib
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+  arms = list(dict.fromkeys(arm for _, arm, _, _ in points))
+  shifted_arm, factor = longer_step
+  for axis, metric in zip(axes, ('top1_error', 'val_top1_error'), strict=True):
+    for arm in arms:
+      rates, means, stds = sweep_curve(points, arm, metric)
+      axis.errorbar(rates, means, stds, marker='o', capsize=3, label=arm)
+      if arm == shifted_arm:
+        axis.plot(
+          np.array(rates) / factor, means, ls='--', color='gray',
+          label=f'{arm} at rate / {factor:.3g}: a longer step alone',
+        )  # fmt: skip
+    axis.set(
+      xscale='log', xlabel='base learning rate',
+      ylabel=f'{"test" if metric == "top1_error" else "validation"} top-1 '
+      'error (%), selected epoch',
+    )  # fmt: skip
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=8)
+  figure.suptitle(title)
+  figure.tight_layout()
+  figure.savefig(path, dpi=110)
+  plt.close(figure)
+  return path
+
+
+def sweep_curve(points, arm, metric):
+  """Rates, mean and std (in %) over seeds of `arm`'s `metric`."""
+  rates, means, stds = [], [], []
+  for rate, point_arm, errors, _ in points:
+    if point_arm == arm:
+      stats = summary.mean_std([100 * e[metric] for e in errors.values()])
+      rates.append(rate)
+      means.append(stats['mean'])
+      stds.append(stats['std'])
+  return rates, means, stds

@@ -5,7 +5,11 @@ summarised results) returning markdown, or '' where it has nothing to show.
 What a section needs beyond the blocks it reads from `study.options`.
 """
 
+import os
+
 from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import tables
@@ -360,7 +364,26 @@ def sweep(study, blocks):
       for arm, (rate, error) in chosen.items()
     )
     text += (
-      f'### {name}\n\n{sweep_table(points)}\n\n'
+      f'### {name}\n\n![{name}: top-1 error against the learning rate]'
+      f'({sweep_figure(name)})\n\n{sweep_table(points)}\n\n'
       f'Chosen so far: {said or "no point has all three seeds yet"}.\n\n'
     )
   return text
+
+
+def sweep_figure(name):
+  """The file name of a sweep's figure, beside the report."""
+  return f'sweep_{name}.png'
+
+
+def sweep_figures(study, blocks, out):
+  """Draws each sweep's figure to OUT/sweep_NAME.png; their paths."""
+  factor = optimizers.matched_step_factor(1.0, 3)  # PLP's 7/6, as run
+  paths = []
+  for name, (arms, field, prefix) in study.options.get('sweeps', {}).items():
+    points = sweep_points(study, blocks, arms, field, prefix)
+    if points:
+      title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
+      path = os.path.join(out, sweep_figure(name))
+      paths.append(plots.plot_sweep(path, title, points, (arms[0], factor)))
+  return paths
