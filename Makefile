@@ -12,7 +12,7 @@ ifneq ($(wildcard $(SHARED_TFDS)),)
 export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
-.PHONY: demo test test-fast test-loaded test-min lint clean device-wheels
+.PHONY: demo test test-fast test-loaded test-min docs lint clean device-wheels
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,11 @@ test: lint
 # The library's own tests (tests/library/ and the docstrings' examples).
 test-fast: $(VENV)/installed
 	$(PY) -m pytest -q -n auto tests/library optax_plp
+
+# The documentation site (Sphinx, MyST, the notebooks as stored), warnings
+# as errors; open docs/_build/html/index.html.
+docs: $(VENV)/installed
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 # The library's tests at the minimum versions pyproject.toml declares, in a
 # venv of their own holding nothing else (no flax, orbax or TensorFlow).
