@@ -27,6 +27,8 @@ autodoc_member_order = 'bysource'
 napoleon_google_docstring = True
 intersphinx_mapping = {}  # no network when the docs are built in tests
 myst_enable_extensions = ['dollarmath', 'colon_fence']
+# The maths is typeset by MathJax, which the page loads from its CDN: offline,
+# a browser shows the TeX source instead.
 # The notebooks are rendered as stored (without outputs), never executed
 # here: the CIFAR-100 one needs the dataset, and the tests run both.
 nb_execution_mode = 'off'
