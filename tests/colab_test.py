@@ -1,0 +1,77 @@
+"""Each notebook's Colab branch, run as a Colab user runs it: in a fresh
+environment, with `google.colab` faked and the install source pointed at this
+checkout."""
+
+import os
+import subprocess
+import venv
+
+import nbformat
+
+from tests.notebooks_test import NOTEBOOKS
+
+
+def colab(tmp_path, *present):
+  """A fresh environment holding `present` (what Colab has and a notebook
+  uses) and a faked `google.colab`: its python and its environment."""
+  environment = tmp_path / 'colab'
+  venv.create(environment, with_pip=True)
+  python = str(environment / 'bin' / 'python')
+  pip = [python, '-m', 'pip', 'install', '--quiet']
+  subprocess.run([*pip, *present], check=True, capture_output=True)
+  fake = tmp_path / 'fake' / 'google' / 'colab'
+  fake.mkdir(parents=True)
+  for module in ('__init__.py', 'output.py'):  # jax imports the latter there
+    (fake / module).write_text('')
+  paths = {'PYTHONPATH': str(tmp_path / 'fake'), 'MPLBACKEND': 'Agg'}
+  return python, {**os.environ, **paths}
+
+
+def run_cells(python, environment, code, cwd):
+  done = subprocess.run(
+    [python, '-c', 'import google.colab\n' + code],
+    env=environment, cwd=cwd, capture_output=True, text=True, check=False,
+  )  # fmt: skip
+  assert done.returncode == 0, done.stderr[-3000:]
+  return done.stdout
+
+
+def installed(python):
+  """The names of the packages installed in `python`'s environment."""
+  listed = subprocess.run(
+    [python, '-m', 'pip', 'list'], capture_output=True, text=True, check=True
+  ).stdout
+  return {line.split()[0].lower() for line in listed.splitlines()[2:]}
+
+
+def code_cells(name):
+  notebook = nbformat.read(NOTEBOOKS / name, as_version=4)
+  return [c.source for c in notebook.cells if c.cell_type == 'code']
+
+
+def test_quickstart_colab_branch_installs_the_library_alone(tmp_path):
+  # The install source pointed at this checkout: the branch a Colab user runs.
+  python, environment = colab(tmp_path, 'matplotlib', 'ipython')
+  environment['OPTAX_PLP_SOURCE'] = NOTEBOOKS.parent.as_uri()
+  code = '\n\n'.join(code_cells('quickstart.ipynb'))
+  assert 'prediction =' in run_cells(python, environment, code, tmp_path)
+  packages = installed(python)
+  assert 'optax-plp' in packages or 'optax_plp' in packages
+  assert not packages & {'flax', 'tensorflow', 'tensorflow-cpu'}
+
+
+def test_cifar100_colab_branch_keeps_colabs_tensorflow(tmp_path):
+  # Colab's TensorFlow stands in as an empty package: the branch must not
+  # install another one over it. The cell clones this checkout's commit.
+  python, environment = colab(tmp_path, 'ipython')
+  stand_in = tmp_path / 'fake' / 'tensorflow'
+  stand_in.mkdir()
+  (stand_in / '__init__.py').write_text('')
+  environment['OPTAX_PLP_REPOSITORY'] = str(NOTEBOOKS.parent)
+  install, *_ = code_cells('cifar100.ipynb')
+  check = 'from benchmarks.cifar100 import experiment, studies\nprint("ok")'
+  printed = run_cells(python, environment, f'{install}\n{check}', tmp_path)
+  assert printed.strip().endswith('ok')
+  packages = installed(python)
+  assert {'flax', 'tensorflow-datasets', 'orbax-checkpoint'} <= packages
+  assert not packages & {'tensorflow', 'tensorflow-cpu'}
