@@ -122,7 +122,7 @@ def run_to_end(argv, env, timeout):
 class Kill:
   round: int
   moment: str  # 'during a save' or 'at N s'
-  partial_saves_left: int  # temporary save directories the kill left
+  partial_saves_left: int  # temporary save directories this kill left
   seconds: float  # from the run's start to the kill
 
 
@@ -136,6 +136,7 @@ def kill_once(argv, env, workdir, moment, timeout):
     argv = [argv[0], '-m', 'benchmarks.stop_in_save', *argv[2:]]
   # A file, not a pipe: a pipe nobody reads while waiting could fill up and
   # stop the run.
+  before = set(partial_saves(workdir))  # an earlier kill may have left some
   start = time.monotonic()
   with tempfile.TemporaryFile('w+') as errors:
     process = subprocess.Popen(
@@ -157,7 +158,8 @@ def kill_once(argv, env, workdir, moment, timeout):
       raise RuntimeError(f'a rerun failed ({process.returncode}):\n{stderr}')
     return None
   described = 'during a save' if moment == 'save' else f'at {moment:.1f} s'
-  return Kill(0, described, len(partial_saves(workdir)), seconds)
+  left = set(partial_saves(workdir)) - before
+  return Kill(0, described, len(left), seconds)
 
 
 def reference_run(workroot, launcher, env, timeout):
@@ -209,6 +211,7 @@ def soak(workroot, kills, seed, launcher, env=None, reference=None):
 
 def markdown(record, argv):
   kills = record['kills']
+  in_saves = [k for k in kills if k.moment == 'during a save']
   lines = [
     '# Fault soak: SIGKILL at random moments, then resume',
     '',
@@ -218,13 +221,14 @@ def markdown(record, argv):
     '`configs/tiny.py`.',
     f'- Kills while orbax was writing a checkpoint (each run stopped itself '
     'once a save was open, and was killed then): '
-    f'{sum(k.moment == "during a save" for k in kills)}; they left a partial '
-    f'save behind {sum(k.partial_saves_left > 0 for k in kills)} times, '
-    'which the rerun removed and resumed past.',
+    f'{len(in_saves)}; {sum(k.partial_saves_left > 0 for k in in_saves)} of '
+    'them left a partial save behind, which the rerun removed and resumed '
+    'past.',
     '- Kills of the rerun at a random moment within the time the killed run '
-    'took to open its save: '
-    f'{sum(k.moment != "during a save" for k in kills)}; drawn moments that '
-    f'came after the rerun had finished (no kill): {record["missed"]}.',
+    f'took to open its save: {len(kills) - len(in_saves)} ('
+    f'{sum(k.partial_saves_left > 0 for k in kills if k not in in_saves)} '
+    'of them left a partial save); drawn moments that came after the rerun '
+    f'had finished (no kill): {record["missed"]}.',
     f'- Every rerun succeeded; final results.json equal to the uninterrupted '
     f'run in {sum(record["equal"])} of {record["rounds"]} rounds.',
     '',
