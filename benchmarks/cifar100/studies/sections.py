@@ -316,12 +316,13 @@ def sweep_points(study, blocks, arms, field, prefix):
   return sorted(points, key=lambda point: (point[0], arms.index(point[1])))
 
 
-def chosen_rates(points):
-  """Arm -> (rate, mean validation top-1) of its lowest mean, over 3 seeds."""
+def chosen_rates(points, seeds):
+  """Arm -> (rate, mean validation top-1) of its lowest mean, over `seeds`."""
   best = {}
   for rate, arm, errors, _ in points:
     mean = summary.mean_std([e['val_top1_error'] for e in errors.values()])
-    if len(errors) == 3 and (arm not in best or mean['mean'] < best[arm][1]):
+    complete = len(errors) == len(seeds)  # a point is chosen on every seed
+    if complete and (arm not in best or mean['mean'] < best[arm][1]):
       best[arm] = (rate, mean['mean'])
   return best
 
@@ -358,7 +359,7 @@ def sweep(study, blocks):
     points = sweep_points(study, blocks, arms, field, prefix)
     if not points:
       continue
-    chosen = chosen_rates(points)
+    chosen = chosen_rates(points, study.options['seeds'])
     said = '; '.join(
       f'{arm} {rate:g} ({100 * error:.2f})'
       for arm, (rate, error) in chosen.items()
