@@ -7,17 +7,20 @@ import shutil
 import subprocess
 import sys
 
+import jax
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
 from benchmarks.cifar100 import checkpoints
 from benchmarks.cifar100 import config_checks
+from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import tables
 from benchmarks.cifar100 import train
+from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import tiny
 from tests.conftest import mock_cifar
 
@@ -115,6 +118,47 @@ def test_two_devices_match_one(uninterrupted, tmp_path):
         [r[key] for r in want['runs'][arm]['0']],
         rtol=1e-3,
       )
+
+
+def stepwise_errors_one_step_after(config, arm, epochs):
+  """Errors after `epochs` epochs and one step more, trained step by step."""
+  mesh = distributed.data_mesh(jax.devices()[:1])
+  data = experiment.load_data(config, mesh)
+  sizes = data.sizes
+  model, optimizer = experiment.model_and_optimizer(
+    config, arm, 0, sizes['steps_per_epoch'], mesh
+  )
+  for epoch in range(1, epochs + 2):
+    order = train.epoch_order(0, epoch, sizes['train_examples'], 8)
+    key = jax.random.fold_in(jax.random.key(0), epoch)
+    order = order if epoch <= epochs else order[:1]
+    train.train_epoch_stepwise(
+      model, optimizer, data.train, order, key, data.batch_sharding, False,
+      trajectory.Probe(0, len(order), 0),
+    )  # fmt: skip
+  return experiment.evaluation_record(model, data, config)
+
+
+def test_one_step_later_is_the_next_step_and_changes_no_run(
+  uninterrupted, tmp_path
+):
+  _, plain = uninterrupted
+  config = tiny.get_config()
+  config.epochs = 2
+  config.train_limit = 24  # 3 steps an epoch: each ends on a PLP jump
+  config.num_devices = 1
+  plain_2 = experiment.train_and_evaluate(config, str(tmp_path / 'plain'))
+  config.evaluate_one_step_later = True
+  got = experiment.train_and_evaluate(config, str(tmp_path / 'later'))
+  assert results_io.reproducible(got) == results_io.reproducible(plain_2)
+  for arm in ('sgd', 'plp'):
+    first = got['runs'][arm]['0'][0]
+    want = stepwise_errors_one_step_after(config, arm, epochs=1)
+    later = first['one_step_later']
+    assert set(later) == {'test_loss', 'top1_error', 'top5_error'}
+    assert later == pytest.approx(want, rel=1e-5), arm
+    assert later['test_loss'] != first['test_loss']
+  assert plain['runs']['sgd']['0'][0].get('one_step_later') is None
 
 
 @pytest.mark.parametrize(

@@ -169,6 +169,39 @@ def test_paper_protocol_report_tables_blocks_of_finished_runs(
   assert '## Trajectory probes' in tables
 
 
+def test_one_step_later_is_a_measurement_shown_in_its_own_section(
+  validated, tmp_path
+):
+  validated_run = validated[0]
+  root = tmp_path / 'runs'
+  job = 'ResNet18_one_step_later'
+  write_run(root / job / 'seed_0', validated_run, ['sgd', 'plp'], 0)
+  results = results_io.load_results(str(root / job / 'seed_0'))
+  records = results['runs']['plp']['0']
+  top1_deltas = [0.01, -0.03, 0.02]  # tiny.py trains 3 epochs
+  for record, delta in zip(records, top1_deltas, strict=True):
+    record['one_step_later'] = {
+      'top1_error': record['top1_error'] + delta,
+      'top5_error': record['top5_error'],
+    }
+  del results['runs']['sgd']
+  results_io.write_json_atomically(
+    str(root / job / 'seed_0' / 'results.json'), results
+  )
+  tables = report.write_report(
+    studies.load('paper_protocol'), str(root), str(tmp_path / 'out')
+  )
+  assert job not in tables.split('## Evaluated right after')[0]
+  selected = int(np.argmin([r['val_top1_error'] for r in records])) + 1
+  deltas = np.array(top1_deltas)
+  assert (
+    f'| plp | 0 | {100 * deltas.mean():+.2f} ± {100 * deltas.std(ddof=1):.2f}'
+    f' ({100 * deltas.min():+.2f} to {100 * deltas.max():+.2f}) '
+    f'| {100 * deltas[selected - 1]:+.2f} (epoch {selected}) '
+    f'| {100 * deltas[-1]:+.2f} | +0.00 ± 0.00' in tables
+  )
+
+
 def test_pooled_difference_concatenates_each_blocks_pairs():
   def block(top1, top5):
     difference = {'seeds': list(range(len(top1)))}

@@ -19,6 +19,7 @@ FIELDS_FREE_ON_RESUME = (
   'progress',
   'trajectory_probes',
   'on_divergence',
+  'evaluate_one_step_later',
 )
 
 

@@ -17,6 +17,7 @@ from typing import NamedTuple
 from absl import logging
 from flax import nnx
 import jax
+import jax.numpy as jnp
 import orbax.checkpoint as ocp
 
 from benchmarks.cifar100 import checkpoints
@@ -220,8 +221,32 @@ def train_epoch_record(run, epoch, data, config):
   }
   if probe.records:
     record['trajectory'] = probe.records
+  if config.evaluate_one_step_later:
+    record['one_step_later'] = one_step_later_record(run, epoch, data, config)
   record['wall_seconds'] = time.perf_counter() - start
   return record
+
+
+def one_step_later_record(run, epoch, data, config):
+  """The errors after the run's next step, taken on a copy of the run.
+
+  With 312 steps an epoch, a multiple of PLP's cycle of 3, every end-of-epoch
+  evaluation falls right after a PLP jump; this measures what one step more
+  (the first of the next epoch, exactly as the run will take it) changes.
+  The run itself is left as it was.
+  """
+  graphdef, state = nnx.split((run.model, run.optimizer))
+  model, optimizer = nnx.merge(graphdef, jax.tree.map(jnp.copy, state))
+  order = train.epoch_order(
+    run.seed, epoch + 1, data.sizes['train_examples'], config.batch_size
+  )
+  key = jax.random.fold_in(jax.random.key(run.seed), epoch + 1)
+  no_probe = trajectory.Probe(0, 1, 0)
+  train.train_epoch(
+    model, optimizer, data.train, order[:1], key, data.batch_sharding,
+    False, no_probe,
+  )  # fmt: skip
+  return evaluation_record(model, data, config)
 
 
 def publish(workdir, config, runs, data, draw=False):

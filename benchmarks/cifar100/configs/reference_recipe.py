@@ -55,6 +55,10 @@ def get_config():
   # prediction would land from where training goes (see trajectory.py).
   # Costs no extra steps.
   config.trajectory_probes = 4
+  # Also evaluate each epoch's model one step later, on a copy (see
+  # experiment.one_step_later_record): every epoch of 312 steps ends on a PLP
+  # jump. Costs one step and one evaluation an epoch; changes no run.
+  config.evaluate_one_step_later = False
 
   add_data_and_run_fields(config)
   return config

@@ -56,6 +56,13 @@ STUDY = Study(
     # Sensitivity: no schedule, at the cycle's two ends.
     'ResNet18_constant_0.001': constant_rate(0.001),
     'ResNet18_constant_0.002': constant_rate(0.002),
+    # A measurement, not a comparison: each epoch (312 steps, a multiple of
+    # PLP's 3) ends on a PLP jump; the same seed also evaluated one step on.
+    'ResNet18_one_step_later': {
+      'arms': ('sgd', 'plp'),
+      'seeds': (0,),
+      'evaluate_one_step_later': True,
+    },
   },  # fmt: skip
   blocks={
     'ResNet18': ('ResNet18', 'ResNet18_demon', 'ResNet18_variants'),
@@ -63,6 +70,7 @@ STUDY = Study(
     'GoogLeNet': ('GoogLeNet',),
     'ResNet18_constant_0.001': ('ResNet18_constant_0.001',),
     'ResNet18_constant_0.002': ('ResNet18_constant_0.002',),
+    'ResNet18_one_step_later': ('ResNet18_one_step_later',),
   },
   plot_blocks=True,
   sections=(
@@ -70,8 +78,11 @@ STUDY = Study(
     sections.differences,
     sections.pooled,
     sections.trajectory,
+    sections.one_step_later,
   ),
   options={
+    # Blocks that measure rather than compare: only their own section.
+    'measurements': ('ResNet18_one_step_later',),
     # Exploratory, chosen after the cyclic and constant-0.001 ResNet18 blocks
     # had run (their top-5 differences leaned one way): one comparison pooled
     # over blocks of the same model and arms at different learning rates,

@@ -18,21 +18,27 @@ VALIDATED_KINDS = ('selected', 'final')
 PLAIN_KINDS = ('final', 'best')
 
 
+def compared(study, blocks):
+  """The blocks that compare arms: all but the study's `measurements`."""
+  measurements = study.options.get('measurements', ())
+  return {name: b for name, b in blocks.items() if name not in measurements}
+
+
 def arms(study, blocks):
   """Each block's arms: test errors over seeds."""
   return (
     '## Test errors per arm\n\nIn %, mean ± std over the finished seeds; '
     '"selected" is the epoch of lowest validation top-1 error.\n\n'
-    f'{tables.arm_table(blocks, VALIDATED_KINDS)}\n\n'
+    f'{tables.arm_table(compared(study, blocks), VALIDATED_KINDS)}\n\n'
   )
 
 
 def differences(study, blocks):
   """Each block's comparisons, paired by seed."""
+  table = tables.difference_table(compared(study, blocks), VALIDATED_KINDS)
   return (
     '## Paired differences\n\nIn points of %, arm minus control, paired by '
-    'seed; p of the two-sided paired t-test.\n\n'
-    f'{tables.difference_table(blocks, VALIDATED_KINDS)}\n\n'
+    f'seed; p of the two-sided paired t-test.\n\n{table}\n\n'
   )
 
 
@@ -52,7 +58,46 @@ def pooled(study, blocks):
 
 def trajectory(study, blocks):
   """The trajectory probes per block and learning-rate phase."""
-  return tables.trajectory_section(blocks)
+  return tables.trajectory_section(compared(study, blocks))
+
+
+def one_step_later(study, blocks):
+  """Each epoch's errors right after its PLP jump against one step later."""
+  rows = []
+  for name in study.options.get('measurements', ()):
+    for arm, by_seed in blocks.get(name, {}).get('runs', {}).items():
+      rows += [one_step_later_row(arm, s, r) for s, r in by_seed.items()]
+  if not rows:
+    return ''
+  return (
+    '## Evaluated right after a PLP jump, and one step later\n\nAn epoch '
+    "is 312 steps, a multiple of PLP's cycle of 3, so every evaluation falls "
+    'right after a jump. The same run also evaluated one step later (the '
+    "next epoch's first step, on a copy): Δ = one step later minus at the "
+    "epoch's end, in points of %, over all epochs (mean ± std, min to "
+    'max) and at the validation-selected and final epochs.\n\n'
+    '| arm | seed | Δ top-1, all epochs (min to max) | Δ top-1 selected '
+    '| Δ top-1 final | Δ top-5, all epochs | Δ top-5 selected '
+    '| Δ top-5 final |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+    + '\n'.join(rows)
+    + '\n\n'
+  )
+
+
+def one_step_later_row(arm, seed, records):
+  """One run's row of the one-step-later table."""
+  selected = summary.selected_epoch(records)
+  cells = []
+  for metric in summary.METRICS:
+    deltas = [r['one_step_later'][metric] - r[metric] for r in records]
+    spread = summary.mean_std(deltas)
+    cells += [
+      f'{tables.pct(spread, sign=True)} ({100 * min(deltas):+.2f} to '
+      f'{100 * max(deltas):+.2f})',
+      f'{100 * deltas[selected - 1]:+.2f} (epoch {selected})',
+      f'{100 * deltas[-1]:+.2f}',
+    ]
+  return f'| {arm} | {seed} | ' + ' | '.join(cells) + ' |'
 
 
 def pooled_difference(blocks, names, arm, control, kinds=VALIDATED_KINDS):
