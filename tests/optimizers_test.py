@@ -132,6 +132,11 @@ def test_arms_are_their_base_optimizers_with_the_named_changes():
     first_update('sgd_matched', config), 7 / 6 * sgd, rtol=1e-6
   )
   np.testing.assert_allclose(first_update('demon', config), sgd)  # no trace
+  adamw = first_update('adamw', config)
+  np.testing.assert_allclose(first_update('adamw_plp', config), adamw)
+  np.testing.assert_allclose(
+    first_update('adamw_matched', config), 7 / 6 * adamw, rtol=1e-6
+  )
   tx = optimizers.arm_optimizer('plp', config, 312)
   state = tx.init({'w': jnp.ones(3)})
   assert isinstance(state[-1], optax_plp.PLPState)

@@ -32,6 +32,7 @@ ARMS = {
   'demon_plp': Arm('demon', 'linear'),
   'adamw': Arm('adamw'),
   'adamw_plp': Arm('adamw', 'linear'),
+  'adamw_matched': Arm('adamw', matched_step=True),
   # Beyond the paper: the parabola through h1, h2, h3, and the cosine gate.
   'plp_quadratic': Arm('sgd', 'quadratic'),
   'plp_gated': Arm('sgd', 'gated'),
@@ -42,6 +43,7 @@ CONTROLS = (
   ('plp', 'sgd_matched'),
   ('demon_plp', 'demon'),
   ('adamw_plp', 'adamw'),
+  ('adamw_plp', 'adamw_matched'),
   ('plp_quadratic', 'plp'),
   ('plp_gated', 'plp'),
   ('plp_quadratic', 'sgd_matched'),
@@ -185,19 +187,21 @@ def prediction_options(config, steps_per_epoch):
 def arm_optimizer(name, config, steps_per_epoch):
   """The optimizer of the arm called `name`, as the config sets it up."""
   arm = ARMS[name]
+  scale = 1.0
+  if arm.matched_step:
+    scale = matched_step_factor(
+      config.prediction.step_size, config.prediction.every
+    )
   if arm.base == 'adamw':
     rate = learning_rate_schedule(
-      config.adamw_learning_rate, steps_per_epoch, config
+      config.adamw_learning_rate * scale, steps_per_epoch, config
     )
     tx = optax.adamw(rate, weight_decay=config.adamw_weight_decay)
   else:
-    base_rate = config.learning_rate
-    if arm.matched_step:
-      base_rate *= matched_step_factor(
-        config.prediction.step_size, config.prediction.every
-      )
     tx = sgd(
-      learning_rate_schedule(base_rate, steps_per_epoch, config),
+      learning_rate_schedule(
+        config.learning_rate * scale, steps_per_epoch, config
+      ),
       momentum_schedule(arm, steps_per_epoch, config),
       nesterov=config.nesterov,
       weight_decay=config.weight_decay,

@@ -27,6 +27,19 @@ def paired_p_value(differences):
   return float(stats.ttest_1samp(differences, 0.0).pvalue)
 
 
+def confidence_interval(differences, level=0.95):
+  """(low, high): the t interval of the mean of paired differences.
+
+  mean ± t_{(1 + level) / 2, n - 1} · std / √n; None with fewer than 2.
+  """
+  n = len(differences)
+  if n < 2:
+    return None
+  values = np.asarray(differences, np.float64)
+  half = stats.t.ppf((1 + level) / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
+  return float(values.mean() - half), float(values.mean() + half)
+
+
 def difference_stats(differences):
   """Mean ± std of paired differences, the values and their t-test p."""
   return {

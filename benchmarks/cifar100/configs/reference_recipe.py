@@ -41,7 +41,7 @@ def get_config():
   config.momentum = 0.9
   config.nesterov = True
   config.weight_decay = 5e-4
-  # Used by the 'adamw' and 'adamw_plp' arms only.
+  # Used by the arms on AdamW only ('adamw', 'adamw_plp', 'adamw_matched').
   config.adamw_learning_rate = 1e-3
   config.adamw_weight_decay = 5e-2
 

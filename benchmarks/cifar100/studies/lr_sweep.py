@@ -9,15 +9,59 @@ grid point 0.001 is the `paper_protocol` study's ResNet18 block (its seeds
 epsilon 1e-8, decoupled weight decay 0.05; the same cyclic rate, no momentum
 cycle) is swept from 1e-4 the same way. A run whose loss turns non-finite is
 recorded as diverged, counts at chance error, and the sweep goes on.
+
+The study grows in stages, each fixed by the choices entered below once the
+stage before has all its runs (a test checks every entry against the rule
+applied to the committed runs): a point a factor √2 on each side of each
+arm's best grid point (`GRID_BEST`); then, at each arm's rate re-chosen
+among all its points (`CHOSEN`), the confirmation on fresh seeds 3-10 (the
+report's one headline test, stated in REPORT.md before its runs) and the
+longer, wider runs (ResNet18 at width 1/8, 26 epochs, seeds 0-2).
 """
+
+from typing import NamedTuple
 
 from benchmarks.cifar100.studies import Study
 from benchmarks.cifar100.studies import paper_protocol
 from benchmarks.cifar100.studies import sections
 
 SEEDS = (0, 1, 2)
+FRESH_SEEDS = tuple(range(3, 11))
 SGD_RATES = (0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
 ADAMW_RATES = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3)
+# Longer and wider: two learning-rate cycles at twice the width.
+WIDER = {'width': 1 / 8, 'epochs': 26}
+
+
+class Sweep(NamedTuple):
+  """One optimizer's sweep: its arms, the config field of its rate, its jobs."""
+
+  baseline: str
+  plp: str
+  matched: str  # the baseline with PLP's 7/6 longer step: the control
+  field: str
+  prefix: str  # of its grid points' job names
+  grid: tuple[float, ...]
+  wider: bool  # whether its chosen rates are also run longer and wider
+
+
+SWEEPS = {
+  'SGD': Sweep(
+    'sgd', 'plp', 'sgd_matched', 'learning_rate', 'sgd_lr_', SGD_RATES,
+    wider=True,
+  ),
+  'AdamW': Sweep(
+    'adamw', 'adamw_plp', 'adamw_matched', 'adamw_learning_rate', 'adamw_lr_',
+    ADAMW_RATES, wider=False,
+  ),
+}  # fmt: skip
+
+# Arm -> its best grid point by `sections.chosen_rates` (lowest mean
+# validation top-1 over seeds 0-2), entered once its sweep's grid has run.
+GRID_BEST = {}
+# Arm -> its rate re-chosen by the same rule among its grid and √2 points,
+# entered once those have run: the rates of the confirmation.
+CHOSEN = {}
 
 
 def base_config():
@@ -26,35 +70,103 @@ def base_config():
   return config
 
 
-def sgd_job(rate):
+def point_job(sweep, rate, arms=None, seeds=SEEDS):
+  """The job of one point: `arms` (the sweep's pair) at base rate `rate`."""
+  job = {
+    'arms': tuple(arms or (sweep.baseline, sweep.plp)),
+    'seeds': seeds,
+    sweep.field: rate,
+  }
+  if sweep.field == 'learning_rate':
+    job['max_learning_rate'] = 2 * rate
+  return job
+
+
+def grid_jobs(sweep):
   return {
-    'arms': ('sgd', 'plp'),
-    'seeds': SEEDS,
-    'learning_rate': rate,
-    'max_learning_rate': 2 * rate,
+    f'{sweep.prefix}{rate:g}': point_job(sweep, rate) for rate in sweep.grid
   }
 
 
-def adamw_job(rate):
+def refinement_jobs(sweep, grid_best):
+  """A point a factor √2 on each side of each of the sweep's arms' best.
+
+  Two arms' points at one rate (by name) are one job with both arms.
+  """
+  arms_at = {}  # job name -> (rate, arms)
+  for arm in (sweep.baseline, sweep.plp):
+    if arm in grid_best:
+      for rate in (grid_best[arm] / 2**0.5, grid_best[arm] * 2**0.5):
+        name = f'{sweep.prefix}{rate:g}'
+        rate, arms = arms_at.get(name, (rate, ()))
+        arms_at[name] = (rate, (*arms, arm))
   return {
-    'arms': ('adamw', 'adamw_plp'),
-    'seeds': SEEDS,
-    'adamw_learning_rate': rate,
+    name: point_job(sweep, rate, arms) for name, (rate, arms) in arms_at.items()
   }
 
 
-JOBS = {
-  **{f'sgd_lr_{rate:g}': sgd_job(rate) for rate in SGD_RATES},
-  **{f'adamw_lr_{rate:g}': adamw_job(rate) for rate in ADAMW_RATES},
-}
+def chosen_rate_block(sweep, chosen, stage, seeds, **overrides):
+  """(block, its jobs): the baseline at its chosen rate, and PLP with the
+  matched control at PLP's; no jobs before both rates are `chosen`."""
+  block = f'{stage}_{sweep.baseline}'
+  if sweep.baseline not in chosen or sweep.plp not in chosen:
+    return block, {}
+  at_rate = {
+    sweep.baseline: (sweep.baseline,),
+    sweep.plp: (sweep.plp, sweep.matched),
+  }
+  return block, {
+    f'{block}_{arm}': {
+      **point_job(sweep, chosen[arm], arms, seeds),
+      **overrides,
+    }
+    for arm, arms in at_rate.items()
+  }
+
+
+def chosen_rate_blocks(sweep, chosen):
+  """The confirmation and the longer, wider runs: block -> its jobs."""
+  stages = [chosen_rate_block(sweep, chosen, 'confirm', FRESH_SEEDS)]
+  if sweep.wider:
+    stages.append(chosen_rate_block(sweep, chosen, 'wider', SEEDS, **WIDER))
+  return {block: jobs for block, jobs in stages if jobs}
+
+
+def sweep_jobs_and_blocks(sweep, grid_best, chosen):
+  """The sweep's jobs that the choices made so far call for, and its blocks:
+  each grid or √2 point one, each chosen-rate stage's two jobs one."""
+  jobs = {**grid_jobs(sweep), **refinement_jobs(sweep, grid_best)}
+  blocks = {job: (job,) for job in jobs}
+  for block, stage_jobs in chosen_rate_blocks(sweep, chosen).items():
+    jobs.update(stage_jobs)
+    blocks[block] = tuple(stage_jobs)
+  return jobs, blocks
+
+
+def study_jobs_and_blocks(grid_best, chosen):
+  """Every sweep's jobs and blocks, after the borrowed grid point's block."""
+  jobs, blocks = {}, {BORROWED: (BORROWED,)}
+  for sweep in SWEEPS.values():
+    sweep_jobs, sweep_blocks = sweep_jobs_and_blocks(sweep, grid_best, chosen)
+    jobs.update(sweep_jobs)
+    blocks.update(sweep_blocks)
+  return jobs, blocks
+
+
 BORROWED = 'sgd_lr_0.001'
+JOBS, BLOCKS = study_jobs_and_blocks(GRID_BEST, CHOSEN)
 
 STUDY = Study(
   name='lr_sweep',
   base_config=base_config,
   jobs=JOBS,
-  blocks={job: (job,) for job in (BORROWED, *JOBS)},
-  sections=(sections.sweep, sections.differences),
+  blocks=BLOCKS,
+  sections=(
+    sections.headline,
+    sections.sweep,
+    sections.differences,
+    sections.trajectory,
+  ),
   options={
     # Grid points run by another study: job -> its committed runs.
     'borrowed': {
@@ -63,8 +175,16 @@ STUDY = Study(
     'seeds': SEEDS,
     # Sweep -> (its arms, the config field its grid sets, job name prefix).
     'sweeps': {
-      'SGD': (('sgd', 'plp'), 'learning_rate', 'sgd_lr_'),
-      'AdamW': (('adamw', 'adamw_plp'), 'adamw_learning_rate', 'adamw_lr_'),
+      name: ((s.baseline, s.plp), s.field, s.prefix)
+      for name, s in SWEEPS.items()
+    },
+    # The confirmation: block -> (its arm, its control, whether headline).
+    'headline': {
+      f'confirm_{s.baseline}': (
+        (s.plp, s.baseline, name == 'SGD'),
+        (s.plp, s.matched, False),
+      )
+      for name, s in SWEEPS.items()
     },
   },
 )

@@ -325,6 +325,53 @@ def variants(study, blocks):
   )
 
 
+def headline(study, blocks):
+  """The confirmation on fresh seeds, each comparison with its 95% CI."""
+  rows = []
+  for block, comparisons in study.options.get('headline', {}).items():
+    found = blocks.get(block, {}).get('summary', {})
+    rows += confirmation_rows(block, comparisons, found)
+  if not rows:
+    return ''
+  return (
+    '## The confirmation on fresh seeds\n\nEach arm at its chosen rate, '
+    'seeds none of the choices saw; test errors of the validation-selected '
+    'epoch, arm minus control in points of %, paired by seed: the mean with '
+    'its 95% confidence interval (t, n − 1 degrees of freedom) and the '
+    'two-sided paired t-test p. Only the first row is the headline test.\n\n'
+    '| block | arm − control | metric | test | seeds | mean (per seed) '
+    '| 95% CI | p |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+    + '\n'.join(sorted(rows, key=lambda row: '| headline |' not in row))
+    + '\n\n'
+  )
+
+
+def confirmation_rows(block, comparisons, found):
+  """The rows of a block's comparisons found in its summary, top-1 first."""
+  rows = []
+  for arm, control, is_headline in comparisons:
+    difference = found.get(f'{arm} - {control}')
+    for metric in summary.METRICS if difference else ():
+      first = is_headline and metric == 'top1_error'
+      rows.append(
+        confirmation_row(block, arm, control, difference, metric, first)
+      )
+  return rows
+
+
+def confirmation_row(block, arm, control, difference, metric, is_headline):
+  """One comparison's row: mean, per seed, 95% CI and p of `metric`."""
+  stats = difference[f'selected_{metric}']
+  low, high = summary.confidence_interval(stats['per_seed'])
+  test = 'headline' if is_headline else 'secondary'
+  return (
+    f'| {block} | {arm} − {control} | {metric.replace("_error", "")} '
+    f'| {test} | {len(difference["seeds"])} '
+    f'| {100 * stats["mean"]:+.2f} ({tables.per_seed(stats)}) '
+    f'| [{100 * low:+.2f}, {100 * high:+.2f}] | {tables.p_value(stats)} |'
+  )
+
+
 # A diverged run counts at chance: 99 of 100 classes wrong, 95 not in a top 5.
 CHANCE = {'val_top1_error': 0.99, 'top1_error': 0.99, 'top5_error': 0.95}
 SWEEP_METRICS = ('val_top1_error', 'top1_error', 'top5_error')

@@ -1,0 +1,129 @@
+"""The learning-rate sweep's stages and its headline table."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from benchmarks.cifar100 import studies
+from benchmarks.cifar100.studies import lr_sweep
+from benchmarks.cifar100.studies import report
+from benchmarks.cifar100.studies import sections
+
+SQRT2 = 2**0.5
+
+
+def test_refinement_points_sit_a_factor_sqrt2_from_each_arms_best():
+  sweep = lr_sweep.SWEEPS['SGD']
+  jobs = lr_sweep.refinement_jobs(sweep, {'sgd': 0.032, 'plp': 0.016})
+  # 0.032 / √2 and 0.016 · √2 are one point, run once with both arms.
+  assert {name: job['arms'] for name, job in jobs.items()} == {
+    'sgd_lr_0.0226274': ('sgd', 'plp'),
+    'sgd_lr_0.0452548': ('sgd',),
+    'sgd_lr_0.0113137': ('plp',),
+  }
+  for job in jobs.values():
+    assert job['seeds'] == (0, 1, 2)
+    assert job['max_learning_rate'] == 2 * job['learning_rate']
+  assert jobs['sgd_lr_0.0452548']['learning_rate'] == pytest.approx(
+    0.032 * SQRT2
+  )
+  assert lr_sweep.refinement_jobs(sweep, {}) == {}
+
+
+def chosen_study(grid_best, chosen):
+  jobs, blocks = lr_sweep.study_jobs_and_blocks(grid_best, chosen)
+  return dataclasses.replace(lr_sweep.STUDY, jobs=jobs, blocks=blocks)
+
+
+def test_chosen_rates_make_the_confirmation_and_the_wider_runs():
+  chosen = {'sgd': 0.032, 'plp': 0.0226, 'adamw': 8e-4, 'adamw_plp': 4e-4}
+  study = chosen_study({}, chosen)
+  config = studies.job_config(study, 'confirm_sgd_plp')
+  assert tuple(config.arms) == ('plp', 'sgd_matched')
+  assert tuple(config.seeds) == tuple(range(3, 11))
+  assert (config.learning_rate, config.max_learning_rate) == (0.0226, 0.0452)
+  config = studies.job_config(study, 'confirm_sgd_sgd')
+  assert (tuple(config.arms), config.learning_rate) == (('sgd',), 0.032)
+  wider = studies.job_config(study, 'wider_sgd_plp')
+  assert (wider.width, wider.epochs, tuple(wider.seeds)) == (
+    1 / 8,
+    26,
+    (0, 1, 2),
+  )
+  config = studies.job_config(study, 'confirm_adamw_adamw_plp')
+  assert tuple(config.arms) == ('adamw_plp', 'adamw_matched')
+  assert config.adamw_learning_rate == 4e-4
+  assert study.report_blocks['confirm_sgd'] == (
+    'confirm_sgd_sgd',
+    'confirm_sgd_plp',
+  )
+  assert 'wider_adamw' not in study.report_blocks  # the SGD sweep's only
+  # Nothing follows before both arms of a sweep are chosen.
+  assert not any(
+    job.startswith(('confirm', 'wider'))
+    for job in chosen_study({}, {'sgd': 0.032}).jobs
+  )
+
+
+def committed_points(study):
+  """Each sweep's points of the committed runs, as the report finds them."""
+  blocks = {}
+  for block, jobs in study.report_blocks.items():
+    found = report.load_block(study, study.out, jobs)
+    if found is not None:
+      blocks[block] = found
+  return {
+    name: sections.sweep_points(study, blocks, *options)
+    for name, options in study.options['sweeps'].items()
+  }
+
+
+def test_entered_choices_follow_the_rule_on_the_committed_runs():
+  study = lr_sweep.STUDY
+  seeds = study.options['seeds']
+  for name, points in committed_points(study).items():
+    sweep = lr_sweep.SWEEPS[name]
+    grid = set(sweep.grid) | ({0.001} if name == 'SGD' else set())
+    for arm in (sweep.baseline, sweep.plp):
+      on_grid = [p for p in points if p[1] == arm and p[0] in grid]
+      if arm in lr_sweep.GRID_BEST:
+        assert {p[0] for p in on_grid if len(p[2]) == len(seeds)} == grid
+        best = sections.chosen_rates(on_grid, seeds)[arm][0]
+        assert lr_sweep.GRID_BEST[arm] == best
+      if arm in lr_sweep.CHOSEN:
+        mine = [p for p in points if p[1] == arm]
+        best = sections.chosen_rates(mine, seeds)[arm][0]
+        assert lr_sweep.CHOSEN[arm] == pytest.approx(best)
+
+
+def block_with(differences):
+  """A block summary holding `differences`: name -> top-1 per seed."""
+  found = {}
+  for name, per_seed in differences.items():
+    found[name] = {'seeds': list(range(3, 3 + len(per_seed)))}
+    for metric in ('top1_error', 'top5_error'):
+      found[name][f'selected_{metric}'] = {
+        'mean': float(np.mean(per_seed)),
+        'std': float(np.std(per_seed, ddof=1)),
+        'per_seed': list(per_seed),
+        'paired_t_test_p': float(stats.ttest_1samp(per_seed, 0).pvalue),
+      }
+  return {'summary': found}
+
+
+def test_the_headline_row_comes_first_with_its_95_percent_interval():
+  top1 = [-0.01, 0.004, -0.02, 0.0, -0.006, 0.012, -0.015, -0.003]
+  blocks = {
+    'confirm_sgd': block_with({'plp - sgd': top1, 'plp - sgd_matched': top1})
+  }
+  text = sections.headline(lr_sweep.STUDY, blocks)
+  rows = [line for line in text.splitlines() if line.startswith('| confirm')]
+  assert len(rows) == 4
+  assert rows[0].startswith('| confirm_sgd | plp − sgd | top1 | headline | 8 |')
+  assert sum('| headline |' in row for row in rows) == 1
+  sem = stats.sem(top1)
+  low, high = stats.t.interval(0.95, 7, loc=np.mean(top1), scale=sem)
+  assert f'| [{100 * low:+.2f}, {100 * high:+.2f}] |' in rows[0]
+  assert sections.headline(lr_sweep.STUDY, {}) == ''
