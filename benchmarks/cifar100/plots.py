@@ -10,18 +10,27 @@ from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import trajectory
 
 
+def pyplot():
+  """matplotlib.pyplot drawing to files (the Agg backend).
+
+  Imported when drawing, not at the top: selecting the Agg backend on import
+  would take a notebook's inline backend away.
+  """
+  import matplotlib
+
+  matplotlib.use('Agg')
+  import matplotlib.pyplot as plt
+
+  return plt
+
+
 def plot_curves(workdir, results):
   """Test top-1 error and train loss per epoch, mean and range over seeds.
 
   Where the runs were validated, a marker shows each seed's selected epoch
   and its test top-1 error.
   """
-  # Imported here, not at the top: selecting the Agg backend on import would
-  # take a notebook's inline backend away.
-  import matplotlib
-
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = pyplot()
   from matplotlib.ticker import MaxNLocator
 
   figure, axes = plt.subplots(1, 2, figsize=(11, 4))
@@ -75,7 +84,7 @@ def mark_selected(axis, runs, color):
 
 def save_figure(figure, config, title, workdir, name):
   """Titles `figure` with the model, saves it as workdir/name.png, closes it."""
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   figure.suptitle(
     f'CIFAR-100, {config["model"]} width {config["width"]}:\n{title}'
@@ -126,10 +135,7 @@ def plot_trajectory(workdir, results):
   """Per layer, how far PLP's prediction lands from training's path."""
   # Imported here, not at the top: selecting the Agg backend on import would
   # take a notebook's inline backend away.
-  import matplotlib
-
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   probed = {}
   for arm, seeds in results['runs'].items():
@@ -180,10 +186,7 @@ def plot_sweep(path, title, points, longer_step):
   `longer_step`: (arm, factor): that arm's curve again at rate / factor,
   dashed: what a step `factor` times longer alone would give.
   """
-  import matplotlib
-
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt
+  plt = pyplot()
 
   figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
   arms = list(dict.fromkeys(arm for _, arm, _, _ in points))

@@ -80,13 +80,18 @@ def difference_cells(difference, kinds, with_seeds):
   return cells
 
 
+def markdown_row(cells):
+  """One row of a markdown table."""
+  return '| ' + ' | '.join(str(cell) for cell in cells) + ' |'
+
+
 def arm_table(blocks, kinds):
   """Per block and arm: test errors of `kinds` (and the selected epoch)."""
   titles = [f'{kind} {m}' for kind in kinds for m in ('top-1', 'top-5')]
   selected = 'selected' in kinds
   titles += ['selected epoch'] if selected else []
   lines = [
-    '| block | arm | seeds | ' + ' | '.join(titles) + ' |',
+    markdown_row(['block', 'arm', 'seeds', *titles]),
     '| --- | --- | --- |' + ' --- |' * len(titles),
   ]
   for block, results in blocks.items():
@@ -103,11 +108,7 @@ def arm_table(blocks, kinds):
         epoch = entry['selected_epoch']
         per = ', '.join(map(str, epoch['per_seed']))
         cells.append(f'{epoch["mean"]:.1f} ({per})')
-      lines.append(
-        f'| {block} | {arm} | {len(entry["seeds"])} | '
-        + ' | '.join(cells)
-        + ' |'
-      )
+      lines.append(markdown_row([block, arm, len(entry['seeds']), *cells]))
   return '\n'.join(lines)
 
 
@@ -117,17 +118,17 @@ def difference_header(leading_titles, kinds, unit):
   for kind in kinds:
     titles += [f'Δ {kind} top-1 (per {unit})', 'p', f'Δ {kind} top-5', 'p']
   return [
-    '| ' + ' | '.join(titles) + ' |',
+    markdown_row(titles),
     '|' + ' --- |' * len(titles),
   ]
 
 
 def difference_row(leading_cells, difference, kinds):
   """One table row: `leading_cells`, then each kind's differences and p."""
-  cells = [str(cell) for cell in leading_cells] + difference_cells(
+  cells = [*leading_cells] + difference_cells(
     difference, kinds, lambda _, metric: metric == 'top1_error'
   )
-  return '| ' + ' | '.join(cells) + ' |'
+  return markdown_row(cells)
 
 
 def difference_table(blocks, kinds):

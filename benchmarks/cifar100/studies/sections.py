@@ -97,7 +97,7 @@ def one_step_later_row(arm, seed, records):
       f'{100 * deltas[selected - 1]:+.2f} (epoch {selected})',
       f'{100 * deltas[-1]:+.2f}',
     ]
-  return f'| {arm} | {seed} | ' + ' | '.join(cells) + ' |'
+  return tables.markdown_row([arm, seed, *cells])
 
 
 def pooled_difference(blocks, names, arm, control, kinds=VALIDATED_KINDS):
@@ -163,9 +163,7 @@ def block_means_table(blocks, options, kind='selected'):
         tables.p_value(stats),
       ]
     lines.append(
-      f'| {pool} | {arm} − {control} | {len(found)} | '
-      + ' | '.join(cells)
-      + ' |'
+      tables.markdown_row([pool, f'{arm} − {control}', len(found), *cells])
     )
   return '\n'.join(lines)
 
@@ -236,7 +234,7 @@ def model_difference_row(model, results):
     f'{tables.pct(halfway, sign=True)} ({halfway["epoch"]})',
     tables.p_value(halfway),
   ]
-  return f'| {model} | ' + ' | '.join(cells) + ' |'
+  return tables.markdown_row([model, *cells])
 
 
 def model_tables(blocks):
@@ -432,9 +430,7 @@ def sweep_table(points):
       for m in SWEEP_METRICS
     ]
     lines.append(
-      f'| {rate:g} | {arm} | {len(errors)} | {diverged} | '
-      + ' | '.join(cells)
-      + ' |'
+      tables.markdown_row([f'{rate:g}', arm, len(errors), diverged, *cells])
     )
   return '\n'.join(lines)
 
