@@ -18,6 +18,19 @@ def mock_cifar():
   return tfds.testing.mock_data(num_examples=MOCK_EXAMPLES)
 
 
+def write_run(directory, results, arms, seed):
+  """A run directory holding `arms` of `results`' seed 0, relabelled `seed`."""
+  from benchmarks.cifar100 import results_io
+
+  part = {
+    **results,
+    'config': {**results['config'], 'arms': list(arms)},
+    'runs': {arm: {str(seed): results['runs'][arm]['0']} for arm in arms},
+  }
+  part.pop('summary')
+  results_io.write_json_atomically(str(directory / 'results.json'), part)
+
+
 def tiny_run(workdir, **overrides):
   """A run of tiny.py on mock data: (workdir, results)."""
   from benchmarks.cifar100 import experiment

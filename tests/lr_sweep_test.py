@@ -10,6 +10,7 @@ from benchmarks.cifar100 import studies
 from benchmarks.cifar100.studies import lr_sweep
 from benchmarks.cifar100.studies import report
 from benchmarks.cifar100.studies import sections
+from tests.conftest import write_run
 
 SQRT2 = 2**0.5
 
@@ -65,6 +66,32 @@ def test_chosen_rates_make_the_confirmation_and_the_wider_runs():
     job.startswith(('confirm', 'wider'))
     for job in chosen_study({}, {'sgd': 0.032}).jobs
   )
+
+
+def test_a_confirmation_is_reported_as_one_block_with_its_headline(
+  validated, tmp_path
+):
+  study = chosen_study({}, {'sgd': 0.032, 'plp': 0.016})
+  validated_run = validated[0]
+  root = tmp_path / 'runs'
+  for seed in (3, 4):
+    for job, arms in (
+      ('confirm_sgd_sgd', ['sgd']),
+      ('confirm_sgd_plp', ['plp', 'sgd_matched']),
+    ):
+      write_run(root / job / f'seed_{seed}', validated_run, arms, seed)
+  tables = report.write_report(
+    study, str(root), str(tmp_path / 'out'), plot=False
+  )
+  headline = tables.split('## The confirmation on fresh seeds')[1]
+  assert '| confirm_sgd | plp − sgd | top1 | headline | 2 |' in headline
+  assert (
+    '| confirm_sgd | plp − sgd_matched | top1 | secondary | 2 |' in headline
+  )
+  arms = tables.split('## Test errors per arm')[1].split('##')[0]
+  for arm in ('sgd', 'plp', 'sgd_matched'):
+    assert f'| confirm_sgd | {arm} | 2 |' in arms
+  assert 'sgd_lr_0.001 |' not in arms  # grid points are in the sweep table
 
 
 def committed_points(study):

@@ -11,6 +11,7 @@ from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import studies
 from benchmarks.cifar100.studies import report
 from benchmarks.cifar100.studies import sections
+from tests.conftest import write_run
 
 MATCHED = ['sgd', 'plp', 'sgd_matched']
 
@@ -113,17 +114,6 @@ def test_study_plans_one_run_per_job_and_seed():
   every = list(studies.planned_runs(studies.load('recipe_ablations')))
   assert len(every) == 4 * 3 + 5 * 2  # 3 models and the variants; ablations
   assert studies.run_directory('root', 'VGG16', 2) == 'root/VGG16/seed_2'
-
-
-def write_run(directory, results, arms, seed):
-  """A run directory holding `arms` of `results`, relabelled as `seed`."""
-  part = {
-    **results,
-    'config': {**results['config'], 'arms': list(arms)},
-    'runs': {arm: {str(seed): results['runs'][arm]['0']} for arm in arms},
-  }
-  part.pop('summary')
-  results_io.write_json_atomically(str(directory / 'results.json'), part)
 
 
 def test_paper_protocol_report_tables_blocks_of_finished_runs(

@@ -106,8 +106,10 @@ def refinement_jobs(sweep, grid_best):
 
 
 def chosen_rate_block(sweep, chosen, stage, seeds, **overrides):
-  """(block, its jobs): the baseline at its chosen rate, and PLP with the
-  matched control at PLP's; no jobs before both rates are `chosen`."""
+  """The baseline at its chosen rate; PLP and the matched control at PLP's.
+
+  Returns (block, its jobs): no jobs before both rates are `chosen`.
+  """
   block = f'{stage}_{sweep.baseline}'
   if sweep.baseline not in chosen or sweep.plp not in chosen:
     return block, {}
@@ -133,8 +135,10 @@ def chosen_rate_blocks(sweep, chosen):
 
 
 def sweep_jobs_and_blocks(sweep, grid_best, chosen):
-  """The sweep's jobs that the choices made so far call for, and its blocks:
-  each grid or √2 point one, each chosen-rate stage's two jobs one."""
+  """The jobs that the choices made so far call for, and their blocks.
+
+  Each grid or √2 point is a block; each chosen-rate stage's two jobs one.
+  """
   jobs = {**grid_jobs(sweep), **refinement_jobs(sweep, grid_best)}
   blocks = {job: (job,) for job in jobs}
   for block, stage_jobs in chosen_rate_blocks(sweep, chosen).items():
@@ -163,6 +167,7 @@ STUDY = Study(
   blocks=BLOCKS,
   sections=(
     sections.headline,
+    sections.arms,
     sections.sweep,
     sections.differences,
     sections.trajectory,
@@ -173,6 +178,12 @@ STUDY = Study(
       BORROWED: 'benchmarks/results/cifar100/paper_protocol/ResNet18',
     },
     'seeds': SEEDS,
+    # The arms table shows the chosen-rate stages (the sweep table the rest).
+    'arm_blocks': tuple(
+      f'{stage}_{s.baseline}'
+      for s in SWEEPS.values()
+      for stage in ('confirm', 'wider')
+    ),
     # Sweep -> (its arms, the config field its grid sets, job name prefix).
     'sweeps': {
       name: ((s.baseline, s.plp), s.field, s.prefix)

@@ -25,11 +25,17 @@ def compared(study, blocks):
 
 
 def arms(study, blocks):
-  """Each block's arms: test errors over seeds."""
+  """Each block's arms (those of `options['arm_blocks']`, if set)."""
+  shown = compared(study, blocks)
+  if 'arm_blocks' in study.options:
+    wanted = study.options['arm_blocks']
+    shown = {name: b for name, b in shown.items() if name in wanted}
+    if not shown:
+      return ''
   return (
     '## Test errors per arm\n\nIn %, mean ± std over the finished seeds; '
     '"selected" is the epoch of lowest validation top-1 error.\n\n'
-    f'{tables.arm_table(compared(study, blocks), VALIDATED_KINDS)}\n\n'
+    f'{tables.arm_table(shown, VALIDATED_KINDS)}\n\n'
   )
 
 
