@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from benchmarks.cifar100 import studies
+from benchmarks.cifar100 import summary
 from benchmarks.cifar100.studies import lr_sweep
 from benchmarks.cifar100.studies import report
 from benchmarks.cifar100.studies import sections
@@ -154,3 +155,10 @@ def test_the_headline_row_comes_first_with_its_95_percent_interval():
   low, high = stats.t.interval(0.95, 7, loc=np.mean(top1), scale=sem)
   assert f'| [{100 * low:+.2f}, {100 * high:+.2f}] |' in rows[0]
   assert sections.headline(lr_sweep.STUDY, {}) == ''
+  # While the confirmation runs: one finished seed has no interval yet.
+  difference = {'seeds': [3]}
+  for metric in ('top1_error', 'top5_error'):
+    difference[f'selected_{metric}'] = summary.difference_stats([-0.01])
+  one_seed = {'confirm_sgd': {'summary': {'plp - sgd': difference}}}
+  text = sections.headline(lr_sweep.STUDY, one_seed)
+  assert '| -1.00 (-1.00) | n/a | n/a |' in text

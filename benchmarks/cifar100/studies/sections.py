@@ -366,13 +366,20 @@ def confirmation_rows(block, comparisons, found):
 def confirmation_row(block, arm, control, difference, metric, is_headline):
   """One comparison's row: mean, per seed, 95% CI and p of `metric`."""
   stats = difference[f'selected_{metric}']
-  low, high = summary.confidence_interval(stats['per_seed'])
-  test = 'headline' if is_headline else 'secondary'
-  return (
-    f'| {block} | {arm} − {control} | {metric.replace("_error", "")} '
-    f'| {test} | {len(difference["seeds"])} '
-    f'| {100 * stats["mean"]:+.2f} ({tables.per_seed(stats)}) '
-    f'| [{100 * low:+.2f}, {100 * high:+.2f}] | {tables.p_value(stats)} |'
+  interval = summary.confidence_interval(stats['per_seed'])
+  return tables.markdown_row(
+    [
+      block,
+      f'{arm} − {control}',
+      metric.replace('_error', ''),
+      'headline' if is_headline else 'secondary',
+      len(difference['seeds']),
+      f'{100 * stats["mean"]:+.2f} ({tables.per_seed(stats)})',
+      'n/a'
+      if interval is None
+      else '[{:+.2f}, {:+.2f}]'.format(*(100 * bound for bound in interval)),
+      tables.p_value(stats),
+    ]
   )
 
 
