@@ -34,6 +34,23 @@ def test_refinement_points_sit_a_factor_sqrt2_from_each_arms_best():
   assert lr_sweep.refinement_jobs(sweep, {}) == {}
 
 
+def test_a_chosen_rate_at_an_edge_asks_for_a_wider_grid():
+  seeds = (0, 1, 2)
+
+  def point(rate, arm, error, seeds=seeds):
+    return (rate, arm, {s: {'val_top1_error': error} for s in seeds}, 0)
+
+  points = [
+    point(0.01, 'sgd', 0.5), point(0.02, 'sgd', 0.4), point(0.04, 'sgd', 0.6),
+    point(0.01, 'plp', 0.6), point(0.02, 'plp', 0.5), point(0.04, 'plp', 0.4),
+    point(0.08, 'plp', 0.1, seeds=(0,)),  # not on every seed: not chosen
+  ]  # fmt: skip
+  assert sections.chosen_so_far(points, seeds) == (
+    'sgd 0.02 (40.00); '
+    'plp 0.04 (40.00, at an edge of the complete points: extend the grid)'
+  )
+
+
 def chosen_study(grid_best, chosen):
   jobs, blocks = lr_sweep.study_jobs_and_blocks(grid_best, chosen)
   return dataclasses.replace(lr_sweep.STUDY, jobs=jobs, blocks=blocks)

@@ -460,17 +460,28 @@ def sweep(study, blocks):
     points = sweep_points(study, blocks, arms, field, prefix)
     if not points:
       continue
-    chosen = chosen_rates(points, study.options['seeds'])
-    said = '; '.join(
-      f'{arm} {rate:g} ({100 * error:.2f})'
-      for arm, (rate, error) in chosen.items()
-    )
+    said = chosen_so_far(points, study.options['seeds'])
     text += (
       f'### {name}\n\n![{name}: top-1 error against the learning rate]'
       f'({sweep_figure(name)})\n\n{sweep_table(points)}\n\n'
       f'Chosen so far: {said or "no point has all three seeds yet"}.\n\n'
     )
   return text
+
+
+def chosen_so_far(points, seeds):
+  """Each arm's chosen rate, marked where the grid is to be extended.
+
+  That is where the rate is the lowest or highest that the arm has run on
+  every seed.
+  """
+  said = []
+  for arm, (rate, error) in chosen_rates(points, seeds).items():
+    complete = [p[0] for p in points if p[1] == arm and len(p[2]) == len(seeds)]
+    edge = rate in (min(complete), max(complete))
+    note = ', at an edge of the complete points: extend the grid' * edge
+    said.append(f'{arm} {rate:g} ({100 * error:.2f}{note})')
+  return '; '.join(said)
 
 
 def sweep_figure(name):
