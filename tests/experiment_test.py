@@ -129,7 +129,9 @@ def stepwise_errors_one_step_after(config, arm, epochs):
     config, arm, 0, sizes['steps_per_epoch'], mesh
   )
   for epoch in range(1, epochs + 2):
-    order = train.epoch_order(0, epoch, sizes['train_examples'], 8)
+    order = train.epoch_order(
+      0, epoch, sizes['train_examples'], config.batch_size
+    )
     key = jax.random.fold_in(jax.random.key(0), epoch)
     order = order if epoch <= epochs else order[:1]
     train.train_epoch_stepwise(

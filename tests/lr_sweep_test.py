@@ -119,10 +119,7 @@ def committed_points(study):
     found = report.load_block(study, study.out, jobs)
     if found is not None:
       blocks[block] = found
-  return {
-    name: sections.sweep_points(study, blocks, *options)
-    for name, options in study.options['sweeps'].items()
-  }
+  return sections.study_sweep_points(study, blocks)
 
 
 def test_entered_choices_follow_the_rule_on_the_committed_runs():
@@ -134,7 +131,8 @@ def test_entered_choices_follow_the_rule_on_the_committed_runs():
     for arm in (sweep.baseline, sweep.plp):
       on_grid = [p for p in points if p[1] == arm and p[0] in grid]
       if arm in lr_sweep.GRID_BEST:
-        assert {p[0] for p in on_grid if len(p[2]) == len(seeds)} == grid
+        complete = sections.complete_points(on_grid, seeds)
+        assert {p[0] for p in complete} == grid
         best = sections.chosen_rates(on_grid, seeds)[arm][0]
         assert lr_sweep.GRID_BEST[arm] == best
       if arm in lr_sweep.CHOSEN:

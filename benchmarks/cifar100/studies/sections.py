@@ -419,13 +419,27 @@ def sweep_points(study, blocks, arms, field, prefix):
   return sorted(points, key=lambda point: (point[0], arms.index(point[1])))
 
 
+def study_sweep_points(study, blocks):
+  """Sweep name -> its `sweep_points`, for each sweep with a point run."""
+  found = {}
+  for name, (arms, field, prefix) in study.options.get('sweeps', {}).items():
+    points = sweep_points(study, blocks, arms, field, prefix)
+    if points:
+      found[name] = points
+  return found
+
+
+def complete_points(points, seeds):
+  """The points run on every seed: the only ones a rate is chosen among."""
+  return [point for point in points if len(point[2]) == len(seeds)]
+
+
 def chosen_rates(points, seeds):
   """Arm -> (rate, mean validation top-1) of its lowest mean, over `seeds`."""
   best = {}
-  for rate, arm, errors, _ in points:
+  for rate, arm, errors, _ in complete_points(points, seeds):
     mean = summary.mean_std([e['val_top1_error'] for e in errors.values()])
-    complete = len(errors) == len(seeds)  # a point is chosen on every seed
-    if complete and (arm not in best or mean['mean'] < best[arm][1]):
+    if arm not in best or mean['mean'] < best[arm][1]:
       best[arm] = (rate, mean['mean'])
   return best
 
@@ -456,10 +470,7 @@ def sweep(study, blocks):
     "(99% top-1, 95% top-5). Each arm's rate is chosen by the lowest mean "
     'validation top-1 error over all three seeds.\n\n'
   )
-  for name, (arms, field, prefix) in study.options['sweeps'].items():
-    points = sweep_points(study, blocks, arms, field, prefix)
-    if not points:
-      continue
+  for name, points in study_sweep_points(study, blocks).items():
     said = chosen_so_far(points, study.options['seeds'])
     text += (
       f'### {name}\n\n![{name}: top-1 error against the learning rate]'
@@ -477,7 +488,7 @@ def chosen_so_far(points, seeds):
   """
   said = []
   for arm, (rate, error) in chosen_rates(points, seeds).items():
-    complete = [p[0] for p in points if p[1] == arm and len(p[2]) == len(seeds)]
+    complete = [p[0] for p in complete_points(points, seeds) if p[1] == arm]
     edge = rate in (min(complete), max(complete))
     note = ', at an edge of the complete points: extend the grid' * edge
     said.append(f'{arm} {rate:g} ({100 * error:.2f}{note})')
@@ -493,10 +504,9 @@ def sweep_figures(study, blocks, out):
   """Draws each sweep's figure to OUT/sweep_NAME.png; their paths."""
   factor = optimizers.matched_step_factor(1.0, 3)  # PLP's 7/6, as run
   paths = []
-  for name, (arms, field, prefix) in study.options.get('sweeps', {}).items():
-    points = sweep_points(study, blocks, arms, field, prefix)
-    if points:
-      title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
-      path = os.path.join(out, sweep_figure(name))
-      paths.append(plots.plot_sweep(path, title, points, (arms[0], factor)))
+  for name, points in study_sweep_points(study, blocks).items():
+    baseline = study.options['sweeps'][name][0][0]
+    title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
+    path = os.path.join(out, sweep_figure(name))
+    paths.append(plots.plot_sweep(path, title, points, (baseline, factor)))
   return paths
