@@ -74,6 +74,18 @@ def _check_rule(order, gate):
     raise ValueError(f'`gate` must be one of {GATES}, got {gate!r}.')
 
 
+def _check_params(params):
+  """Refuses a parameter that is not floating: its prediction would truncate."""
+  for path, p in jax.tree_util.tree_leaves_with_path(params):
+    dtype = jnp.result_type(p)
+    if not jnp.issubdtype(dtype, jnp.inexact):
+      raise ValueError(
+        f'`plp` extrapolates floating-point parameters, but params'
+        f'{jax.tree_util.keystr(path)} has dtype {dtype}. Leave such leaves '
+        'out with `optax.masked(plp(), mask)`, the mask False at them.'
+      )
+
+
 def _cosine_gate(u2, u3):
   """max(0, cos) of the angle between two arrays, 0 where either is zero."""
   wide = jnp.promote_types(u3.dtype, jnp.float32)
@@ -204,7 +216,9 @@ def plp(
 
   Returns:
     The corresponding `GradientTransformationExtraArgs`, whose outputs keep
-    the dtype of the incoming updates.
+    the dtype of the incoming updates. Its ``init`` raises a ``ValueError``
+    for a parameter that is not floating (an integer counter, say), which a
+    prediction would truncate; mask such leaves out with ``optax.masked``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -231,6 +245,7 @@ def plp(
   _check_rule(order, gate)
 
   def init_fn(params: optax.Params) -> PLPState:
+    _check_params(params)
     # The history is computed from `params` rather than created as a constant
     # so that, under `jax.jit`, it inherits each parameter's sharding. Its
     # value is never read: every cycle writes it before predicting.

@@ -47,7 +47,8 @@ def plot_curves(workdir, results):
   for axis in axes:
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
-    axis.legend()
+    if axis.get_legend_handles_labels()[0]:  # none where every run diverged
+      axis.legend()
   return save_figure(
     figure, results['config'], 'mean and range over seeds', workdir, 'curves'
   )

@@ -286,6 +286,15 @@ def test_masked_leaves_are_left_alone(rule):
   np.testing.assert_array_equal(params['scale'], jnp.full(2, 0.75))
 
 
+def test_integer_params_are_refused_with_what_to_do():
+  params = {'kernel': jnp.zeros(3), 'steps': jnp.zeros((), jnp.int32)}
+  with pytest.raises(ValueError, match=r"\['steps'\].*int32.*optax.masked"):
+    optax_plp.plp().init(params)
+  mask = {'kernel': True, 'steps': False}
+  state = optax.masked(optax_plp.plp(), mask).init(params)  # as it says
+  assert state.inner_state.history['kernel'].shape == (3,)
+
+
 @pytest.mark.parametrize('rule', RULES)
 def test_apply_if_finite_skips_the_bad_step_without_counting_it(rule):
   tx = optax.apply_if_finite(
