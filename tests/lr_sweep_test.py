@@ -125,8 +125,9 @@ def committed_points(study):
 def test_entered_choices_follow_the_rule_on_the_committed_runs():
   study = lr_sweep.STUDY
   seeds = study.options['seeds']
-  for name, points in committed_points(study).items():
-    sweep = lr_sweep.SWEEPS[name]
+  committed = committed_points(study)
+  for name, sweep in lr_sweep.SWEEPS.items():
+    points = committed.get(name, [])  # an entered choice needs its runs
     grid = set(sweep.grid) | ({0.001} if name == 'SGD' else set())
     for arm in (sweep.baseline, sweep.plp):
       on_grid = [p for p in points if p[1] == arm and p[0] in grid]
