@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import studies
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100.studies import lr_sweep
@@ -178,3 +179,32 @@ def test_the_headline_row_comes_first_with_its_95_percent_interval():
   one_seed = {'confirm_sgd': {'summary': {'plp - sgd': difference}}}
   text = sections.headline(lr_sweep.STUDY, one_seed)
   assert '| -1.00 (-1.00) | n/a | n/a |' in text
+
+
+def test_the_sweep_figure_opens_the_markers_of_points_short_of_seeds(
+  tmp_path, monkeypatch
+):
+  def errors(*top1):
+    return {
+      seed: {'top1_error': e, 'val_top1_error': e}
+      for seed, e in enumerate(top1)
+    }
+
+  points = [
+    (0.01, 'sgd', errors(0.7, 0.72, 0.74), 0),
+    (0.02, 'sgd', errors(0.69), 0),  # one seed of three so far
+    (0.01, 'plp', errors(0.71, 0.7, 0.73), 0),
+  ]
+  closed = []
+  monkeypatch.setattr(plots.pyplot(), 'close', closed.append)
+  plots.plot_sweep(str(tmp_path / 'f.png'), 'title', points, ('sgd', 7 / 6), 3)
+  for axis in closed[0].axes:
+    hollow = [
+      (tuple(line.get_xdata()), tuple(line.get_ydata()))
+      for line in axis.lines
+      if line.get_markerfacecolor() == 'white' and len(line.get_xdata())
+    ]
+    assert len(hollow) == 1 and hollow[0][0] == (0.02,)
+    assert hollow[0][1] == pytest.approx((69.0,))
+    labels = [text.get_text() for text in axis.get_legend().get_texts()]
+    assert 'fewer than 3 seeds so far' in labels

@@ -508,5 +508,6 @@ def sweep_figures(study, blocks, out):
     baseline = study.options['sweeps'][name][0][0]
     title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
     path = os.path.join(out, sweep_figure(name))
-    paths.append(plots.plot_sweep(path, title, points, (baseline, factor)))
+    longer_step, num_seeds = (baseline, factor), len(study.options['seeds'])
+    paths.append(plots.plot_sweep(path, title, points, longer_step, num_seeds))
   return paths
