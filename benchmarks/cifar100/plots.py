@@ -205,8 +205,11 @@ def plot_sweep(path, title, points, longer_step, num_seeds):
           label=f'{arm} at rate / {factor:.3g}: a longer step alone',
         )  # fmt: skip
       open_rates, open_means, _ = sweep_curve(partial, arm, metric)
-      color = bars[0].get_color()  # drawn over the bar's filled marker
-      axis.plot(open_rates, open_means, 'o', color=color, mfc='white', zorder=3)
+      if open_rates:  # drawn over the bar's filled marker, in its colour
+        color = bars[0].get_color()
+        axis.plot(
+          open_rates, open_means, 'o', color=color, mfc='white', zorder=3
+        )
     if partial:
       axis.plot(
         [], [], 'o', color='gray', mfc='white',

@@ -487,8 +487,9 @@ def chosen_so_far(points, seeds):
   every seed.
   """
   said = []
+  complete_runs = complete_points(points, seeds)
   for arm, (rate, error) in chosen_rates(points, seeds).items():
-    complete = [p[0] for p in complete_points(points, seeds) if p[1] == arm]
+    complete = [p[0] for p in complete_runs if p[1] == arm]
     edge = rate in (min(complete), max(complete))
     note = ', at an edge of the complete points: extend the grid' * edge
     said.append(f'{arm} {rate:g} ({100 * error:.2f}{note})')
@@ -505,7 +506,8 @@ def sweep_figures(study, blocks, out):
   factor = optimizers.matched_step_factor(1.0, 3)  # PLP's 7/6, as run
   paths = []
   for name, points in study_sweep_points(study, blocks).items():
-    baseline = study.options['sweeps'][name][0][0]
+    arms, _, _ = study.options['sweeps'][name]
+    baseline = arms[0]  # its curve shifted by PLP's longer step
     title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
     path = os.path.join(out, sweep_figure(name))
     longer_step, num_seeds = (baseline, factor), len(study.options['seeds'])
