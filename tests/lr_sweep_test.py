@@ -133,7 +133,7 @@ def test_entered_choices_follow_the_rule_on_the_committed_runs():
     for arm in (sweep.baseline, sweep.plp):
       on_grid = [p for p in points if p[1] == arm and p[0] in grid]
       if arm in lr_sweep.GRID_BEST:
-        complete = sections.complete_points(on_grid, seeds)
+        complete = summary.complete_points(on_grid, seeds)
         assert {p[0] for p in complete} == grid
         best = sections.chosen_rates(on_grid, seeds)[arm][0]
         assert lr_sweep.GRID_BEST[arm] == best
@@ -197,7 +197,9 @@ def test_the_sweep_figure_opens_the_markers_of_points_short_of_seeds(
   ]
   closed = []
   monkeypatch.setattr(plots.pyplot(), 'close', closed.append)
-  plots.plot_sweep(str(tmp_path / 'f.png'), 'title', points, ('sgd', 7 / 6), 3)
+  plots.plot_sweep(
+    str(tmp_path / 'f.png'), 'title', points, ('sgd', 7 / 6), (0, 1, 2)
+  )
   for axis in closed[0].axes:
     hollow = [
       (tuple(line.get_xdata()), tuple(line.get_ydata()))

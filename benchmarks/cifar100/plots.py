@@ -179,22 +179,23 @@ def plot_trajectory(workdir, results):
   )
 
 
-def plot_sweep(path, title, points, longer_step, num_seeds):
+def plot_sweep(path, title, points, longer_step, seeds):
   """Test and validation top-1 error against the learning rate, per arm.
 
   `points`: (rate, arm, seed -> errors, diverged) as `sections.sweep_points`
   gives them; mean and std over seeds as error bars, on a log axis.
   `longer_step`: (arm, factor): that arm's curve again at rate / factor,
   dashed: what a step `factor` times longer alone would give.
-  `num_seeds`: the seeds that complete a point; a point run on fewer so far
-  has an open marker.
+  `seeds`: those that complete a point; a point run on fewer so far has an
+  open marker.
   """
   plt = pyplot()
 
   figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
   arms = list(dict.fromkeys(arm for _, arm, _, _ in points))
   shifted_arm, factor = longer_step
-  partial = [p for p in points if len(p[2]) < num_seeds]
+  complete = summary.complete_points(points, seeds)
+  partial = [p for p in points if p not in complete]
   for axis, metric in zip(axes, ('top1_error', 'val_top1_error'), strict=True):
     for arm in arms:
       rates, means, stds = sweep_curve(points, arm, metric)
@@ -213,7 +214,7 @@ def plot_sweep(path, title, points, longer_step, num_seeds):
     if partial:
       axis.plot(
         [], [], 'o', color='gray', mfc='white',
-        label=f'fewer than {num_seeds} seeds so far',
+        label=f'fewer than {len(seeds)} seeds so far',
       )  # fmt: skip
     axis.set(
       xscale='log', xlabel='base learning rate',

@@ -429,15 +429,10 @@ def study_sweep_points(study, blocks):
   return found
 
 
-def complete_points(points, seeds):
-  """The points run on every seed: the only ones a rate is chosen among."""
-  return [point for point in points if len(point[2]) == len(seeds)]
-
-
 def chosen_rates(points, seeds):
   """Arm -> (rate, mean validation top-1) of its lowest mean, over `seeds`."""
   best = {}
-  for rate, arm, errors, _ in complete_points(points, seeds):
+  for rate, arm, errors, _ in summary.complete_points(points, seeds):
     mean = summary.mean_std([e['val_top1_error'] for e in errors.values()])
     if arm not in best or mean['mean'] < best[arm][1]:
       best[arm] = (rate, mean['mean'])
@@ -487,7 +482,7 @@ def chosen_so_far(points, seeds):
   every seed.
   """
   said = []
-  complete_runs = complete_points(points, seeds)
+  complete_runs = summary.complete_points(points, seeds)
   for arm, (rate, error) in chosen_rates(points, seeds).items():
     complete = [p[0] for p in complete_runs if p[1] == arm]
     edge = rate in (min(complete), max(complete))
@@ -510,6 +505,6 @@ def sweep_figures(study, blocks, out):
     baseline = arms[0]  # its curve shifted by PLP's longer step
     title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
     path = os.path.join(out, sweep_figure(name))
-    longer_step, num_seeds = (baseline, factor), len(study.options['seeds'])
-    paths.append(plots.plot_sweep(path, title, points, longer_step, num_seeds))
+    longer_step, seeds = (baseline, factor), study.options['seeds']
+    paths.append(plots.plot_sweep(path, title, points, longer_step, seeds))
   return paths
