@@ -76,11 +76,14 @@ EPOCH_PATHS = {
 }
 
 
-def epoch_path_seconds(name, width, batch_size, steps, dtype, rounds=3):
-  """Median seconds of an epoch of `steps` steps, per path of `EPOCH_PATHS`.
+def epoch_path_seconds(
+  name, width, batch_size, steps, dtype, rounds=3, paths=tuple(EPOCH_PATHS)
+):
+  """Median seconds of an epoch of `steps` steps, per path named in `paths`.
 
-  The paths train the same model on random images, one after the other in
-  each round, so that a slower moment of the machine costs each alike.
+  The paths (of `EPOCH_PATHS`) train the same model on random images, one
+  after the other in each round, so that a slower moment of the machine
+  costs each alike.
   """
   model = models.create(name, width=width, dtype=dtype)
   tx = optimizers.arm_optimizer('sgd', reference_recipe.get_config(), steps)
@@ -91,7 +94,7 @@ def epoch_path_seconds(name, width, batch_size, steps, dtype, rounds=3):
   mesh = distributed.data_mesh(jax.devices()[:1])
   sharding = distributed.batch_sharding(mesh)
   no_probe = trajectory.Probe(0, steps, 0)
-  paths = EPOCH_PATHS.values()
+  paths = [EPOCH_PATHS[path] for path in paths]
 
   def seconds(path):
     start = time.perf_counter()

@@ -1,0 +1,28 @@
+"""The lanes' speed check pins each lane to its own core, as `taskset` does."""
+
+import os
+import sys
+
+import jax.numpy as jnp
+
+from benchmarks.cifar100 import lanes_speed
+from benchmarks.cifar100 import models_speed
+
+# A lane that reports, as its rate, how many cores it may run on.
+CORES_SEEN = (
+  'import json, os; '
+  'print(json.dumps({"images_per_s": len(os.sched_getaffinity(0))}))'
+)
+
+
+def test_pinned_lanes_each_see_one_core_and_unpinned_ones_all():
+  cores = len(os.sched_getaffinity(0))
+  rates = lanes_speed.compare([sys.executable, '-c', CORES_SEEN], 2, rounds=1)
+  assert rates == {'unpinned': [cores, cores], 'pinned': [1, 1]}
+
+
+def test_a_lane_times_epochs_of_one_step_a_call():
+  seconds = models_speed.epoch_path_seconds(
+    'ResNet18', 1 / 16, 4, 2, jnp.float32, rounds=1, paths=('step a call',)
+  )
+  assert len(seconds) == 1 and seconds[0] > 0
