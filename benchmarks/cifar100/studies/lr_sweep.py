@@ -61,7 +61,7 @@ SWEEPS = {
 GRID_BEST = {'sgd': 0.032, 'plp': 0.064}  # SGD's grid, 2026-11-30
 # Arm -> its rate re-chosen by the same rule among its grid and √2 points,
 # entered once those have run: the rates of the confirmation.
-CHOSEN = {}
+CHOSEN = {'sgd': 0.032 * 2**0.5, 'plp': 0.064}  # SGD's √2 points, 2026-11-30
 
 
 def base_config():
