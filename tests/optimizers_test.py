@@ -200,3 +200,15 @@ def test_schedule_phases_start_at_the_decay_boundaries():
   assert optimizers.schedule_phases(paper_protocol.get_config(), 312) == [
     (0, 'cyclic 0.001-0.002')
   ]
+
+
+def test_schedule_phases_name_the_rates_of_the_arms_base_optimizer():
+  study = studies.load('lr_sweep')
+  adamw_point = studies.job_config(study, 'adamw_lr_0.0016')
+  sgd_point = studies.job_config(study, 'sgd_lr_0.0452548')
+  assert optimizers.schedule_phases(adamw_point, 312, 'adamw_plp') == [
+    (0, 'cyclic 0.0016-0.0032')
+  ]
+  assert optimizers.schedule_phases(sgd_point, 312, 'plp') == [
+    (0, 'cyclic 0.0452548-0.0905097')
+  ]

@@ -70,6 +70,14 @@ def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
   assert summarized['plp']['epochs_to_baseline_final_top1'] == 2
 
 
+def test_a_control_that_is_also_against_the_first_arm_comes_once():
+  assert summary.comparisons(['adamw', 'adamw_plp', 'adamw_matched']) == [
+    ('adamw_plp', 'adamw'),
+    ('adamw_matched', 'adamw'),
+    ('adamw_plp', 'adamw_matched'),
+  ]
+
+
 def test_without_validation_there_is_no_selected_kind():
   runs = {'sgd': {0: records([0.5, 0.4])}, 'plp': {0: records([0.5, 0.3])}}
   summarized = summary.summarize(runs, ['sgd', 'plp'], epochs=2)

@@ -92,18 +92,20 @@ def decay_boundaries(config, steps_per_epoch):
   return [round(m * total) for m in config.lr_milestones]
 
 
-def schedule_phases(config, steps_per_epoch):
-  """(first step, label) of each phase of the learning-rate schedule.
+def schedule_phases(config, steps_per_epoch, arm='sgd'):
+  """(first step, label) of each phase of the arm's learning-rate schedule.
 
   The step decay's phases start at its boundaries; a cyclic or constant
-  schedule is one phase.
+  schedule is one phase, labelled with the rates of the arm's base optimizer
+  (AdamW's field for an AdamW arm), before any matched-step scale.
   """
   kind = config.get('lr_schedule', 'step_decay')  # older results lack it
+  base = base_learning_rate(arm, config)
   if kind == 'cyclic':
-    low, high = config.learning_rate, config.max_learning_rate
-    return [(0, f'cyclic {low:g}-{high:g}')]
+    high = base * config.max_learning_rate / config.learning_rate
+    return [(0, f'cyclic {base:g}-{high:g}')]
   if kind == 'constant':
-    return [(0, f'constant {config.learning_rate:g}')]
+    return [(0, f'constant {base:g}')]
   starts = [0, *decay_boundaries(config, steps_per_epoch)]
   return [(s, f'{config.lr_decay**i:g} × base') for i, s in enumerate(starts)]
 
@@ -137,6 +139,13 @@ def demon_schedule(momentum, total_steps):
     return beta * remaining / ((1 - beta) + beta * remaining)
 
   return schedule
+
+
+def base_learning_rate(name, config):
+  """The config's base rate of the arm called `name`: AdamW's or SGD's."""
+  if ARMS[name].base == 'adamw':
+    return config.adamw_learning_rate
+  return config.learning_rate
 
 
 def learning_rate_schedule(base, steps_per_epoch, config):
@@ -192,16 +201,14 @@ def arm_optimizer(name, config, steps_per_epoch):
     scale = matched_step_factor(
       config.prediction.step_size, config.prediction.every
     )
+  rate = learning_rate_schedule(
+    base_learning_rate(name, config) * scale, steps_per_epoch, config
+  )
   if arm.base == 'adamw':
-    rate = learning_rate_schedule(
-      config.adamw_learning_rate * scale, steps_per_epoch, config
-    )
     tx = optax.adamw(rate, weight_decay=config.adamw_weight_decay)
   else:
     tx = sgd(
-      learning_rate_schedule(
-        config.learning_rate * scale, steps_per_epoch, config
-      ),
+      rate,
       momentum_schedule(arm, steps_per_epoch, config),
       nesterov=config.nesterov,
       weight_decay=config.weight_decay,

@@ -141,11 +141,14 @@ def paired_difference(arm_runs, control_runs, kinds):
 
 
 def comparisons(arms):
-  """(arm, control) pairs: each arm against the first, and the controls."""
+  """(arm, control) pairs: each arm against the first, and the controls.
+
+  Each pair comes once: a control may be an arm against the first already
+  (`adamw_plp` against `adamw`).
+  """
   pairs = [(arm, arms[0]) for arm in arms[1:]]
-  return pairs + [
-    pair for pair in optimizers.CONTROLS if set(pair) <= set(arms)
-  ]
+  pairs += [pair for pair in optimizers.CONTROLS if set(pair) <= set(arms)]
+  return list(dict.fromkeys(pairs))
 
 
 def summarize(runs, arms, epochs):

@@ -159,9 +159,9 @@ def trajectory_table(results):
   for job, result in results.items():
     config = ml_collections.ConfigDict(result['config'])
     steps_per_epoch = result['data']['steps_per_epoch']
-    phases = optimizers.schedule_phases(config, steps_per_epoch)
     layers = plots.kernel_names(result['config'])
     for arm, seeds in result['runs'].items():
+      phases = optimizers.schedule_phases(config, steps_per_epoch, arm)
       probes = [
         p
         for records in seeds.values()
