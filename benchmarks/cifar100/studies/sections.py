@@ -11,6 +11,7 @@ from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import studies
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import tables
 
@@ -334,7 +335,8 @@ def headline(study, blocks):
   rows = []
   for block, comparisons in study.options.get('headline', {}).items():
     found = blocks.get(block, {}).get('summary', {})
-    rows += confirmation_rows(block, comparisons, found)
+    planned = planned_seeds(study, block)
+    rows += confirmation_rows(block, comparisons, found, planned)
   if not rows:
     return ''
   return (
@@ -342,28 +344,41 @@ def headline(study, blocks):
     'seeds none of the choices saw; test errors of the validation-selected '
     'epoch, arm minus control in points of %, paired by seed: the mean with '
     'its 95% confidence interval (t, n − 1 degrees of freedom) and the '
-    'two-sided paired t-test p. Only the first row is the headline test.\n\n'
+    'two-sided paired t-test p. Only the first row is the headline test, '
+    'and it is read once all its planned seeds have run; until then its row '
+    'says how many have.\n\n'
     '| block | arm − control | metric | test | seeds | mean (per seed) '
     '| 95% CI | p |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
-    + '\n'.join(sorted(rows, key=lambda row: '| headline |' not in row))
+    + '\n'.join(sorted(rows, key=lambda row: '| headline' not in row))
     + '\n\n'
   )
 
 
-def confirmation_rows(block, comparisons, found):
+def planned_seeds(study, block):
+  """How many seeds the jobs of a block are to run (0 if it has none yet)."""
+  jobs = study.blocks.get(block, ())
+  return max((len(studies.job_config(study, j).seeds) for j in jobs), default=0)
+
+
+def confirmation_rows(block, comparisons, found, planned):
   """The rows of a block's comparisons found in its summary, top-1 first."""
   rows = []
   for arm, control, is_headline in comparisons:
     difference = found.get(f'{arm} - {control}')
     for metric in summary.METRICS if difference else ():
-      first = is_headline and metric == 'top1_error'
+      test = (
+        'headline' if is_headline and metric == 'top1_error' else 'secondary'
+      )
+      seeds = len(difference['seeds'])
+      if seeds < planned:
+        test += f', {seeds} of {planned} seeds so far'
       rows.append(
-        confirmation_row(block, arm, control, difference, metric, first)
+        confirmation_row(block, arm, control, difference, metric, test)
       )
   return rows
 
 
-def confirmation_row(block, arm, control, difference, metric, is_headline):
+def confirmation_row(block, arm, control, difference, metric, test):
   """One comparison's row: mean, per seed, 95% CI and p of `metric`."""
   stats = difference[f'selected_{metric}']
   interval = summary.confidence_interval(stats['per_seed'])
@@ -372,7 +387,7 @@ def confirmation_row(block, arm, control, difference, metric, is_headline):
       block,
       f'{arm} − {control}',
       metric.replace('_error', ''),
-      'headline' if is_headline else 'secondary',
+      test,
       len(difference['seeds']),
       f'{100 * stats["mean"]:+.2f} ({tables.per_seed(stats)})',
       'n/a'
