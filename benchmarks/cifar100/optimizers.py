@@ -102,8 +102,7 @@ def schedule_phases(config, steps_per_epoch, arm='sgd'):
   kind = config.get('lr_schedule', 'step_decay')  # older results lack it
   base = base_learning_rate(arm, config)
   if kind == 'cyclic':
-    high = base * config.max_learning_rate / config.learning_rate
-    return [(0, f'cyclic {base:g}-{high:g}')]
+    return [(0, f'cyclic {base:g}-{cycle_peak(base, config):g}')]
   if kind == 'constant':
     return [(0, f'constant {base:g}')]
   starts = [0, *decay_boundaries(config, steps_per_epoch)]
@@ -148,11 +147,16 @@ def base_learning_rate(name, config):
   return config.learning_rate
 
 
+def cycle_peak(base, config):
+  """The top of the cyclic schedule that starts at `base` (its ratio kept)."""
+  return base * (config.max_learning_rate / config.learning_rate)
+
+
 def learning_rate_schedule(base, steps_per_epoch, config):
   """The config's learning-rate schedule, scaled so that it starts at `base`."""
   if config.lr_schedule == 'cyclic':
-    scale = config.max_learning_rate / config.learning_rate
-    return triangular_schedule(base, base * scale, config.cycle_steps_up)
+    peak = cycle_peak(base, config)
+    return triangular_schedule(base, peak, config.cycle_steps_up)
   if config.lr_schedule == 'constant':
     return optax.constant_schedule(base)
   return step_decay_schedule(base, steps_per_epoch, config)
