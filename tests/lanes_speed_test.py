@@ -2,6 +2,7 @@
 
 import os
 import sys
+import warnings
 
 import jax.numpy as jnp
 
@@ -19,6 +20,14 @@ def test_pinned_lanes_each_see_one_core_and_unpinned_ones_all():
   cores = len(os.sched_getaffinity(0))
   rates = lanes_speed.compare([sys.executable, '-c', CORES_SEEN], 2, rounds=1)
   assert rates == {'unpinned': [cores, cores], 'pinned': [1, 1]}
+
+
+def test_lanes_start_without_forking_a_process_running_jax():
+  jnp.zeros(1).block_until_ready()  # JAX's threads run, its fork hook is set
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter('always')
+    lanes_speed.compare([sys.executable, '-c', CORES_SEEN], 2, rounds=1)
+  assert not [w for w in caught if 'fork' in str(w.message)]
 
 
 def test_a_lane_times_epochs_of_one_step_a_call():

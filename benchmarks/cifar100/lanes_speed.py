@@ -30,19 +30,28 @@ def lane_cpus(lanes, pinned):
   return [cores[i % len(cores)] if pinned else None for i in range(lanes)]
 
 
-def pinned_to(cpu):
-  """What `subprocess` runs in the child before it starts: `taskset -c`."""
+# What `taskset -c CPU COMMAND...` does, in Python (taskset may be missing):
+# the new process pins itself, then becomes COMMAND. Pinning in the child
+# instead (`preexec_fn`) would run Python code between fork and exec of a
+# process whose JAX threads are running, which can deadlock.
+PIN_THEN_EXEC = (
+  'import os, sys; '
+  'os.sched_setaffinity(0, {int(sys.argv[1])}); '
+  'os.execvp(sys.argv[2], sys.argv[2:])'
+)
+
+
+def pinned(command, cpu):
+  """`command`, run on core `cpu` only (unchanged if `cpu` is None)."""
   if cpu is None:
-    return None
-  return lambda: os.sched_setaffinity(0, {cpu})
+    return command
+  return [sys.executable, '-c', PIN_THEN_EXEC, str(cpu), *command]
 
 
 def run_lanes(command, cpus):
   """Starts `command` once per lane, on its core; each lane's printed rate."""
   lanes = [
-    subprocess.Popen(
-      command, stdout=subprocess.PIPE, text=True, preexec_fn=pinned_to(cpu)
-    )
+    subprocess.Popen(pinned(command, cpu), stdout=subprocess.PIPE, text=True)
     for cpu in cpus
   ]
   outputs = [lane.communicate()[0] for lane in lanes]
