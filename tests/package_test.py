@@ -53,16 +53,31 @@ def repository_url():
   return re.search(r'^Repository = "(.+)"$', text, re.M).group(1)
 
 
+def readme_and_notebooks():
+  """The texts a user reads off the repository (PyPI, Colab)."""
+  notebooks = sorted((ROOT / 'notebooks').glob('*.ipynb'))
+  return [(ROOT / 'README.md').read_text()] + [p.read_text() for p in notebooks]
+
+
 def test_links_work_off_the_repository_and_name_one_url():
   readme = (ROOT / 'README.md').read_text()
   links = re.findall(r'\]\(([^)]+)\)', readme)
   assert links and all(link.startswith(('https://', '#')) for link in links)
-  texts = [readme] + [
-    p.read_text() for p in (ROOT / 'notebooks').glob('*.ipynb')
-  ]
-  for text in texts:
+  for text in readme_and_notebooks():
     for url in re.findall(r'https://github\.com/[\w.-]+/[\w.-]+', text):
       assert url in (
         repository_url(),
         'https://github.com/google-deepmind/optax',
       )
+
+
+def test_links_into_the_repository_name_files_it_has():
+  # GitHub's and Colab's links alike: OWNER/NAME/blob/main/PATH.
+  owner_name = repository_url().removeprefix('https://github.com/')
+  link = re.escape(owner_name) + r'/(?:blob|tree)/main/([^)\s"#?\\]+)'
+  paths = [
+    path for text in readme_and_notebooks() for path in re.findall(link, text)
+  ]
+  assert paths
+  missing = [path for path in paths if not (ROOT / path).exists()]
+  assert not missing, f'links to files the repository lacks: {missing}'
