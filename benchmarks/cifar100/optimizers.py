@@ -100,13 +100,13 @@ def schedule_phases(config, steps_per_epoch, arm='sgd'):
   (AdamW's field for an AdamW arm), before any matched-step scale.
   """
   kind = config.get('lr_schedule', 'step_decay')  # older results lack it
+  if kind not in ('cyclic', 'constant'):
+    starts = [0, *decay_boundaries(config, steps_per_epoch)]
+    return [(s, f'{config.lr_decay**i:g} × base') for i, s in enumerate(starts)]
   base = base_learning_rate(arm, config)
   if kind == 'cyclic':
     return [(0, f'cyclic {base:g}-{cycle_peak(base, config):g}')]
-  if kind == 'constant':
-    return [(0, f'constant {base:g}')]
-  starts = [0, *decay_boundaries(config, steps_per_epoch)]
-  return [(s, f'{config.lr_decay**i:g} × base') for i, s in enumerate(starts)]
+  return [(0, f'constant {base:g}')]
 
 
 def triangular_schedule(low, high, step_size_up, step_size_down=None):

@@ -369,26 +369,28 @@ def confirmation_rows(block, comparisons, found, planned):
       test = (
         'headline' if is_headline and metric == 'top1_error' else 'secondary'
       )
-      seeds = len(difference['seeds'])
-      if seeds < planned:
-        test += f', {seeds} of {planned} seeds so far'
       rows.append(
-        confirmation_row(block, arm, control, difference, metric, test)
+        confirmation_row(
+          block, f'{arm} − {control}', difference, metric, test, planned
+        )
       )
   return rows
 
 
-def confirmation_row(block, arm, control, difference, metric, test):
+def confirmation_row(block, comparison, difference, metric, test, planned):
   """One comparison's row: mean, per seed, 95% CI and p of `metric`."""
+  seeds = len(difference['seeds'])
+  if seeds < planned:
+    test += f', {seeds} of {planned} seeds so far'
   stats = difference[f'selected_{metric}']
   interval = summary.confidence_interval(stats['per_seed'])
   return tables.markdown_row(
     [
       block,
-      f'{arm} − {control}',
+      comparison,
       metric.replace('_error', ''),
       test,
-      len(difference['seeds']),
+      seeds,
       f'{100 * stats["mean"]:+.2f} ({tables.per_seed(stats)})',
       'n/a'
       if interval is None
