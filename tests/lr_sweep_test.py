@@ -7,8 +7,10 @@ import pytest
 from scipy import stats
 
 from benchmarks.cifar100 import plots
+from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import studies
 from benchmarks.cifar100 import summary
+from benchmarks.cifar100 import tables
 from benchmarks.cifar100.studies import lr_sweep
 from benchmarks.cifar100.studies import report
 from benchmarks.cifar100.studies import sections
@@ -99,10 +101,10 @@ def test_a_confirmation_is_reported_as_one_block_with_its_headline(
       ('confirm_sgd_plp', ['plp', 'sgd_matched']),
     ):
       write_run(root / job / f'seed_{seed}', validated_run, arms, seed)
-  tables = report.write_report(
+  written = report.write_report(
     study, str(root), str(tmp_path / 'out'), plot=False
   )
-  headline = tables.split('## The confirmation on fresh seeds')[1]
+  headline = written.split('## The confirmation on fresh seeds')[1]
   # Two of the eight planned seeds: the rows say so, not yet the test.
   so_far = '2 of 8 seeds so far | 2 |'
   assert f'| confirm_sgd | plp − sgd | top1 | headline, {so_far}' in headline
@@ -110,7 +112,7 @@ def test_a_confirmation_is_reported_as_one_block_with_its_headline(
     f'| confirm_sgd | plp − sgd_matched | top1 | secondary, {so_far}'
     in headline
   )
-  arms = tables.split('## Test errors per arm')[1].split('##')[0]
+  arms = written.split('## Test errors per arm')[1].split('##')[0]
   for arm in ('sgd', 'plp', 'sgd_matched'):
     assert f'| confirm_sgd | {arm} | 2 |' in arms
   assert 'sgd_lr_0.001 |' not in arms  # grid points are in the sweep table
@@ -144,6 +146,20 @@ def test_entered_choices_follow_the_rule_on_the_committed_runs():
         mine = [p for p in points if p[1] == arm]
         best = sections.chosen_rates(mine, seeds)[arm][0]
         assert lr_sweep.CHOSEN[arm] == pytest.approx(best)
+
+
+def test_each_arm_of_the_confirmation_keeps_the_rate_it_ran_at():
+  # Its jobs run at two rates: sgd at its own, plp and sgd_matched at plp's.
+  study = lr_sweep.STUDY
+  block = report.load_block(
+    study, study.out, study.report_blocks['confirm_sgd']
+  )
+  for arm, chosen_for in (('sgd', 'sgd'), ('sgd_matched', 'plp')):
+    config = results_io.arm_config(block, arm)
+    assert config['learning_rate'] == pytest.approx(lr_sweep.CHOSEN[chosen_for])
+  probes = tables.trajectory_table({'confirm_sgd': block})
+  matched = f'cyclic {lr_sweep.CHOSEN["plp"]:g}-{2 * lr_sweep.CHOSEN["plp"]:g}'
+  assert f'| confirm_sgd, sgd_matched | {matched} |' in probes
 
 
 def block_with(differences):

@@ -65,14 +65,25 @@ def merge_results(parts):
 
 
 def merged_block(parts):
-  """Runs of one config but for their arms (`parts`), as one summarised
-  results dict whose arms are all of theirs; None where every part is None.
+  """Runs of one model and protocol but for their arms (`parts`), as one
+  summarised results dict whose arms are all of theirs; None where every
+  part is None. Its config is the first part's; 'arm_configs' keeps each
+  arm's own, whose rates may differ (a confirmation's arms each run at
+  their own chosen rate).
   """
   merged = merge_results(parts)
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
+  merged['arm_configs'] = {
+    arm: arm_config(part, arm) for part in parts if part for arm in part['runs']
+  }
   return with_summary(merged)
+
+
+def arm_config(results, arm):
+  """The config `arm` of `results` ran with (a merged block keeps each's)."""
+  return results.get('arm_configs', {}).get(arm, results['config'])
 
 
 def with_summary(results):

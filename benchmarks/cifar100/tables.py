@@ -7,6 +7,7 @@ import numpy as np
 
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import plots
+from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import trajectory
 
@@ -157,10 +158,10 @@ def trajectory_table(results):
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ]
   for job, result in results.items():
-    config = ml_collections.ConfigDict(result['config'])
     steps_per_epoch = result['data']['steps_per_epoch']
     layers = plots.kernel_names(result['config'])
     for arm, seeds in result['runs'].items():
+      config = ml_collections.ConfigDict(results_io.arm_config(result, arm))
       phases = optimizers.schedule_phases(config, steps_per_epoch, arm)
       probes = [
         p
