@@ -159,7 +159,7 @@ def test_each_arm_of_the_confirmation_keeps_the_rate_it_ran_at():
     assert config['learning_rate'] == pytest.approx(lr_sweep.CHOSEN[chosen_for])
   probes = tables.trajectory_table({'confirm_sgd': block})
   matched = f'cyclic {lr_sweep.CHOSEN["plp"]:g}-{2 * lr_sweep.CHOSEN["plp"]:g}'
-  assert f'| confirm_sgd, sgd_matched | {matched} |' in probes
+  assert f'| confirm_sgd, sgd_matched | {matched} × 7/6 |' in probes
 
 
 def block_with(differences):

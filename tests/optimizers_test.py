@@ -212,3 +212,12 @@ def test_schedule_phases_name_the_rates_of_the_arms_base_optimizer():
   assert optimizers.schedule_phases(sgd_point, 312, 'plp') == [
     (0, 'cyclic 0.0452548-0.0905097')
   ]
+  # A matched-step arm runs its base rates × PLP's step length.
+  assert optimizers.schedule_phases(sgd_point, 312, 'sgd_matched') == [
+    (0, 'cyclic 0.0452548-0.0905097 × 7/6')
+  ]
+  recipe = studies.job_config(studies.load('recipe_ablations'), 'ResNet18')
+  assert optimizers.schedule_phases(recipe, 390, 'sgd_matched')[1] == (
+    234,
+    '0.2 × base × 7/6',
+  )

@@ -8,6 +8,7 @@ the reference recipe's warm-up and step decay, PyTorch's triangular
 scheduled through `optax.inject_hyperparams`.
 """
 
+import fractions
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -97,16 +98,30 @@ def schedule_phases(config, steps_per_epoch, arm='sgd'):
 
   The step decay's phases start at its boundaries; a cyclic or constant
   schedule is one phase, labelled with the rates of the arm's base optimizer
-  (AdamW's field for an AdamW arm), before any matched-step scale.
+  (AdamW's field for an AdamW arm). A matched-step arm's labels end in its
+  scale (× 7/6 at the paper's PLP).
   """
   kind = config.get('lr_schedule', 'step_decay')  # older results lack it
+  scale = matched_scale_label(arm, config)
   if kind not in ('cyclic', 'constant'):
     starts = [0, *decay_boundaries(config, steps_per_epoch)]
-    return [(s, f'{config.lr_decay**i:g} × base') for i, s in enumerate(starts)]
+    return [
+      (s, f'{config.lr_decay**i:g} × base{scale}') for i, s in enumerate(starts)
+    ]
   base = base_learning_rate(arm, config)
   if kind == 'cyclic':
-    return [(0, f'cyclic {base:g}-{cycle_peak(base, config):g}')]
-  return [(0, f'constant {base:g}')]
+    return [(0, f'cyclic {base:g}-{cycle_peak(base, config):g}{scale}')]
+  return [(0, f'constant {base:g}{scale}')]
+
+
+def matched_scale_label(arm, config):
+  """' × 7/6' (PLP's step length, as a fraction) for a matched-step arm."""
+  if not ARMS[arm].matched_step:
+    return ''
+  factor = matched_step_factor(
+    config.prediction.step_size, config.prediction.every
+  )
+  return f' × {fractions.Fraction(factor).limit_denominator(1000)}'
 
 
 def triangular_schedule(low, high, step_size_up, step_size_down=None):
