@@ -118,10 +118,16 @@ def matched_scale_label(arm, config):
   """' × 7/6' (PLP's step length, as a fraction) for a matched-step arm."""
   if not ARMS[arm].matched_step:
     return ''
-  factor = matched_step_factor(
-    config.prediction.step_size, config.prediction.every
-  )
+  factor = rate_scale(arm, config)
   return f' × {fractions.Fraction(factor).limit_denominator(1000)}'
+
+
+def rate_scale(name, config):
+  """The factor on the arm's base rate: PLP's step length if matched, else 1."""
+  if not ARMS[name].matched_step:
+    return 1.0
+  prediction = config.prediction
+  return matched_step_factor(prediction.step_size, prediction.every)
 
 
 def triangular_schedule(low, high, step_size_up, step_size_down=None):
@@ -215,14 +221,8 @@ def prediction_options(config, steps_per_epoch):
 def arm_optimizer(name, config, steps_per_epoch):
   """The optimizer of the arm called `name`, as the config sets it up."""
   arm = ARMS[name]
-  scale = 1.0
-  if arm.matched_step:
-    scale = matched_step_factor(
-      config.prediction.step_size, config.prediction.every
-    )
-  rate = learning_rate_schedule(
-    base_learning_rate(name, config) * scale, steps_per_epoch, config
-  )
+  base = base_learning_rate(name, config) * rate_scale(name, config)
+  rate = learning_rate_schedule(base, steps_per_epoch, config)
   if arm.base == 'adamw':
     tx = optax.adamw(rate, weight_decay=config.adamw_weight_decay)
   else:
