@@ -48,22 +48,7 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   Raises:
     DatasetUnavailableError: with what to do, if TFDS cannot provide it.
   """
-  # TensorFlow only decodes the images here: its C++ start-up notices (the
-  # oneDNN one is printed whatever the log level, unless oneDNN is off) are
-  # not for our users, and oneDNN's kernels do nothing for decoding.
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
-  try:
-    # Imported here: TensorFlow is heavy, and only real-data runs need it.
-    import tensorflow_datasets as tfds
-  except ImportError as error:
-    raise DatasetUnavailableError(
-      f'Could not load {dataset!r}: TensorFlow Datasets is not installed '
-      f"({error}). Install the benchmarks' dependencies with "
-      "`pip install 'optax-plp[bench]'` (or `pip install tensorflow-datasets "
-      'tensorflow-cpu`).'
-    ) from error
-
+  tfds = import_tfds(dataset)
   if limit is not None and '[' not in split:
     # Slicing the split reads only those examples; `take` on the whole split
     # would leave TFDS's cache half read, and tf.data warns about it. (`take`
@@ -89,6 +74,26 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   images = np.concatenate([images for images, _ in batches])
   labels = np.concatenate([labels for _, labels in batches])
   return Split(np.asarray(images, np.uint8), np.asarray(labels, np.int32))
+
+
+def import_tfds(dataset):
+  """TensorFlow Datasets, quiet; a clear error naming `dataset` if absent."""
+  # TensorFlow only decodes the images here: its C++ start-up notices (the
+  # oneDNN one is printed whatever the log level, unless oneDNN is off) are
+  # not for our users, and oneDNN's kernels do nothing for decoding.
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+  os.environ.setdefault('TF_ENABLE_ONEDNN_OPTS', '0')
+  try:
+    # Imported here: TensorFlow is heavy, and only real-data runs need it.
+    import tensorflow_datasets as tfds
+  except ImportError as error:
+    raise DatasetUnavailableError(
+      f'Could not load {dataset!r}: TensorFlow Datasets is not installed '
+      f"({error}). Install the benchmarks' dependencies with "
+      "`pip install 'optax-plp[bench]'` (or `pip install tensorflow-datasets "
+      'tensorflow-cpu`).'
+    ) from error
+  return tfds
 
 
 def random_split(size, num_classes=NUM_CLASSES, seed=0):
