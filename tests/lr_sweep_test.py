@@ -118,14 +118,45 @@ def test_a_confirmation_is_reported_as_one_block_with_its_headline(
   assert 'sgd_lr_0.001 |' not in arms  # grid points are in the sweep table
 
 
-def committed_points(study):
-  """Each sweep's points of the committed runs, as the report finds them."""
+def committed_blocks(study):
+  """The study's blocks of committed runs, as the report finds them."""
   blocks = {}
   for block, jobs in study.report_blocks.items():
     found = report.load_block(study, study.out, jobs)
     if found is not None:
       blocks[block] = found
-  return sections.study_sweep_points(study, blocks)
+  return blocks
+
+
+def committed_points(study):
+  """Each sweep's points of the committed runs, as the report finds them."""
+  return sections.study_sweep_points(study, committed_blocks(study))
+
+
+def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
+  tmp_path, monkeypatch
+):
+  shifts = []
+
+  def plot_sweep(path, title, points, longer_step, seeds):
+    shifts.append(longer_step)
+    return path
+
+  monkeypatch.setattr(plots, 'plot_sweep', plot_sweep)
+  blocks = committed_blocks(lr_sweep.STUDY)
+
+  def half_step_config():  # k = 0.5: PLP steps (3 - 0.5 + 0.5) / 3 = 1 as far
+    config = lr_sweep.base_config()
+    config.prediction.step_size = 0.5
+    return config
+
+  half_step = dataclasses.replace(lr_sweep.STUDY, base_config=half_step_config)
+  for study in (lr_sweep.STUDY, half_step):
+    sections.sweep_figures(study, blocks, str(tmp_path))
+  assert shifts == [
+    ('sgd', pytest.approx(7 / 6)), ('adamw', pytest.approx(7 / 6)),
+    ('sgd', pytest.approx(1.0)), ('adamw', pytest.approx(1.0)),
+  ]  # fmt: skip
 
 
 def test_entered_choices_follow_the_rule_on_the_committed_runs():

@@ -515,7 +515,8 @@ def sweep_figure(name):
 
 def sweep_figures(study, blocks, out):
   """Draws each sweep's figure to OUT/sweep_NAME.png; their paths."""
-  factor = optimizers.matched_step_factor(1.0, 3)  # PLP's 7/6, as run
+  # PLP's longer step at the study's prediction settings (7/6 at the paper's).
+  factor = optimizers.rate_scale('sgd_matched', study.base_config())
   paths = []
   for name, points in study_sweep_points(study, blocks).items():
     arms, _, _ = study.options['sweeps'][name]
