@@ -58,7 +58,10 @@ SWEEPS = {
 
 # Arm -> its best grid point by `sections.chosen_rates` (lowest mean
 # validation top-1 over seeds 0-2), entered once its sweep's grid has run.
-GRID_BEST = {'sgd': 0.032, 'plp': 0.064}  # SGD's grid, 2026-11-30
+GRID_BEST = {
+  'sgd': 0.032, 'plp': 0.064,  # SGD's grid, 2026-11-30
+  'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's grid, 2026-12-01
+}  # fmt: skip
 # Arm -> its rate re-chosen by the same rule among its grid and √2 points,
 # entered once those have run: the rates of the confirmation.
 CHOSEN = {'sgd': 0.032 * 2**0.5, 'plp': 0.064}  # SGD's √2 points, 2026-11-30
