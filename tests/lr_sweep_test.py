@@ -68,12 +68,18 @@ def test_chosen_rates_make_the_confirmation_and_the_wider_runs():
   assert (config.learning_rate, config.max_learning_rate) == (0.0226, 0.0452)
   config = studies.job_config(study, 'confirm_sgd_sgd')
   assert (tuple(config.arms), config.learning_rate) == (('sgd',), 0.032)
-  wider = studies.job_config(study, 'wider_sgd_plp')
-  assert (wider.width, wider.epochs, tuple(wider.seeds)) == (
-    1 / 8,
-    26,
-    (0, 1, 2),
-  )
+  # The wider runs: one arm a job, each at its arm's chosen rate.
+  assert study.report_blocks['wider_sgd'] == (
+    'wider_sgd_sgd', 'wider_sgd_plp', 'wider_sgd_sgd_matched',
+  )  # fmt: skip
+  for arm, rate in (('sgd', 0.032), ('plp', 0.0226), ('sgd_matched', 0.0226)):
+    wider = studies.job_config(study, f'wider_sgd_{arm}')
+    assert (tuple(wider.arms), wider.learning_rate) == ((arm,), rate)
+    assert (wider.width, wider.epochs, tuple(wider.seeds)) == (
+      1 / 8,
+      26,
+      (0, 1, 2),
+    )
   config = studies.job_config(study, 'confirm_adamw_adamw_plp')
   assert tuple(config.arms) == ('adamw_plp', 'adamw_matched')
   assert config.adamw_learning_rate == 4e-4

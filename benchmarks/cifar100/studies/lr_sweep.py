@@ -108,24 +108,31 @@ def refinement_jobs(sweep, grid_best):
   }
 
 
-def chosen_rate_block(sweep, chosen, stage, seeds, **overrides):
+def chosen_rate_block(
+  sweep, chosen, stage, seeds, one_arm_jobs=False, **overrides
+):
   """The baseline at its chosen rate; PLP and the matched control at PLP's.
 
+  `one_arm_jobs`: a job per arm, instead of PLP and its control in one job.
   Returns (block, its jobs): no jobs before both rates are `chosen`.
   """
   block = f'{stage}_{sweep.baseline}'
   if sweep.baseline not in chosen or sweep.plp not in chosen:
     return block, {}
-  at_rate = {
-    sweep.baseline: (sweep.baseline,),
-    sweep.plp: (sweep.plp, sweep.matched),
+  rate_from = {  # arm -> the arm whose chosen rate it runs at
+    sweep.baseline: sweep.baseline,
+    sweep.plp: sweep.plp,
+    sweep.matched: sweep.plp,
   }
+  groups = [(sweep.baseline,), (sweep.plp, sweep.matched)]
+  if one_arm_jobs:
+    groups = [(arm,) for arm in rate_from]
   return block, {
-    f'{block}_{arm}': {
-      **point_job(sweep, chosen[arm], arms, seeds),
+    f'{block}_{arms[0]}': {
+      **point_job(sweep, chosen[rate_from[arms[0]]], arms, seeds),
       **overrides,
     }
-    for arm, arms in at_rate.items()
+    for arms in groups
   }
 
 
@@ -133,14 +140,21 @@ def chosen_rate_blocks(sweep, chosen):
   """The confirmation and the longer, wider runs: block -> its jobs."""
   stages = [chosen_rate_block(sweep, chosen, 'confirm', FRESH_SEEDS)]
   if sweep.wider:
-    stages.append(chosen_rate_block(sweep, chosen, 'wider', SEEDS, **WIDER))
+    # One run a job: a wider run is about 3.4 grid runs (width 1/8's step
+    # 1.7x, models_speed.md; twice the epochs), and a job resumes only from
+    # its own checkpoints, so each should finish within one working session.
+    stages.append(
+      chosen_rate_block(
+        sweep, chosen, 'wider', SEEDS, one_arm_jobs=True, **WIDER
+      )
+    )
   return {block: jobs for block, jobs in stages if jobs}
 
 
 def sweep_jobs_and_blocks(sweep, grid_best, chosen):
   """The jobs that the choices made so far call for, and their blocks.
 
-  Each grid or √2 point is a block; each chosen-rate stage's two jobs one.
+  Each grid or √2 point is a block; each chosen-rate stage's jobs one.
   """
   jobs = {**grid_jobs(sweep), **refinement_jobs(sweep, grid_best)}
   blocks = {job: (job,) for job in jobs}
