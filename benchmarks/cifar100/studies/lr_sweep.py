@@ -64,7 +64,10 @@ GRID_BEST = {
 }  # fmt: skip
 # Arm -> its rate re-chosen by the same rule among its grid and √2 points,
 # entered once those have run: the rates of the confirmation.
-CHOSEN = {'sgd': 0.032 * 2**0.5, 'plp': 0.064}  # SGD's √2 points, 2026-11-30
+CHOSEN = {
+  'sgd': 0.032 * 2**0.5, 'plp': 0.064,  # SGD's √2 points, 2026-11-30
+  'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's √2 points, 2026-12-01
+}  # fmt: skip
 
 
 def base_config():
