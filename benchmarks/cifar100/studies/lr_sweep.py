@@ -143,9 +143,9 @@ def chosen_rate_blocks(sweep, chosen):
   """The confirmation and the longer, wider runs: block -> its jobs."""
   stages = [chosen_rate_block(sweep, chosen, 'confirm', FRESH_SEEDS)]
   if sweep.wider:
-    # One run a job: a wider run is about 3.4 grid runs (width 1/8's step
-    # 1.7x, models_speed.md; twice the epochs), and a job resumes only from
-    # its own checkpoints, so each should finish within one working session.
+    # One run a job: a job resumes only from its own checkpoints, so a lost
+    # work tree costs at most one run (a wider run is about 32 min here: 26
+    # epochs of 73 s beside another run; at width 1/16 an epoch took 48 s).
     stages.append(
       chosen_rate_block(
         sweep, chosen, 'wider', SEEDS, one_arm_jobs=True, **WIDER
