@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import studies
@@ -163,6 +164,17 @@ def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
     ('sgd', pytest.approx(7 / 6)), ('adamw', pytest.approx(7 / 6)),
     ('sgd', pytest.approx(1.0)), ('adamw', pytest.approx(1.0)),
   ]  # fmt: skip
+
+
+def test_each_sweep_figure_shifts_by_its_own_control(tmp_path, monkeypatch):
+  controls = []
+  monkeypatch.setattr(plots, 'plot_sweep', lambda path, *_: path)
+  monkeypatch.setattr(
+    optimizers, 'rate_scale', lambda arm, _: controls.append(arm) or 1.0
+  )
+  study = lr_sweep.STUDY
+  sections.sweep_figures(study, committed_blocks(study), str(tmp_path))
+  assert controls == ['sgd_matched', 'adamw_matched']
 
 
 def test_entered_choices_follow_the_rule_on_the_committed_runs():

@@ -204,11 +204,8 @@ STUDY = Study(
       for s in SWEEPS.values()
       for stage in ('confirm', 'wider')
     ),
-    # Sweep -> (its arms, the config field its grid sets, job name prefix).
-    'sweeps': {
-      name: ((s.baseline, s.plp), s.field, s.prefix)
-      for name, s in SWEEPS.items()
-    },
+    # Sweep name -> its `Sweep`: arms, control, grid field, job prefix.
+    'sweeps': SWEEPS,
     # The confirmation: block -> (its arm, its control, whether headline).
     'headline': {
       f'confirm_{s.baseline}': (

@@ -439,8 +439,9 @@ def sweep_points(study, blocks, arms, field, prefix):
 def study_sweep_points(study, blocks):
   """Sweep name -> its `sweep_points`, for each sweep with a point run."""
   found = {}
-  for name, (arms, field, prefix) in study.options.get('sweeps', {}).items():
-    points = sweep_points(study, blocks, arms, field, prefix)
+  for name, each in study.options.get('sweeps', {}).items():
+    arms = (each.baseline, each.plp)
+    points = sweep_points(study, blocks, arms, each.field, each.prefix)
     if points:
       found[name] = points
   return found
@@ -515,14 +516,14 @@ def sweep_figure(name):
 
 def sweep_figures(study, blocks, out):
   """Draws each sweep's figure to OUT/sweep_NAME.png; their paths."""
-  # PLP's longer step at the study's prediction settings (7/6 at the paper's).
-  factor = optimizers.rate_scale('sgd_matched', study.base_config())
   paths = []
   for name, points in study_sweep_points(study, blocks).items():
-    arms, _, _ = study.options['sweeps'][name]
-    baseline = arms[0]  # its curve shifted by PLP's longer step
+    each = study.options['sweeps'][name]
+    # The baseline's curve shifted by its control's longer step: PLP's step
+    # at the study's prediction settings (7/6 at the paper's).
+    factor = optimizers.rate_scale(each.matched, study.base_config())
     title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
     path = os.path.join(out, sweep_figure(name))
-    longer_step, seeds = (baseline, factor), study.options['seeds']
+    longer_step, seeds = (each.baseline, factor), study.options['seeds']
     paths.append(plots.plot_sweep(path, title, points, longer_step, seeds))
   return paths
