@@ -138,38 +138,15 @@ def plot_trajectory(workdir, results):
   # take a notebook's inline backend away.
   plt = pyplot()
 
-  probed = {}
-  for arm, seeds in results['runs'].items():
-    runs = [h for h in map(summary.trained, seeds.values()) if h]
-    steps, errors = trajectory_curves(runs) if runs else (None, {})
-    if errors:
-      probed[arm] = steps, errors, len(runs)
+  probed = probed_arms(results)
   if not probed:
     return None
   figure, axes = plt.subplots(
     1, len(probed), figsize=(max(8, 6 * len(probed)), 4.4), squeeze=False
   )
-  for axis, (arm, (steps, errors, seeds)) in zip(
-    axes[0], probed.items(), strict=True
-  ):
-    layers = kernel_names(results['config'])
-    colors = plt.cm.viridis(np.linspace(0, 1, len(layers)))
-    for name, color in zip(layers, colors, strict=True):
-      axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
-    axis.plot(
-      steps, errors[trajectory.ALL], color='black', lw=2, label='all parameters'
-    )
-    axis.axhline(1, color='red', ls='--', lw=1, label='no better than h3')
-    axis.set(
-      xlabel='step',
-      ylabel='||prediction - m34|| / ||m34 - h3||',
-      ylim=(0, None),
-      title=f'{arm}: {len(layers)} layers, input (purple) to output '
-      f'(yellow); mean of {seeds} seed(s)',
-    )
-    axis.title.set_fontsize(9)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+  layers = kernel_names(results['config'])
+  for axis, (arm, probe) in zip(axes[0], probed.items(), strict=True):
+    draw_trajectory(axis, arm, probe, layers)
   return save_figure(
     figure,
     results['config'],
@@ -177,6 +154,39 @@ def plot_trajectory(workdir, results):
     workdir,
     'trajectory',
   )
+
+
+def probed_arms(results):
+  """Arm -> (steps, layer -> errors, seeds) of its trained, probed runs."""
+  probed = {}
+  for arm, seeds in results['runs'].items():
+    runs = [h for h in map(summary.trained, seeds.values()) if h]
+    steps, errors = trajectory_curves(runs) if runs else (None, {})
+    if errors:
+      probed[arm] = steps, errors, len(runs)
+  return probed
+
+
+def draw_trajectory(axis, arm, probe, layers):
+  """One arm's panel: each layer's curve, all parameters' in black."""
+  steps, errors, seeds = probe
+  colors = pyplot().cm.viridis(np.linspace(0, 1, len(layers)))
+  for name, color in zip(layers, colors, strict=True):
+    axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
+  axis.plot(
+    steps, errors[trajectory.ALL], color='black', lw=2, label='all parameters'
+  )
+  axis.axhline(1, color='red', ls='--', lw=1, label='no better than h3')
+  axis.set(
+    xlabel='step',
+    ylabel='||prediction - m34|| / ||m34 - h3||',
+    ylim=(0, None),
+    title=f'{arm}: {len(layers)} layers, input (purple) to output '
+    f'(yellow); mean of {seeds} seed(s)',
+  )
+  axis.title.set_fontsize(9)
+  axis.grid(alpha=0.3)
+  axis.legend(fontsize=8)
 
 
 def plot_sweep(path, title, points, longer_step, seeds):
@@ -193,41 +203,51 @@ def plot_sweep(path, title, points, longer_step, seeds):
 
   figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
   arms = list(dict.fromkeys(arm for _, arm, _, _ in points))
-  shifted_arm, factor = longer_step
   complete = summary.complete_points(points, seeds)
   partial = [p for p in points if p not in complete]
   for axis, metric in zip(axes, ('top1_error', 'val_top1_error'), strict=True):
     for arm in arms:
-      rates, means, stds = sweep_curve(points, arm, metric)
-      bars = axis.errorbar(rates, means, stds, marker='o', capsize=3, label=arm)
-      if arm == shifted_arm:
-        axis.plot(
-          np.array(rates) / factor, means, ls='--', color='gray',
-          label=f'{arm} at rate / {factor:.3g}: a longer step alone',
-        )  # fmt: skip
-      open_rates, open_means, _ = sweep_curve(partial, arm, metric)
-      if open_rates:  # drawn over the bar's filled marker, in its colour
-        color = bars[0].get_color()
-        axis.plot(
-          open_rates, open_means, 'o', color=color, mfc='white', zorder=3
-        )
-    if partial:
-      axis.plot(
-        [], [], 'o', color='gray', mfc='white',
-        label=f'fewer than {len(seeds)} seeds so far',
-      )  # fmt: skip
-    axis.set(
-      xscale='log', xlabel='base learning rate',
-      ylabel=f'{"test" if metric == "top1_error" else "validation"} top-1 '
-      'error (%), selected epoch',
-    )  # fmt: skip
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+      draw_sweep_arm(axis, points, partial, arm, metric, longer_step)
+    finish_sweep_axis(axis, metric, len(seeds) if partial else None)
   figure.suptitle(title)
   figure.tight_layout()
   figure.savefig(path, dpi=110)
   plt.close(figure)
   return path
+
+
+def draw_sweep_arm(axis, points, partial, arm, metric, longer_step):
+  """`arm`'s error bars, its shifted curve if `longer_step` names it, and
+  open markers at its `partial` points (fewer seeds so far)."""
+  rates, means, stds = sweep_curve(points, arm, metric)
+  bars = axis.errorbar(rates, means, stds, marker='o', capsize=3, label=arm)
+  shifted_arm, factor = longer_step
+  if arm == shifted_arm:
+    axis.plot(
+      np.array(rates) / factor, means, ls='--', color='gray',
+      label=f'{arm} at rate / {factor:.3g}: a longer step alone',
+    )  # fmt: skip
+  open_rates, open_means, _ = sweep_curve(partial, arm, metric)
+  if open_rates:  # drawn over the bar's filled marker, in its colour
+    color = bars[0].get_color()
+    axis.plot(open_rates, open_means, 'o', color=color, mfc='white', zorder=3)
+
+
+def finish_sweep_axis(axis, metric, complete_seeds):
+  """Log axis, labels and legend; `complete_seeds`: the count a point needs,
+  where some point has fewer so far (None where none has)."""
+  if complete_seeds:
+    axis.plot(
+      [], [], 'o', color='gray', mfc='white',
+      label=f'fewer than {complete_seeds} seeds so far',
+    )  # fmt: skip
+  axis.set(
+    xscale='log', xlabel='base learning rate',
+    ylabel=f'{"test" if metric == "top1_error" else "validation"} top-1 '
+    'error (%), selected epoch',
+  )  # fmt: skip
+  axis.grid(alpha=0.3)
+  axis.legend(fontsize=8)
 
 
 def sweep_curve(points, arm, metric):
