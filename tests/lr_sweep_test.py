@@ -177,6 +177,41 @@ def test_each_sweep_figure_shifts_by_its_own_control(tmp_path, monkeypatch):
   assert controls == ['sgd_matched', 'adamw_matched']
 
 
+def test_the_sweep_figures_title_the_studys_own_model_setting(
+  tmp_path, monkeypatch
+):
+  titles = []
+  monkeypatch.setattr(
+    plots, 'plot_sweep', lambda path, title, *_: titles.append(title) or path
+  )
+
+  def wider_config():
+    config = lr_sweep.base_config()
+    config.width, config.epochs = 1 / 8, 26
+    return config
+
+  blocks = committed_blocks(lr_sweep.STUDY)
+  wider = dataclasses.replace(lr_sweep.STUDY, base_config=wider_config)
+  for study in (lr_sweep.STUDY, wider):
+    sections.sweep_figures(study, blocks, str(tmp_path))
+  assert [title.split(':')[0] for title in titles] == [
+    'SGD, ResNet18 width 1/16, 13 epochs',
+    'AdamW, ResNet18 width 1/16, 13 epochs',
+    'SGD, ResNet18 width 1/8, 26 epochs',
+    'AdamW, ResNet18 width 1/8, 26 epochs',
+  ]
+
+
+@pytest.mark.parametrize(
+  'width, words',
+  [(1.0, 'width 1,'), (0.1875, 'width 3/16,'), (0.5, 'width 1/2,')],
+)
+def test_model_setting_writes_the_width_as_a_fraction(width, words):
+  config = lr_sweep.base_config()
+  config.width = width
+  assert words in sections.model_setting(config)
+
+
 def test_entered_choices_follow_the_rule_on_the_committed_runs():
   study = lr_sweep.STUDY
   seeds = study.options['seeds']

@@ -5,6 +5,7 @@ summarised results) returning markdown, or '' where it has nothing to show.
 What a section needs beyond the blocks it reads from `study.options`.
 """
 
+import fractions
 import os
 
 from benchmarks.cifar100 import models
@@ -514,15 +515,21 @@ def sweep_figure(name):
   return f'sweep_{name}.png'
 
 
+def model_setting(config):
+  """Its model, width and length in words: 'ResNet18 width 1/16, 13 epochs'."""
+  width = fractions.Fraction(config.width).limit_denominator(1000)
+  return f'{config.model} width {width}, {config.epochs} epochs'
+
+
 def sweep_figures(study, blocks, out):
   """Draws each sweep's figure to OUT/sweep_NAME.png; their paths."""
-  paths = []
+  paths, config = [], study.base_config()
   for name, points in study_sweep_points(study, blocks).items():
     each = study.options['sweeps'][name]
     # The baseline's curve shifted by its control's longer step: PLP's step
     # at the study's prediction settings (7/6 at the paper's).
-    factor = optimizers.rate_scale(each.matched, study.base_config())
-    title = f'{name}, ResNet18 width 1/16, 13 epochs: mean ± std over seeds'
+    factor = optimizers.rate_scale(each.matched, config)
+    title = f'{name}, {model_setting(config)}: mean ± std over seeds'
     path = os.path.join(out, sweep_figure(name))
     longer_step, seeds = (each.baseline, factor), study.options['seeds']
     paths.append(plots.plot_sweep(path, title, points, longer_step, seeds))
