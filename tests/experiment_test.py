@@ -238,6 +238,28 @@ def test_checkpoint_of_another_config_is_refused(uninterrupted, tmp_path):
     experiment.train_and_evaluate(config, str(copy))
 
 
+def test_a_checkpoint_older_than_a_field_resumes_at_its_old_value(
+  uninterrupted, tmp_path
+):
+  workdir, want = uninterrupted
+  copy = tmp_path / 'copy'
+  shutil.copytree(workdir, copy)
+  for field in checkpoints.FIELDS_ADDED_SINCE:
+    for saved in copy.glob('checkpoints/*/seed_0/*/config/metadata'):
+      config = json.loads(saved.read_text())
+      del config[field]
+      saved.write_text(json.dumps(config))
+  # Every epoch is checkpointed, so these resume without training a step.
+  got = experiment.train_and_evaluate(tiny.get_config(), str(copy))
+  assert results_io.reproducible(got) == results_io.reproducible(want)
+  config = tiny.get_config()
+  config.batch_norm_fast_variance = False
+  with pytest.raises(
+    checkpoints.CheckpointError, match="'batch_norm_fast_variance'"
+  ):
+    experiment.train_and_evaluate(config, str(copy))
+
+
 def test_non_finite_loss_stops_naming_arm_and_epoch(tmp_path):
   config = tiny.get_config()
   config.learning_rate = 1e30

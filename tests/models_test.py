@@ -107,3 +107,28 @@ def test_separable_max_pool_equals_the_reduce_window_pool(stride, size):
   got = jax.grad(lambda x: jnp.sum(models.max_pool_3x3(x, stride) * weights))(x)
   np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
   assert np.array_equal(got == 0, want == 0)
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_every_batch_norm_takes_the_variance_create_asks_for(fast):
+  model = models.abstract('GoogLeNet', batch_norm_fast_variance=fast)
+  nodes = [node for _, node in nnx.iter_graph(model)]
+  norms = [node for node in nodes if isinstance(node, nnx.BatchNorm)]
+  assert len(norms) == sum(isinstance(node, models.ConvBN) for node in nodes)
+  assert {norm.use_fast_variance for norm in norms} == {fast}
+
+
+@pytest.mark.parametrize('fast', [True, False])
+def test_only_the_two_pass_variance_survives_a_large_mean(fast):
+  model = models.create('ResNet18', width=0.0625, batch_norm_fast_variance=fast)
+  model.train()
+  norm = model.stem.norm
+  norm.momentum = 0.0  # the running variance becomes the batch's
+  spread = np.random.default_rng(0).normal(size=(64, 4, 4, norm.num_features))
+  norm(jnp.asarray(10_000.0 + spread, jnp.float32))
+  # The batch's own variance, from float32 inputs, computed in float64.
+  batch = np.asarray(jnp.asarray(10_000.0 + spread, jnp.float32), np.float64)
+  want = batch.var(axis=(0, 1, 2))
+  relative_error = np.max(np.abs(norm.var[...] - want) / want)
+  # E[x^2] - E[x]^2 cancels in float32 where the mean dwarfs the spread.
+  assert (relative_error > 0.1) if fast else (relative_error < 1e-4)

@@ -84,7 +84,12 @@ def train_one_epoch(epoch_fn, arm):
   # the paths' float rounding (fused differently) grows to percents in 6 steps.
   config = reference_recipe.get_config()
   config.learning_rate = 0.01
-  model = models.create('ResNet18', width=0.0625, seed=1)
+  # The two-pass variance: the one-pass one's rounding depends on how XLA
+  # fuses the step, which differs between the paths compared here; on some
+  # CPUs the plp arm then drifts 3e-5 apart in 6 steps (see models).
+  model = models.create(
+    'ResNet18', width=0.0625, seed=1, batch_norm_fast_variance=False
+  )
   tx = optimizers.arm_optimizer(arm, config, 6)
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
   probe = trajectory.Probe(4, steps_in_epoch=6, first_global_step=0)

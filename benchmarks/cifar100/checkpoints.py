@@ -22,6 +22,10 @@ FIELDS_FREE_ON_RESUME = (
   'evaluate_one_step_later',
 )
 
+# Config fields added after checkpoints had been made, each with the value
+# that every checkpoint saved without it was made with.
+FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
+
 
 class CheckpointError(RuntimeError):
   """A checkpoint cannot be restored; older ones are left in place."""
@@ -81,7 +85,8 @@ def restore(manager, model, optimizer, config):
       f'{error}). Older checkpoints kept: {older or "none"}. Delete {where} '
       'to resume from the previous one, or use a new --workdir.'
     ) from error
-  saved, wanted = restored['config'], training_fields(config)
+  saved = {**FIELDS_ADDED_SINCE, **restored['config']}
+  wanted = training_fields(config)
   if saved != wanted:
     changed = sorted(
       k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k)

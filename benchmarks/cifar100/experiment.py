@@ -154,7 +154,11 @@ class Run(NamedTuple):
 def model_and_optimizer(config, arm, seed, steps_per_epoch, mesh):
   """A run's model and optimizer, freshly initialised, on the devices."""
   model = models.create(
-    config.model, width=config.width, dtype=config.compute_dtype, seed=seed
+    config.model,
+    width=config.width,
+    dtype=config.compute_dtype,
+    seed=seed,
+    batch_norm_fast_variance=config.batch_norm_fast_variance,
   )
   tx = optimizers.arm_optimizer(arm, config, steps_per_epoch)
   optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)

@@ -15,7 +15,13 @@ Initialisation is PyTorch's default for these layers, as the reference results
 were trained with it: convolution and dense kernels and biases are drawn from
 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) (``kaiming_uniform(a=sqrt(5))``), BatchNorm
 scales are 1 and offsets 0; BatchNorm uses epsilon 1e-5 and a running-average
-momentum of 0.9 (PyTorch's 0.1).
+momentum of 0.9 (PyTorch's 0.1). By default BatchNorm computes a batch's
+variance as flax does, in one pass as E[x^2] - E[x]^2; ``create``'s
+``batch_norm_fast_variance=False`` computes it from the centred values, as
+PyTorch does. The one-pass form cancels where a channel's mean is large
+against its spread, and how it rounds then depends on how XLA fuses the step,
+so the same steps compiled two ways can drift apart by far more than float
+rounding; the two-pass form does not.
 
 XLA's CPU convolution is very slow on tiny feature maps, so a 3x3 convolution
 whose input is at most ``IM2COL_MAX_PIXELS`` pixels is computed as one matmul
@@ -314,14 +320,33 @@ def parameter_count(model):
   return sum(x.size for x in jax.tree.leaves(nnx.state(model, nnx.Param)))
 
 
-def create(name, *, width=1.0, dtype=jnp.float32, seed=0, num_classes=100):
-  """The model called `name`, initialised from `seed` (params and dropout)."""
-  return MODELS[name](
+def create(
+  name,
+  *,
+  width=1.0,
+  dtype=jnp.float32,
+  seed=0,
+  num_classes=100,
+  batch_norm_fast_variance=True,
+):
+  """The model called `name`, initialised from `seed` (params and dropout).
+
+  `batch_norm_fast_variance` is every BatchNorm's ``use_fast_variance``: True
+  is flax's one-pass variance, False the two-pass one (see the module's
+  docstring).
+  """
+  model = MODELS[name](
     num_classes,
     width=width,
     dtype=jnp.dtype(dtype),
     rngs=nnx.Rngs(params=seed, dropout=seed),
   )
+  # Set here rather than passed down every constructor: only BatchNorm reads
+  # it, at call time.
+  for _, node in nnx.iter_graph(model):
+    if isinstance(node, nnx.BatchNorm):
+      node.use_fast_variance = batch_norm_fast_variance
+  return model
 
 
 def abstract(name, **kwargs):
