@@ -118,8 +118,12 @@ def matched_scale_label(arm, config):
   """' × 7/6' (PLP's step length, as a fraction) for a matched-step arm."""
   if not ARMS[arm].matched_step:
     return ''
-  factor = rate_scale(arm, config)
-  return f' × {fractions.Fraction(factor).limit_denominator(1000)}'
+  return f' × {as_fraction(rate_scale(arm, config))}'
+
+
+def as_fraction(ratio):
+  """`ratio` as the nearest fraction of small terms: 7/6, 1/16, 1."""
+  return fractions.Fraction(ratio).limit_denominator(1000)
 
 
 def rate_scale(name, config):

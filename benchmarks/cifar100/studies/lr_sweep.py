@@ -144,8 +144,8 @@ def chosen_rate_blocks(sweep, chosen):
   stages = [chosen_rate_block(sweep, chosen, 'confirm', FRESH_SEEDS)]
   if sweep.wider:
     # One run a job: a job resumes only from its own checkpoints, so a lost
-    # work tree costs at most one run (a wider run is about 32 min here: 26
-    # epochs of 73 s beside another run; at width 1/16 an epoch took 48 s).
+    # work tree costs at most one run (a wider run is 26 epochs, each about
+    # 1.5 times a width-1/16 epoch: 73 s against 48 s on one machine).
     stages.append(
       chosen_rate_block(
         sweep, chosen, 'wider', SEEDS, one_arm_jobs=True, **WIDER

@@ -5,7 +5,6 @@ summarised results) returning markdown, or '' where it has nothing to show.
 What a section needs beyond the blocks it reads from `study.options`.
 """
 
-import fractions
 import os
 
 from benchmarks.cifar100 import models
@@ -517,7 +516,7 @@ def sweep_figure(name):
 
 def model_setting(config):
   """Its model, width and length in words: 'ResNet18 width 1/16, 13 epochs'."""
-  width = fractions.Fraction(config.width).limit_denominator(1000)
+  width = optimizers.as_fraction(config.width)
   return f'{config.model} width {width}, {config.epochs} epochs'
 
 
