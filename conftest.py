@@ -1,7 +1,23 @@
-"""Test set-up shared by every test: four CPU devices for the sharding tests."""
+"""Test set-up shared by every test: four CPU devices for the sharding tests,
+and JAX's persistent compilation cache."""
 
 import os
 
 # Must be set before JAX is imported anywhere in the test session.
 _FORCE_DEVICES = '--xla_force_host_platform_device_count=4'
 os.environ['XLA_FLAGS'] = f'{os.environ.get("XLA_FLAGS", "")} {_FORCE_DEVICES}'
+
+# Many tests train the same tiny models, each run through fresh jitted
+# closures, which JAX's in-memory cache cannot match; its cache on disk matches
+# programs by their compiled text, across xdist's workers and the processes
+# tests start too (they inherit the environment). Kept in the git-ignored
+# .jax_cache/ between sessions; a setting the caller made is kept.
+_CACHE = {
+  'JAX_COMPILATION_CACHE_DIR': os.path.join(
+    os.path.dirname(__file__), '.jax_cache'
+  ),
+  'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0',
+  'JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES': '0',
+}
+for _name, _value in _CACHE.items():
+  os.environ.setdefault(_name, _value)

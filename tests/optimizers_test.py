@@ -1,5 +1,6 @@
 """Tests for the arms' optimizers and schedules against hand-derived values."""
 
+import functools
 import importlib
 import pkgutil
 
@@ -221,3 +222,26 @@ def test_schedule_phases_name_the_rates_of_the_arms_base_optimizer():
     234,
     '0.2 × base × 7/6',
   )
+
+
+def test_equal_configs_share_one_optimizer_and_its_compilations():
+  config = paper_protocol.get_config()
+  first = optimizers.arm_optimizer('plp', config, 312)
+  again = optimizers.arm_optimizer('plp', paper_protocol.get_config(), 312)
+  assert again is first
+  assert optimizers.arm_optimizer('sgd', config, 312) is not first
+  assert optimizers.arm_optimizer('plp', config, 390) is not first
+  config.prediction.step_size = 0.5
+  assert optimizers.arm_optimizer('plp', config, 312) is not first
+  # What the sharing is for: a jitted step whose static argument holds the
+  # optimizer traces and compiles once for both.
+  traces = []
+
+  @functools.partial(jax.jit, static_argnums=0)
+  def step(tx, params):
+    traces.append(1)
+    return tx.update(params, tx.init(params), params)[0]
+
+  step(first, {'w': jnp.ones(3)})
+  step(again, {'w': jnp.ones(3)})
+  assert len(traces) == 1

@@ -9,6 +9,7 @@ scheduled through `optax.inject_hyperparams`.
 """
 
 import fractions
+import json
 from typing import NamedTuple
 
 import jax.numpy as jnp
@@ -223,7 +224,26 @@ def prediction_options(config, steps_per_epoch):
 
 
 def arm_optimizer(name, config, steps_per_epoch):
-  """The optimizer of the arm called `name`, as the config sets it up."""
+  """The optimizer of the arm called `name`, as the config sets it up.
+
+  Equal arguments return the same object, built once per process: a jitted
+  step holds its optimizer in its static argument (nnx's graph definition),
+  so every seed and rerun of a config then reuses the step's compilation
+  instead of compiling it again. An optax transformation holds no state, so
+  sharing it is safe.
+  """
+  key = (name, json.dumps(config.to_dict(), sort_keys=True), steps_per_epoch)
+  if key not in BUILT_OPTIMIZERS:
+    BUILT_OPTIMIZERS[key] = build_arm_optimizer(name, config, steps_per_epoch)
+  return BUILT_OPTIMIZERS[key]
+
+
+# arm_optimizer's arguments (the config as JSON) -> its optimizer.
+BUILT_OPTIMIZERS = {}
+
+
+def build_arm_optimizer(name, config, steps_per_epoch):
+  """A new optimizer of the arm called `name`, as the config sets it up."""
   arm = ARMS[name]
   base = base_learning_rate(name, config) * rate_scale(name, config)
   rate = learning_rate_schedule(base, steps_per_epoch, config)

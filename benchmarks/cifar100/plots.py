@@ -1,5 +1,6 @@
 """Figures of results: the learning curves and the trajectory probes."""
 
+import functools
 import os
 
 import jax
@@ -97,22 +98,26 @@ def save_figure(figure, config, title, workdir, name):
   return path
 
 
-def new_model(config):
-  """The model a results file's config describes, freshly initialised."""
-  return models.create(config['model'], width=config['width'])
-
-
 def kernel_names(config):
-  """The model's kernel names from input to output, without initialising it.
+  """The model's kernel names from input to output, without initialising it."""
+  return list(model_kernel_names(config['model'], config['width']))
+
+
+@functools.cache
+def model_kernel_names(name, width):
+  """`kernel_names` of a model, traced once per process: a report asks for
+  it once a block, and tracing GoogLeNet takes seconds.
 
   (Tracing skips the many small initialisations, which take a minute for
   GoogLeNet on a CPU; nnx.eval_shape would sort the attributes.)
   """
   names = []
   jax.eval_shape(
-    lambda: names.extend(trajectory.layer_order(new_model(config)))
+    lambda: names.extend(
+      trajectory.layer_order(models.create(name, width=width))
+    )
   )
-  return names
+  return tuple(names)
 
 
 def trajectory_curves(runs):
