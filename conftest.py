@@ -14,7 +14,7 @@ os.environ['XLA_FLAGS'] = f'{os.environ.get("XLA_FLAGS", "")} {_FORCE_DEVICES}'
 # .jax_cache/ between sessions; a setting the caller made is kept.
 _CACHE = {
   'JAX_COMPILATION_CACHE_DIR': os.path.join(
-    os.path.dirname(__file__), '.jax_cache'
+    os.path.dirname(os.path.abspath(__file__)), '.jax_cache'
   ),
   'JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS': '0',
   'JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES': '0',
