@@ -56,11 +56,13 @@ def free_port():
     return probe.getsockname()[1]
 
 
-def environment(cache, devices=1):
-  """`devices` CPU devices; compilations shared through a disk cache."""
-  env = fault_soak.with_compilation_cache(os.environ, cache)
-  env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={devices}'
-  return env
+def environment(devices=1):
+  """`devices` CPU devices; compilations shared through the session's disk
+  cache (the environment's, set in conftest.py)."""
+  return {
+    **os.environ,
+    'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}',
+  }
 
 
 def launch(argv, env, log):
@@ -71,7 +73,7 @@ def launch(argv, env, log):
     )
 
 
-def start_processes(workdir, cache, logs):
+def start_processes(workdir, logs):
   """Both processes of a 2-process run into `workdir`; their Popen objects."""
   address = f'127.0.0.1:{free_port()}'
   processes = []
@@ -86,7 +88,7 @@ def start_processes(workdir, cache, logs):
       f'--heartbeat_timeout_seconds={HEARTBEAT_TIMEOUT_SECONDS}',
     )
     log = logs / f'process_{process_id}.log'
-    processes.append(launch(argv, environment(cache), log))
+    processes.append(launch(argv, environment(), log))
   return processes
 
 
@@ -102,12 +104,7 @@ def finish(processes, logs):
 
 
 @pytest.fixture(scope='module')
-def cache(tmp_path_factory):
-  return tmp_path_factory.mktemp('compilation_cache')
-
-
-@pytest.fixture(scope='module')
-def two_processes(tmp_path_factory, cache):
+def two_processes(tmp_path_factory):
   """A 2-process run and, beside it, one process with 2 devices.
 
   Returns (workdir, results, outputs) of the first, and the results of the
@@ -119,10 +116,10 @@ def two_processes(tmp_path_factory, cache):
   log = logs / 'two_devices.log'
   reference = launch(
     fault_soak.command(single, 'tests.mock_main'),
-    environment(cache, devices=2),
+    environment(devices=2),
     log,
   )
-  outputs = finish(start_processes(workdir, cache, logs), logs)
+  outputs = finish(start_processes(workdir, logs), logs)
   status = reference.wait(timeout=RUN_TIMEOUT_SECONDS)
   assert status == 0, log.read_text()[-3000:]
   return (
@@ -167,11 +164,11 @@ def epochs_done(workdir):
 
 
 def test_a_killed_process_stops_the_other_and_both_resume(
-  two_processes, cache, tmp_path
+  two_processes, tmp_path
 ):
   _, want, _, _ = two_processes
   workdir, logs = tmp_path / 'run', tmp_path
-  survivor, victim = start_processes(workdir, cache, logs)
+  survivor, victim = start_processes(workdir, logs)
   assert fault_soak.wait_for(
     victim, lambda: epochs_done(workdir) >= 2, RUN_TIMEOUT_SECONDS
   )
@@ -183,12 +180,12 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   said = (logs / 'process_0.log').read_text()
   assert 'Rerun every process' in said or 'JAX distributed service' in said
   victim.wait()
-  finish(start_processes(workdir, cache, logs), logs)
+  finish(start_processes(workdir, logs), logs)
   got = results_io.load_results(workdir)
   assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
-def test_processes_that_start_apart_still_meet(cache, tmp_path):
+def test_processes_that_start_apart_still_meet(tmp_path):
   address = f'127.0.0.1:{free_port()}'
   processes = [
     launch(
@@ -200,7 +197,7 @@ def test_processes_that_start_apart_still_meet(cache, tmp_path):
         str(i),
         str(LATE_START_SECONDS),
       ],
-      environment(cache),
+      environment(),
       tmp_path / f'process_{i}.log',
     )
     for i in (0, 1)
