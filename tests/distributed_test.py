@@ -22,6 +22,7 @@ from benchmarks import fault_soak
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import results_io
 
+DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 HEARTBEAT_TIMEOUT_SECONDS = 10
 # The promise tested: a process whose peer dies does not hang; it exits
 # within a small multiple of the configured heartbeat timeout. Noticing the
@@ -57,12 +58,15 @@ def free_port():
 
 
 def environment(devices=1):
-  """`devices` CPU devices; compilations shared through the session's disk
-  cache (the environment's, set in conftest.py)."""
-  return {
-    **os.environ,
-    'XLA_FLAGS': f'--xla_force_host_platform_device_count={devices}',
-  }
+  """`devices` CPU devices; the session's other XLA flags and its disk cache
+  of compilations (both set in conftest.py) kept."""
+  flags = [
+    flag
+    for flag in os.environ.get('XLA_FLAGS', '').split()
+    if not flag.startswith(f'{DEVICE_COUNT_FLAG}=')
+  ]
+  flags.append(f'{DEVICE_COUNT_FLAG}={devices}')
+  return {**os.environ, 'XLA_FLAGS': ' '.join(flags)}
 
 
 def launch(argv, env, log):
