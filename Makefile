@@ -28,8 +28,9 @@ lint: $(VENV)/installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 
-# One worker per core; each test file runs whole on one worker, so a file's
-# tests share their trained runs (session fixtures) within the worker.
+# One worker per core and one more (conftest.py); each test file runs whole on
+# one worker, so a file's tests share their trained runs (session fixtures)
+# within the worker.
 PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
 
 test: lint

@@ -1,7 +1,10 @@
 """Test set-up shared by every test: four CPU devices for the sharding tests,
-XLA's quicker compiling and JAX's persistent compilation cache."""
+XLA's quicker compiling, JAX's persistent compilation cache and how many
+workers `pytest -n auto` starts."""
 
 import os
+
+import pytest
 
 # Must be set before JAX is imported anywhere in the test session.
 # The tests train tiny models for a few steps, so compiling dominates their
@@ -31,3 +34,17 @@ _CACHE = {
 }
 for _name, _value in _CACHE.items():
   os.environ.setdefault(_name, _value)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+  """`-n auto`: one worker more than the cores this process may use.
+
+  Some tests wait on other things than a core (pip downloading into fresh
+  environments, a sleep past gloo's 30 s join timeout, subprocesses starting
+  up); a spare worker trains or compiles meanwhile.
+  """
+  del config  # the hook's signature
+  usable = getattr(os, 'sched_getaffinity', None)
+  cores = len(usable(0)) if usable else os.cpu_count() or 1
+  return cores + 1
