@@ -10,7 +10,7 @@ import pytest
 # The tests train tiny models for a few steps, so compiling dominates their
 # time: without LLVM's optimisations XLA compiles them in about half the time
 # (tests.conftest.tiny_run, cold cache, one core: 184 s -> 88 s; the whole
-# suite, cold: 20 -> 15 min). Numerics stay IEEE (no fast-math either way);
+# suite, cold: 20.1 -> 15.7 min). Numerics stay IEEE (no fast-math either way);
 # the benchmarks themselves compile as usual.
 _TEST_FLAGS = (
   '--xla_force_host_platform_device_count=4',
