@@ -29,8 +29,9 @@ lint: $(VENV)/installed
 	$(PY) -m ruff format --check .
 
 # One worker per core and one more (conftest.py); each test file runs whole on
-# one worker, so a file's tests share their trained runs (session fixtures)
-# within the worker.
+# one worker, so a file's tests share their trained runs (session fixtures);
+# the runs several files use are trained once for all workers
+# (tests/conftest.py).
 PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
 
 test: lint

@@ -5,6 +5,11 @@ inside the fixtures, so that the library's own tests (`tests/library/`) run
 where only the library's dependencies are installed.
 """
 
+import os
+import pathlib
+import pickle
+import tempfile
+
 import numpy as np
 import pytest
 
@@ -42,10 +47,42 @@ def tiny_run(workdir, **overrides):
     return workdir, experiment.train_and_evaluate(config, str(workdir))
 
 
+def once_per_session(tmp_path_factory, name, make):
+  """`make(directory)`'s value, computed once for the whole test session.
+
+  A session fixture runs once per xdist worker that uses it, and four test
+  files, run by different workers, train the same runs. The first worker to ask
+  computes the value in a directory every worker sees and pickles it there; the
+  others wait on the lock and load it (the recipe of xdist's documentation).
+  Without xdist, or without POSIX locks, it is computed in place.
+  """
+  try:
+    import fcntl
+  except ImportError:
+    fcntl = None
+  if fcntl is None or 'PYTEST_XDIST_WORKER' not in os.environ:
+    return make(tmp_path_factory.mktemp(name))
+  # xdist gives each worker a directory inside the controller's, which lives
+  # until the last worker ends (and goes then if every test passed).
+  shared = tmp_path_factory.getbasetemp().parent
+  pickled = shared / f'{name}.pickle'
+  with open(shared / f'{name}.lock', 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)  # blocks until the first worker is done
+    if pickled.exists():
+      return pickle.loads(pickled.read_bytes())
+    # A fresh directory, should an earlier worker have failed half-way.
+    value = make(pathlib.Path(tempfile.mkdtemp(prefix=name, dir=shared)))
+    pickled.write_bytes(pickle.dumps(value))
+    return value
+
+
 @pytest.fixture(scope='session')
 def uninterrupted(tmp_path_factory):
-  """tiny.py on every device, uninterrupted: (workdir, results)."""
-  return tiny_run(tmp_path_factory.mktemp('uninterrupted'))
+  """tiny.py on every device, uninterrupted: (workdir, results).
+
+  Shared by every test that asks: tests read its workdir, never change it.
+  """
+  return once_per_session(tmp_path_factory, 'uninterrupted', tiny_run)
 
 
 def validated_config():
@@ -66,11 +103,15 @@ def validated(tmp_path_factory):
 
   Every epoch's trained images are recorded, to check what was held out.
   """
+  return once_per_session(tmp_path_factory, 'validated', _train_validated)
+
+
+def _train_validated(workdir):
+  """The `validated` fixture's run, trained in `workdir`."""
   from benchmarks.cifar100 import experiment
   from benchmarks.cifar100 import input_pipeline
   from benchmarks.cifar100 import train
 
-  workdir = tmp_path_factory.mktemp('validated')
   trained_on = []
   real_train_epoch = train.train_epoch
 
