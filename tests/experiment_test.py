@@ -171,6 +171,40 @@ def test_one_step_later_is_the_next_step_and_changes_no_run(
   assert plain['runs']['sgd']['0'][0].get('one_step_later') is None
 
 
+def test_batch_norm_recalibration_is_a_measurement_that_changes_no_run(
+  uninterrupted, tmp_path
+):
+  _, plain = uninterrupted
+  config = tiny.get_config()
+  config.batch_norm_recalibration_batches = 2
+  got = experiment.train_and_evaluate(config, str(tmp_path))
+  assert results_io.reproducible(got) == results_io.reproducible(plain)
+  for arm in ('sgd', 'plp'):
+    for record in got['runs'][arm]['0']:
+      recalibrated = record['batch_norm_recalibrated']
+      assert set(recalibrated) == {'test_loss', 'top1_error', 'top5_error'}
+      assert recalibrated['test_loss'] != record['test_loss']
+  # What it measures: the evaluation of the run's model recalibrated on the
+  # seed's first two batches of epoch 0's shuffle (checked on the last epoch,
+  # whose model the checkpoint holds).
+  mesh = distributed.data_mesh(
+    jax.devices()[: config_checks.num_devices(config)]
+  )
+  data = experiment.load_data(config, mesh)
+  run, _ = experiment.start_run(config, 'plp', 0, 4, mesh, str(tmp_path))
+  run.manager.close()
+  order = train.epoch_order(0, 0, data.sizes['train_examples'], 8)[:2]
+  model = train.recalibrated_batch_norm(
+    run.model, data.train, order, jax.random.fold_in(jax.random.key(0), 0),
+    data.batch_sharding,
+  )  # fmt: skip
+  last = got['runs']['plp']['0'][-1]['batch_norm_recalibrated']
+  assert experiment.evaluation_record(model, data, config) == pytest.approx(
+    last, rel=1e-5
+  )
+  assert plain['runs']['sgd']['0'][0].get('batch_norm_recalibrated') is None
+
+
 @pytest.mark.parametrize(
   'field,value,message',
   [
@@ -181,6 +215,11 @@ def test_one_step_later_is_the_next_step_and_changes_no_run(
     ('batch_size', 7, 'config.batch_size is 7; allowed: a multiple of the'),
     ('compute_dtype', 'float16', "config.compute_dtype is 'float16'"),
     ('trajectory_probes', -1, 'config.trajectory_probes is -1; allowed: an'),
+    (
+      'batch_norm_recalibration_batches',
+      -1,
+      'config.batch_norm_recalibration_batches is -1; allowed: an int >= 0',
+    ),
     ('validation_fraction', 0.6, 'config.validation_fraction is 0.6; allowed'),
     ('validation_fraction', -0.1, 'config.validation_fraction is -0.1'),
     ('lr_schedule', 'cosine', "config.lr_schedule is 'cosine'; allowed"),

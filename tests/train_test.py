@@ -121,3 +121,68 @@ def test_compiled_epochs_equal_the_per_step_path(arm):
 def test_progress_bars_are_drawn_on_a_terminal_only():
   assert train.progress_bar(5, progress=True, file=io.StringIO()).disable
   assert train.progress_bar(5, progress=False).disable
+
+
+def batch_norm_test_setup():
+  """A trained-a-little ResNet18, a random split on one device, 3 batches."""
+  model = models.ResNet18(num_classes=10, width=0.125, rngs=nnx.Rngs(0))
+  optimizer = nnx.Optimizer(model, optax.sgd(0.05), wrt=nnx.Param)
+  random = input_pipeline.random_split(24, num_classes=10)
+  split = (jnp.asarray(random.images), jnp.asarray(random.labels))
+  model.train()
+  for step in range(2):  # running statistics away from their initial values
+    train.train_step(
+      model, optimizer, *split, jnp.arange(8), jax.random.key(step)
+    )
+  mesh = distributed.data_mesh(jax.devices()[:1])
+  order = train.epoch_order(0, 0, 24, 8)
+  return model, split, order, distributed.batch_sharding(mesh)
+
+
+def batch_stats(model):
+  return jax.tree.map(
+    np.asarray, nnx.to_pure_dict(nnx.state(model, nnx.BatchStat))
+  )
+
+
+def test_recalibrated_batch_norm_averages_each_batch_statistics():
+  model, split, order, sharding = batch_norm_test_setup()
+  before = batch_stats(model)
+  key = jax.random.key(7)
+  got = train.recalibrated_batch_norm(model, split, order, key, sharding)
+  # The reference: a plain loop, one eager batch at a time, each batch's
+  # statistics read off a copy in training mode whose momentum is 0.
+  per_batch = []
+  for step, indices in enumerate(order):
+    copy = nnx.clone(model)
+    copy.train()
+    for _, module in copy.iter_modules():
+      if isinstance(module, nnx.BatchNorm):
+        module.momentum = 0.0
+    images = input_pipeline.normalize(split[0][indices])
+    copy(train.augment(jax.random.fold_in(key, step), images))
+    per_batch.append(batch_stats(copy))
+  want = jax.tree.map(lambda *s: np.mean(s, axis=0), *per_batch)
+  chex.assert_trees_all_close(batch_stats(got), want, rtol=1e-5, atol=1e-6)
+  # The run's own model and its modes are untouched.
+  chex.assert_trees_all_equal(batch_stats(model), before)
+  norms = [m for _, m in got.iter_modules() if isinstance(m, nnx.BatchNorm)]
+  assert all(n.use_running_average and n.momentum == 0.9 for n in norms)
+
+
+def test_one_recalibration_batch_makes_eval_mode_equal_training_mode():
+  # Hand-derived: with one batch the stored statistics are that batch's, so
+  # the recalibrated model in eval mode normalizes it as training mode does.
+  model, split, order, sharding = batch_norm_test_setup()
+  key = jax.random.key(3)
+  got = train.recalibrated_batch_norm(model, split, order[:1], key, sharding)
+  batch = train.augment(
+    jax.random.fold_in(key, 0), input_pipeline.normalize(split[0][order[0]])
+  )
+  in_training = nnx.clone(model)
+  in_training.train()
+  np.testing.assert_allclose(
+    got(batch), in_training(batch), rtol=1e-4, atol=1e-4
+  )
+  model.eval()
+  assert not np.allclose(model(batch), in_training(batch), atol=1e-2)

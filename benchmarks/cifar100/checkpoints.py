@@ -20,6 +20,7 @@ FIELDS_FREE_ON_RESUME = (
   'trajectory_probes',
   'on_divergence',
   'evaluate_one_step_later',
+  'batch_norm_recalibration_batches',
 )
 
 # Config fields added after checkpoints had been made, each with the value

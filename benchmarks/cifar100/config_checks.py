@@ -41,9 +41,9 @@ def validate_config(config):
   for field in ('epochs', 'batch_size', 'eval_batch_size'):
     if not isinstance(config[field], int) or config[field] < 1:
       reject(field, 'an int >= 1')
-  probes = config.trajectory_probes
-  if not isinstance(probes, int) or probes < 0:
-    reject('trajectory_probes', 'an int >= 0')
+  for field in ('trajectory_probes', 'batch_norm_recalibration_batches'):
+    if not isinstance(config[field], int) or config[field] < 0:
+      reject(field, 'an int >= 0')
   if not 0 <= config.validation_fraction <= MAX_VALIDATION_FRACTION:
     reject('validation_fraction', f'a number in [0, {MAX_VALIDATION_FRACTION}]')
   if config.on_divergence not in ON_DIVERGENCE:

@@ -227,6 +227,8 @@ def train_epoch_record(run, epoch, data, config):
     record['trajectory'] = probe.records
   if config.evaluate_one_step_later:
     record['one_step_later'] = one_step_later_record(run, epoch, data, config)
+  if config.batch_norm_recalibration_batches:
+    record['batch_norm_recalibrated'] = recalibrated_record(run, data, config)
   record['wall_seconds'] = time.perf_counter() - start
   return record
 
@@ -250,6 +252,26 @@ def one_step_later_record(run, epoch, data, config):
     model, optimizer, data.train, order[:1], key, data.batch_sharding,
     False, no_probe,
   )  # fmt: skip
+  return evaluation_record(model, data, config)
+
+
+def recalibrated_record(run, data, config):
+  """The errors with BatchNorm's statistics recomputed at the current weights.
+
+  Every epoch's evaluation falls right after a PLP jump (312 steps an epoch),
+  when the running statistics still describe the weights before it; this
+  measures the model with statistics of its own weights instead
+  (`train.recalibrated_batch_norm`), from the first
+  `config.batch_norm_recalibration_batches` batches of a shuffle no epoch
+  trains with (epoch 0's), the same for every epoch and arm of a seed.
+  """
+  order = train.epoch_order(
+    run.seed, 0, data.sizes['train_examples'], config.batch_size
+  )[: config.batch_norm_recalibration_batches]
+  key = jax.random.fold_in(jax.random.key(run.seed), 0)
+  model = train.recalibrated_batch_norm(
+    run.model, data.train, order, key, data.batch_sharding
+  )
   return evaluation_record(model, data, config)
 
 

@@ -127,6 +127,62 @@ def evaluate_batches(graphdef, state, images, labels, indices, masks):
   return jax.lax.scan(body, zeros, (indices, masks))[0]
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def batch_norm_statistics(graphdef, state, images, labels, order, key):
+  """Every BatchNorm's batch mean and variance averaged over `order`'s batches.
+
+  The model of (`graphdef`, `state`) must have its BatchNorms in training
+  mode with momentum 0, so that after one batch their running statistics are
+  that batch's (`recalibrated_batch_norm`). The average of the batches' means
+  and variances is what SWA's `update_bn` computes (a cumulative average).
+  Returns the averaged `nnx.BatchStat` state.
+  """
+  del labels  # the statistics need the images only
+
+  def body(carry, batch):
+    # The model's state is carried (not closed over): nnx merges fresh
+    # variables only from the loop's own values.
+    state, sums = carry
+    indices, step = batch
+    model = nnx.merge(graphdef, state)
+    step_key = jax.random.fold_in(key, step)
+    model(augment(step_key, input_pipeline.normalize(images[indices])))
+    stats = nnx.state(model, nnx.BatchStat)
+    return (nnx.state(model), jax.tree.map(jnp.add, sums, stats)), None
+
+  zeros = jax.tree.map(jnp.zeros_like, state.filter(nnx.BatchStat))
+  steps = jnp.arange(order.shape[0])
+  sums = jax.lax.scan(body, (state, zeros), (order, steps))[0][1]
+  return jax.tree.map(lambda total: total / order.shape[0], sums)
+
+
+def recalibrated_batch_norm(model, train, order, key, sharding):
+  """A copy of `model` whose BatchNorm statistics are recomputed at its weights.
+
+  The running statistics a run keeps were gathered over the last ~10 steps'
+  weights (momentum 0.9); right after a PLP jump they describe the weights
+  before it. Here they are the average over the training batches `order`
+  (augmented with keys folded from `key`: the same for every arm), taken at
+  the current weights only. Dropout stays off. The run's own model is left as
+  it was.
+  """
+  copy = nnx.clone(model)
+  copy.eval()
+  norms = [m for _, m in copy.iter_modules() if isinstance(m, nnx.BatchNorm)]
+  momenta = [norm.momentum for norm in norms]
+  for norm in norms:
+    norm.use_running_average, norm.momentum = False, 0.0
+  graphdef, state = nnx.split(copy)
+  rows = batches_sharding(sharding)
+  stats = batch_norm_statistics(
+    graphdef, state, *train, distributed.global_array(order, rows), key
+  )
+  nnx.update(copy, stats)
+  for norm, momentum in zip(norms, momenta, strict=True):
+    norm.use_running_average, norm.momentum = True, momentum
+  return copy
+
+
 def epoch_order(seed, epoch, num_examples, batch_size):
   """The shuffled batches of an epoch (the last partial batch is dropped)."""
   rng = np.random.default_rng([seed, epoch])

@@ -63,6 +63,12 @@ def get_config():
   # experiment.one_step_later_record): every epoch of 312 steps ends on a PLP
   # jump. Costs one step and one evaluation an epoch; changes no run.
   config.evaluate_one_step_later = False
+  # > 0: also evaluate each epoch's model with BatchNorm's statistics
+  # recomputed at its weights from this many fixed training batches, on a copy
+  # (see experiment.recalibrated_record), as SWA's update_bn does. Costs a
+  # forward pass over those batches and one evaluation an epoch; changes no
+  # run.
+  config.batch_norm_recalibration_batches = 0
 
   add_data_and_run_fields(config)
   return config
