@@ -315,3 +315,26 @@ def test_the_sweep_figure_opens_the_markers_of_points_short_of_seeds(
     assert hollow[0][1] == pytest.approx((69.0,))
     labels = [text.get_text() for text in axis.get_legend().get_texts()]
     assert 'fewer than 3 seeds so far' in labels
+
+
+def test_the_second_confirmation_runs_the_chosen_rates_on_fresh_seeds():
+  study = chosen_study({}, {'sgd': 0.032, 'plp': 0.0226})
+  assert study.report_blocks['confirm_wider_sgd'] == (
+    'confirm_wider_sgd_sgd',
+    'confirm_wider_sgd_plp',
+  )
+  for arm, rate in (('sgd', 0.032), ('plp', 0.0226)):
+    config = studies.job_config(study, f'confirm_wider_sgd_{arm}')
+    assert (tuple(config.arms), config.learning_rate) == ((arm,), rate)
+    assert (config.width, config.epochs) == (1 / 8, 26)
+    assert tuple(config.seeds) == lr_sweep.FRESH_SEEDS
+    assert config.batch_norm_recalibration_batches == 50
+  # PLP at SGD's rate, against the first confirmation's SGD runs.
+  assert study.report_blocks['untuned_sgd'] == (
+    'confirm_sgd_sgd',
+    'untuned_sgd_plp',
+  )
+  config = studies.job_config(study, 'untuned_sgd_plp')
+  assert (tuple(config.arms), config.learning_rate) == (('plp',), 0.032)
+  assert (config.width, config.epochs) == (1 / 16, 13)
+  assert 'confirm_wider_adamw' not in study.report_blocks

@@ -225,7 +225,9 @@ def test_committed_tables_regenerate_byte_identical(tmp_path):
     committed = (pathlib.Path(study.out) / 'tables.md').read_text()
     out = tmp_path / name
     shutil.copytree(study.out, out)
-    assert report.write_report(study, str(out), plot=False) == committed
+    assert (
+      report.write_report(study, str(out), str(out), plot=False) == committed
+    )
 
 
 def test_a_study_is_its_module_and_a_bad_name_says_the_choices():

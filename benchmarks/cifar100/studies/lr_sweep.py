@@ -16,7 +16,12 @@ applied to the committed runs): a point a factor √2 on each side of each
 arm's best grid point (`GRID_BEST`); then, at each arm's rate re-chosen
 among all its points (`CHOSEN`), the confirmation on fresh seeds 3-10 (the
 report's one headline test, stated in REPORT.md before its runs) and the
-longer, wider runs (ResNet18 at width 1/8, 26 epochs, seeds 0-2).
+longer, wider runs (ResNet18 at width 1/8, 26 epochs, seeds 0-2). Then the
+second confirmation (`SECOND_CONFIRMATION`, its own headline test stated in
+REPORT.md before its runs): the longer, wider runs of `sgd` and `plp` on the
+fresh seeds 3-10, and `plp` at `sgd`'s chosen rate at width 1/16 (PLP added
+to a tuned SGD without retuning), both with BatchNorm-recalibrated errors
+beside the plain ones.
 """
 
 from typing import NamedTuple
@@ -31,6 +36,10 @@ SGD_RATES = (0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
 ADAMW_RATES = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3)
 # Longer and wider: two learning-rate cycles at twice the width.
 WIDER = {'width': 1 / 8, 'epochs': 26}
+# The new runs also measure their errors with BatchNorm's statistics
+# recomputed at each evaluation's weights, from this many training batches
+# (6,400 images, 16% of the training split; experiment.recalibrated_record).
+RECALIBRATED = {'batch_norm_recalibration_batches': 50}
 
 
 class Sweep(NamedTuple):
@@ -154,6 +163,40 @@ def chosen_rate_blocks(sweep, chosen):
   return {block: jobs for block, jobs in stages if jobs}
 
 
+def second_confirmation_blocks(sweep, chosen):
+  """The second confirmation, on the fresh seeds: block -> its jobs.
+
+  'confirm_wider_sgd': the baseline and PLP at their chosen rates, longer
+  and wider (the headline of 2026-12-02), one run a job. 'untuned_sgd': PLP
+  at the baseline's chosen rate at the study's width, against the first
+  confirmation's baseline runs.
+  """
+  if not (sweep.wider and {sweep.baseline, sweep.plp} <= chosen.keys()):
+    return {}
+  wider = f'confirm_wider_{sweep.baseline}'
+  untuned = f'untuned_{sweep.baseline}'
+  rates = {sweep.baseline: chosen[sweep.baseline], sweep.plp: chosen[sweep.plp]}
+  wider_jobs = {
+    f'{wider}_{arm}': {
+      **point_job(sweep, rate, (arm,), FRESH_SEEDS),
+      **WIDER,
+      **RECALIBRATED,
+    }
+    for arm, rate in rates.items()
+  }
+  untuned_job = {
+    f'{untuned}_{sweep.plp}': {
+      **point_job(sweep, chosen[sweep.baseline], (sweep.plp,), FRESH_SEEDS),
+      **RECALIBRATED,
+    }
+  }
+  baseline_job = f'confirm_{sweep.baseline}_{sweep.baseline}'
+  return {
+    wider: wider_jobs,
+    untuned: {baseline_job: None, **untuned_job},
+  }
+
+
 def sweep_jobs_and_blocks(sweep, grid_best, chosen):
   """The jobs that the choices made so far call for, and their blocks.
 
@@ -161,8 +204,13 @@ def sweep_jobs_and_blocks(sweep, grid_best, chosen):
   """
   jobs = {**grid_jobs(sweep), **refinement_jobs(sweep, grid_best)}
   blocks = {job: (job,) for job in jobs}
-  for block, stage_jobs in chosen_rate_blocks(sweep, chosen).items():
-    jobs.update(stage_jobs)
+  stages = {
+    **chosen_rate_blocks(sweep, chosen),
+    **second_confirmation_blocks(sweep, chosen),
+  }
+  for block, stage_jobs in stages.items():
+    # A job given as None is another block's, reused in this one.
+    jobs.update({job: o for job, o in stage_jobs.items() if o is not None})
     blocks[block] = tuple(stage_jobs)
   return jobs, blocks
 
@@ -202,7 +250,7 @@ STUDY = Study(
     'arm_blocks': tuple(
       f'{stage}_{s.baseline}'
       for s in SWEEPS.values()
-      for stage in ('confirm', 'wider')
+      for stage in ('confirm', 'wider', 'confirm_wider', 'untuned')
     ),
     # Sweep name -> its `Sweep`: arms, control, grid field, job prefix.
     'sweeps': SWEEPS,
@@ -213,6 +261,17 @@ STUDY = Study(
         (s.plp, s.matched, False),
       )
       for name, s in SWEEPS.items()
+    }
+    | {
+      # The second confirmation: its own headline, stated 2026-12-02.
+      f'confirm_wider_{s.baseline}': ((s.plp, s.baseline, True),)
+      for s in SWEEPS.values()
+      if s.wider
+    }
+    | {
+      f'untuned_{s.baseline}': ((s.plp, s.baseline, False),)
+      for s in SWEEPS.values()
+      if s.wider
     },
   },
 )

@@ -344,9 +344,9 @@ def headline(study, blocks):
     'seeds none of the choices saw; test errors of the validation-selected '
     'epoch, arm minus control in points of %, paired by seed: the mean with '
     'its 95% confidence interval (t, n − 1 degrees of freedom) and the '
-    'two-sided paired t-test p. Only the first row is the headline test, '
-    'and it is read once all its planned seeds have run; until then its row '
-    'says how many have.\n\n'
+    'two-sided paired t-test p. Rows marked headline are the tests stated '
+    'before their runs (one a confirmation), each read once all its planned '
+    'seeds have run; until then a row says how many have.\n\n'
     '| block | arm − control | metric | test | seeds | mean (per seed) '
     '| 95% CI | p |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
     + '\n'.join(sorted(rows, key=lambda row: '| headline' not in row))
