@@ -12,7 +12,8 @@ ifneq ($(wildcard $(SHARED_TFDS)),)
 export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
-.PHONY: demo test test-fast test-loaded test-min docs lint clean device-wheels
+.PHONY: demo test test-fast test-loaded test-min docs lint clean device-wheels \
+  wheel
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +67,10 @@ test-loaded: lint
 device-wheels:
 	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: \
 	  --python-version 3.12 -d .whl ml-collections==1.1.0
+
+# The library's wheel, in dist/: `pip install dist/optax_plp-*.whl` anywhere.
+wheel:
+	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 clean:
 	rm -rf $(VENV) $(MIN_VENV)

@@ -5,7 +5,7 @@ from optax_plp._plp import PLPState
 from optax_plp._plp import plp
 from optax_plp._plp import with_plp
 
-__version__ = '0.1.0'
+__version__ = '0.2.0.dev0'
 
 __all__ = (
   'RULES',

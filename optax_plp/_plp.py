@@ -1,7 +1,6 @@
 """Parameter Linear Prediction (PLP) as an optax gradient transformation."""
 
 import functools
-import math
 from typing import Any, NamedTuple
 
 import jax
@@ -35,75 +34,158 @@ class PLPState(NamedTuple):
   history: optax.Updates
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-  # Traced or array values come from `optax.inject_hyperparams`; they are used
-  # as they are, like any other hyperparameter.
-  if isinstance(value, jax.Array):
-    return
+# The step counter is int32 (`optax.safe_increment` saturates it there), so a
+# cycle or a start beyond it would never be reached.
+_MAX_COUNT = np.iinfo(np.int32).max
+# Beyond this |k| the order-2 coefficient (s + s^2) / 2 overflows float32 and
+# every prediction is inf or NaN.
+_MAX_STEP_SIZE = float(np.sqrt(np.finfo(np.float32).max))
+
+
+def _is_traced(value: Any) -> bool:
+  return isinstance(value, jax.core.Tracer)
+
+
+def _as_int(name: str, value: Any, minimum: int) -> int:
+  """`value` as a Python int in [minimum, int32 max], else a ValueError.
+
+  Concrete arrays (as `optax.inject_hyperparams` passes them to `init`) are
+  checked like numbers. A traced value (an injected one, in a jitted update)
+  is kept: the update checks it (`_injected_values_ok`).
+  """
+  allowed = (
+    f"an int >= {minimum} (and <= {_MAX_COUNT}, the step counter's limit)"
+  )
+  if _is_traced(value):
+    return value
+  if isinstance(value, (jax.Array, np.ndarray)) and value.ndim == 0:
+    if jnp.issubdtype(value.dtype, jnp.integer):
+      value = int(value)
   if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-    raise ValueError(f'`{name}` must be an int >= {minimum}, got {value!r}.')
-  if value < minimum:
-    raise ValueError(f'`{name}` must be an int >= {minimum}, got {value}.')
+    raise ValueError(f'`{name}` must be {allowed}, got {value!r}.')
+  if not minimum <= value <= _MAX_COUNT:
+    raise ValueError(f'`{name}` must be {allowed}, got {value}.')
+  return int(value)
 
 
-def _check_static_arguments(step_size, every, start_step, history_dtype):
-  _check_int('every', every, 3)
-  _check_int('start_step', start_step, 0)
-  static_step = not callable(step_size) and not isinstance(step_size, jax.Array)
-  if static_step and not math.isfinite(step_size):
+def _check_step_size(step_size: Any) -> None:
+  """A number or concrete array: finite, and small enough not to overflow.
+
+  Schedules and traced values are evaluated in the update, where a non-finite
+  value gives non-finite updates rather than a silent change.
+  """
+  if callable(step_size) or _is_traced(step_size):
+    return
+  allowed = f'a finite number with |k| <= {_MAX_STEP_SIZE:.3g}, or a schedule'
+  try:
+    k = float(step_size)
+  except (TypeError, ValueError):
     raise ValueError(
-      f'`step_size` must be a finite number or a schedule, got {step_size!r}.'
-    )
+      f'`step_size` must be {allowed}, got {step_size!r}.'
+    ) from None
+  if isinstance(step_size, (bool, str)) or not abs(k) <= _MAX_STEP_SIZE:
+    raise ValueError(f'`step_size` must be {allowed}, got {step_size!r}.')
+
+
+def _check_history_dtype(history_dtype: Any) -> None:
   if history_dtype is not None and not jnp.issubdtype(
-    jnp.dtype(history_dtype), jnp.floating
+    jnp.dtype(history_dtype), jnp.inexact
   ):
     raise ValueError(
-      f'`history_dtype` must be a floating dtype such as jnp.bfloat16 or '
-      f"None (the parameters' dtype), got {history_dtype!r}."
+      f'`history_dtype` must be a floating (or complex) dtype such as '
+      f"jnp.bfloat16, or None (the parameters' dtype), got {history_dtype!r}."
     )
 
 
-def _check_rule(order, gate):
-  # A traced `order` comes from `optax.inject_hyperparams`, which injects
-  # every numeric argument not named static; the update selects by its value.
-  if isinstance(order, jax.Array):
-    pass
-  elif isinstance(order, bool) or order not in ORDERS:
+def _as_order(order: Any) -> Any:
+  """`order` as 1 or 2; a traced one (injected) is kept for the update."""
+  if _is_traced(order):
+    return order
+  if isinstance(order, (jax.Array, np.ndarray)) and order.ndim == 0:
+    order = order.item()
+  if isinstance(order, bool) or order not in ORDERS:
     raise ValueError(f'`order` must be one of {ORDERS}, got {order!r}.')
-  if gate not in GATES:
+  return int(order)
+
+
+def _injected_values_ok(every, start_step, order):
+  """Whether the traced (injected) `every`, `start_step` and `order` are valid.
+
+  They were checked at `init`, but an injected hyperparameter can be changed
+  in the state later; an invalid one must not switch PLP off or change its
+  rule silently, so the update turns every update to NaN instead.
+  """
+  ok = jnp.bool_(True)
+  if _is_traced(every):
+    ok &= (every >= 3) & (every <= _MAX_COUNT)
+  if _is_traced(start_step):
+    ok &= (start_step >= 0) & (start_step <= _MAX_COUNT)
+  if _is_traced(order):
+    ok &= (order == 1) | (order == 2)
+  return ok
+
+
+def _check_gate(gate: Any) -> None:
+  if not isinstance(gate, (str, type(None))) or gate not in GATES:
     raise ValueError(f'`gate` must be one of {GATES}, got {gate!r}.')
 
 
-def _check_params(params):
-  """Refuses a parameter that is not floating: its prediction would truncate."""
+def _check_params(params, history_dtype):
+  """Refuses leaves a prediction or its history would silently truncate."""
   for path, p in jax.tree_util.tree_leaves_with_path(params):
     dtype = jnp.result_type(p)
+    where = f'params{jax.tree_util.keystr(path)}'
     if not jnp.issubdtype(dtype, jnp.inexact):
       raise ValueError(
-        f'`plp` extrapolates floating-point parameters, but params'
-        f'{jax.tree_util.keystr(path)} has dtype {dtype}. Leave such leaves '
-        'out with `optax.masked(plp(), mask)`, the mask False at them.'
+        f'`plp` extrapolates floating-point parameters, but {where} has dtype '
+        f'{dtype}. Leave such leaves out with `optax.masked(plp(), mask)`, '
+        'the mask False at them.'
+      )
+    if (
+      history_dtype is not None
+      and jnp.issubdtype(dtype, jnp.complexfloating)
+      and not jnp.issubdtype(jnp.dtype(history_dtype), jnp.complexfloating)
+    ):
+      raise ValueError(
+        f'{where} is complex ({dtype}) but `history_dtype` is '
+        f'{jnp.dtype(history_dtype)}, which would drop its imaginary part; '
+        'use a complex history_dtype (jnp.complex64) or None.'
       )
 
 
 def _cosine_gate(u2, u3):
-  """max(0, cos) of the angle between two arrays, 0 where either is zero."""
+  """max(0, cos) of the angle between two arrays, 0 where either is zero.
+
+  Complex arrays are vectors of twice as many reals: their inner product is
+  Re <u2, u3> and their norms sum |u|^2.
+  """
   wide = jnp.promote_types(u3.dtype, jnp.float32)
   u2, u3 = u2.astype(wide), u3.astype(wide)
-  squared_norms = jnp.sum(u2 * u2) * jnp.sum(u3 * u3)
+  squared_norms = jnp.sum(jnp.abs(u2) ** 2) * jnp.sum(jnp.abs(u3) ** 2)
   moved = squared_norms > 0
   # The inner `where` keeps the square root's gradient finite at zero.
   norms = jnp.sqrt(jnp.where(moved, squared_norms, 1.0))
-  return jnp.where(moved, jnp.maximum(jnp.sum(u2 * u3) / norms, 0.0), 0.0)
+  cosine = jnp.sum(jnp.real(jnp.conj(u2) * u3)) / norms
+  return jnp.where(moved, jnp.maximum(cosine, 0.0), 0.0)
 
 
 def _coefficients(order, k):
-  """(a, b) with the predicted update a * u3 + b * u2, for the time 2.5 + k."""
-  s = 0.5 + k  # the predicted time, counted from h2 at t = 2
+  """(a, b) with the predicted update a * u3 + b * u2, for the time 2.5 + k.
+
+  With u2 = h2 - h1 and u3 = h3 - h2, the prediction at t = 2.5 + k is
+  reached from h2 by a step s = k + 1/2 in time.
+  """
+  s = 0.5 + k
+  # Order 1: the line through m12 (t = 1.5) and m23 (t = 2.5) is
+  # m23 + k (m23 - m12) = h2 + u3 / 2 + k (u2 + u3) / 2.
   linear = ((1 + k) / 2, k / 2)
+  # Order 2: the parabola through (1, h1), (2, h2), (3, h3) is
+  # h2 + (t - 2) (u2 + u3) / 2 + (t - 2)^2 (u3 - u2) / 2, at t - 2 = s.
   quadratic = ((s + s * s) / 2, (s - s * s) / 2)
-  if not isinstance(order, jax.Array):
+  if not _is_traced(order):
     return linear if order == 1 else quadratic
+  # An injected order selects in the update (a value other than 1 or 2 makes
+  # the update NaN: `_injected_values_ok`).
   return tuple(
     jnp.where(order == 2, q, lin)
     for q, lin in zip(quadratic, linear, strict=True)
@@ -117,19 +199,30 @@ def _keeps_params(p, h):
 
 def _written_history(u, p, h, store):
   """The history after this step: h1 (or u2) where this step stores it."""
+  # A narrower history keeps the update u2 rather than h1: rounding h1 would
+  # swamp the small difference h2 - h1 the prediction needs.
   snapshot = p if _keeps_params(p, h) else u
   return jnp.where(store, snapshot.astype(h.dtype), h)
 
 
 def _predicted(u, p, h, predict, k, order, gate):
   """The update of one array: the prediction where `predict`, else `u`."""
+  # p is h2 here, so u2 = h2 - h1 is measured on the parameters themselves:
+  # a change made to them outside the chain is part of the slope.
   u2 = p - h if _keeps_params(p, h) else h
   a, b = _coefficients(order, k)
   if gate is not None:
+    # Move the fraction g of the way from h3 (the update u3: a = 1, b = 0) to
+    # the prediction; g = 0 where the path turns back.
     g = _cosine_gate(u2, u)
     a, b = 1 + g * (a - 1), g * b
   jump = a * u + b * u2
   return jnp.where(predict, jump, u).astype(u.dtype)
+
+
+def _as_arrays(params):
+  # Python scalar leaves become arrays, as `optax.apply_updates` treats them.
+  return jax.tree.map(jnp.asarray, params)
 
 
 def plp(
@@ -141,84 +234,33 @@ def plp(
   order: int = 1,
   gate: str | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""Parameter Linear Prediction: extrapolate the parameter trajectory.
+  """Parameter Linear Prediction: extrapolates the parameters' path.
 
-  PLP is chained *after* a base optimizer. Steps are grouped into cycles of
-  ``every`` steps. Let :math:`h_1, h_2, h_3` be the parameter values that the
-  base optimizer reaches at the last three steps of a cycle, at times
-  :math:`t = 1, 2, 3`. At the last step, instead of moving to :math:`h_3`, PLP
-  moves to a prediction of the path at :math:`t = 2.5 + k`, where :math:`k` is
-  ``step_size``. With ``order=1`` (the paper's rule) the prediction is the
-  line through the midpoints :math:`m_{12}` (at :math:`t = 1.5`) and
-  :math:`m_{23}` (at :math:`t = 2.5`):
-
-  .. math::
-
-    m_{12} = \tfrac{1}{2}(h_1 + h_2), \quad
-    m_{23} = \tfrac{1}{2}(h_2 + h_3), \quad
-    h_3^{\text{PLP}} = m_{23} + k\,(m_{23} - m_{12}).
-
-  With ``order=2`` it is the parabola through :math:`(1, h_1), (2, h_2),
-  (3, h_3)`, at the same time. Every other step passes the base updates
-  through unchanged, and the base optimizer's state (momentum, ...) is never
-  touched. A straight-line trajectory with step :math:`d` thus lands at
-  :math:`p_0 + 3.5\,d` after one cycle of three steps when :math:`k = 1`, and
-  ``order=2`` extrapolates a path :math:`h_t = c\,t^2` exactly.
-
-  In terms of the updates :math:`u_2 = h_2 - h_1` and :math:`u_3 = h_3 - h_2`
-  (the incoming update), with :math:`s = k + \tfrac{1}{2}`, the predicting
-  step's update is
-
-  .. math::
-
-    \text{order 1:}\quad \tfrac{1 + k}{2}\, u_3 + \tfrac{k}{2}\, u_2, \qquad
-    \text{order 2:}\quad \tfrac{s + s^2}{2}\, u_3 + \tfrac{s - s^2}{2}\, u_2,
-
-  (the parabola is :math:`h_2 + (t - 2)\tfrac{u_2 + u_3}{2} +
-  (t - 2)^2 \tfrac{u_3 - u_2}{2}`), so either rule keeps a single
-  parameter-sized buffer. It holds :math:`h_1`, the ``params`` passed in at
-  the step before the predicting one, and :math:`u_2 = p - h_1` with
-  :math:`p = h_2` the ``params`` passed in at the predicting step; hence
-  ``update`` needs ``params``. The slope is measured on the parameters
-  themselves, so a change made to them outside the chain between those two
-  steps (a projection, say) is part of it. Where ``history_dtype`` differs
-  from a parameter's (a narrower one, in practice), rounding :math:`h_1` would
-  swamp the small difference :math:`h_2 - h_1`, so the buffer holds that
-  step's update :math:`u_2` instead, which is the same difference when nothing
-  else moves the parameters. Keep ``plp`` last in the chain so that its
-  updates are the ones applied.
-
-  With ``gate='cosine'``, each parameter array's prediction is weighted by
-  :math:`g = \max(0, \cos\theta)`, with :math:`\theta` the angle between that
-  array's flattened :math:`u_2` and :math:`u_3` (:math:`g = 0` where either
-  is zero): the array moves to :math:`h_3 + g\,(h_3^{\text{PLP}} - h_3)`. A
-  straight path (:math:`g = 1`) keeps the full prediction; a path that turns
-  back (:math:`g = 0`) takes the base optimizer's plain step to :math:`h_3`.
-  (Scaling :math:`k` by :math:`g` instead would not fall back to a plain
-  step: :math:`k = 0` lands on :math:`m_{23}`, half a step short, and on a
-  path that reverses the linear prediction is :math:`m_{23}` for every
-  :math:`k`.)
+  Chained after a base optimizer, every cycle of ``every`` steps PLP takes the
+  parameters ``h1, h2, h3`` after the cycle's last three steps and replaces
+  ``h3`` by ``m23 + k (m23 - m12)``, where ``m12`` and ``m23`` are the
+  midpoints of ``h1, h2`` and ``h2, h3`` and ``k`` is ``step_size``. The base
+  optimizer's state is untouched. The derivation, the other rules and why PLP
+  must come last are on the documentation's "How PLP works" page.
 
   Args:
-    step_size: The prediction step :math:`k` (``1.0`` in the paper), a finite
-      float or a schedule evaluated at the 0-based step count of the
-      predicting step.
-    every: Length of a cycle (``>= 3``); the prediction uses the last three
-      post-update values of each cycle. ``3`` is the paper's setting.
-    start_step: No prediction happens before this many updates; cycles are
-      counted from here on.
-    history_dtype: dtype of the stored history (e.g. ``jnp.bfloat16`` to halve
-      its memory). Defaults to each parameter's dtype.
-    order: ``1`` for the paper's linear prediction, ``2`` for the parabola
-      through the cycle's last three points.
-    gate: ``None``, or ``'cosine'`` to weight each array's prediction by how
-      straight its last two updates are.
+    step_size: The prediction step ``k`` (``1.0`` in the paper): a finite
+      number or a schedule of the 0-based count of the predicting step.
+    every: Length of a cycle (``>= 3``, static). ``3`` is the paper's.
+    start_step: No prediction before this many updates (static); cycles count
+      from there.
+    history_dtype: dtype of the one stored buffer (e.g. ``jnp.bfloat16`` to
+      halve its memory); by default each parameter's.
+    order: ``1``, the paper's line through the midpoints; ``2``, the parabola
+      through the three points, at the same time ``2.5 + k``.
+    gate: ``None``, or ``'cosine'`` to move each array only the fraction
+      ``max(0, cos)`` of the angle between its last two updates toward the
+      prediction.
 
   Returns:
-    The corresponding `GradientTransformationExtraArgs`, whose outputs keep
-    the dtype of the incoming updates. Its ``init`` raises a ``ValueError``
-    for a parameter that is not floating (an integer counter, say), which a
-    prediction would truncate; mask such leaves out with ``optax.masked``.
+    A `GradientTransformationExtraArgs` whose ``update`` needs ``params``.
+    Bad arguments raise a ``ValueError`` naming them; so do non-floating
+    parameters (mask them out with ``optax.masked``).
 
   Example:
     >>> import jax.numpy as jnp
@@ -241,11 +283,16 @@ def plp(
     Performance through Linear Prediction <https://arxiv.org/abs/2310.10958>`_,
     Scientific Reports 14:15197, 2024.
   """
-  _check_static_arguments(step_size, every, start_step, history_dtype)
-  _check_rule(order, gate)
+  every = _as_int('every', every, 3)
+  start_step = _as_int('start_step', start_step, 0)
+  _check_step_size(step_size)
+  _check_history_dtype(history_dtype)
+  order = _as_order(order)
+  _check_gate(gate)
 
   def init_fn(params: optax.Params) -> PLPState:
-    _check_params(params)
+    params = _as_arrays(params)
+    _check_params(params, history_dtype)
     # The history is computed from `params` rather than created as a constant
     # so that, under `jax.jit`, it inherits each parameter's sharding. Its
     # value is never read: every cycle writes it before predicting.
@@ -267,7 +314,10 @@ def plp(
       raise ValueError(
         '`plp` needs the current params: call `update(updates, state, params)`.'
       )
+    updates, params = _as_arrays(updates), _as_arrays(params)
     count = state.count
+    # A cycle's last two steps: the second-to-last stores h1 (the params
+    # passed in there), the last predicts from h1, h2 (its params) and u3.
     position = jnp.mod(count - start_step, every)
     started = count >= start_step
     store = started & (position == every - 2)
@@ -282,6 +332,11 @@ def plp(
     write = functools.partial(_written_history, store=store)
     history = jax.tree.map(write, updates, params, state.history)
     new_updates = jax.tree.map(rule, updates, params, history)
+    if any(map(_is_traced, (every, start_step, order))):
+      ok = _injected_values_ok(every, start_step, order)
+      new_updates = jax.tree.map(
+        lambda u: jnp.where(ok, u, jnp.nan).astype(u.dtype), new_updates
+      )
     return new_updates, PLPState(
       count=optax.safe_increment(count), history=history
     )
@@ -292,27 +347,33 @@ def plp(
 def with_plp(
   base: optax.GradientTransformation,
   step_size: optax.ScalarOrSchedule = 1.0,
-  **plp_options: Any,
+  *,
+  every: int = 3,
+  start_step: int = 0,
+  history_dtype: jax.typing.DTypeLike | None = None,
+  order: int = 1,
+  gate: str | None = None,
 ) -> optax.GradientTransformationExtraArgs:
-  r"""A base optimizer with PLP after it: ``optax.chain(base, plp(...))``.
+  """A base optimizer with PLP after it: ``optax.chain(base, plp(...))``.
 
-  PLP extrapolates the moves that the chain before it makes, so it must come
-  last; a chain written the other way round (``optax.chain(plp(), base)``)
-  is accepted by optax and trains a different path without any error, since
-  ``plp`` cannot tell gradients from updates. Like optax's own wrappers
-  (``optax.lookahead``, ``optax.MultiSteps``), this one takes the base
-  optimizer as an argument, so the order cannot be wrong. It is the same
-  transformation as the chain, with the same state
-  (``(base_state, PLPState)``).
+  PLP extrapolates the moves of the chain before it, so it must come last;
+  optax accepts ``optax.chain(plp(), base)`` silently and trains a different
+  path. Taking the base as an argument, as ``optax.lookahead`` does, rules
+  that order out. Its arguments are `plp`'s, and it works under
+  ``optax.inject_hyperparams`` as `plp` does.
 
   Args:
-    base: The optimizer whose parameter trajectory PLP extrapolates.
-    step_size: PLP's prediction step :math:`k` (see `plp`).
-    **plp_options: `plp`'s other keyword arguments (``every``,
-      ``start_step``, ``history_dtype``, ``order``, ``gate``).
+    base: The optimizer whose parameters' path PLP extrapolates.
+    step_size: PLP's prediction step ``k`` (see `plp`).
+    every: See `plp`.
+    start_step: See `plp`.
+    history_dtype: See `plp`.
+    order: See `plp`.
+    gate: See `plp`.
 
   Returns:
-    ``optax.chain(base, plp(step_size, **plp_options))``.
+    ``optax.chain(base, plp(step_size, ...))``, with its state
+    ``(base_state, PLPState)``.
 
   Example:
     >>> import jax.numpy as jnp
@@ -332,4 +393,14 @@ def with_plp(
     Performance through Linear Prediction <https://arxiv.org/abs/2310.10958>`_,
     Scientific Reports 14:15197, 2024.
   """
-  return optax.chain(base, plp(step_size, **plp_options))
+  return optax.chain(
+    base,
+    plp(
+      step_size,
+      every=every,
+      start_step=start_step,
+      history_dtype=history_dtype,
+      order=order,
+      gate=gate,
+    ),
+  )

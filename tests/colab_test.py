@@ -54,10 +54,27 @@ def test_quickstart_colab_branch_installs_the_library_alone(tmp_path):
   python, environment = colab(tmp_path, 'matplotlib', 'ipython')
   environment['OPTAX_PLP_SOURCE'] = NOTEBOOKS.parent.as_uri()
   code = '\n\n'.join(code_cells('quickstart.ipynb'))
-  assert 'prediction =' in run_cells(python, environment, code, tmp_path)
+  printed = run_cells(python, environment, code, tmp_path)
+  assert 'prediction =' in printed
+  # It says which copy it installed and uses.
+  assert f'installed optax-plp from {NOTEBOOKS.parent.as_uri()}' in printed
+  assert 'using optax-plp 0.2' in printed and str(tmp_path) in printed
   packages = installed(python)
   assert 'optax-plp' in packages or 'optax_plp' in packages
   assert not packages & {'flax', 'tensorflow', 'tensorflow-cpu'}
+
+
+def test_quickstart_colab_branch_installs_an_uploaded_wheel(tmp_path):
+  python, environment = colab(tmp_path, 'matplotlib', 'ipython')
+  subprocess.run(
+    [python, '-m', 'pip', 'wheel', '--quiet', '--no-deps', '--wheel-dir',
+     str(tmp_path), str(NOTEBOOKS.parent)],
+    check=True, capture_output=True,
+  )  # fmt: skip
+  (wheel,) = tmp_path.glob('optax_plp-*.whl')
+  install = code_cells('quickstart.ipynb')[0]
+  printed = run_cells(python, environment, install, tmp_path)
+  assert f'installed optax-plp from {wheel.as_uri()}' in printed
 
 
 def test_cifar100_colab_branch_keeps_colabs_tensorflow(tmp_path):

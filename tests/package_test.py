@@ -23,11 +23,24 @@ def quickstart():
   return re.search(r'```python\n(.*?)```', section, re.S).group(1)
 
 
+def documented_wheel_command():
+  """The command the README says `make wheel` runs, as the Makefile has it."""
+  readme = (ROOT / 'README.md').read_text()
+  said = re.search(r'`make wheel` runs `([^`]+)`', readme).group(1)
+  makefile = (ROOT / 'Makefile').read_text()
+  recipe = re.search(r'^wheel:\n\t(.+)$', makefile, re.M).group(1)
+  assert recipe.replace('$(PYTHON)', 'python3').replace(' --quiet', '') == said
+  return said.split()
+
+
 def test_the_wheel_alone_installs_and_runs_the_quickstart(tmp_path):
   dist = tmp_path / 'dist'
-  run(sys.executable, '-m', 'build', '--sdist', '--wheel', '--outdir', dist)
-  (wheel,) = dist.glob('*.whl')
+  run(sys.executable, '-m', 'build', '--sdist', '--outdir', dist)
   (sdist,) = dist.glob('*.tar.gz')
+  _, *arguments = documented_wheel_command()
+  arguments[arguments.index('--wheel-dir') + 1] = str(dist)
+  run(sys.executable, *arguments)
+  (wheel,) = dist.glob('*.whl')
   run(sys.executable, '-m', 'twine', 'check', '--strict', wheel, sdist)
   with zipfile.ZipFile(wheel) as archive:
     names = archive.namelist()
@@ -81,3 +94,23 @@ def test_links_into_the_repository_name_files_it_has():
   assert paths
   missing = [path for path in paths if not (ROOT / path).exists()]
   assert not missing, f'links to files the repository lacks: {missing}'
+
+
+def test_the_version_the_changelog_and_the_package_agree():
+  import optax_plp
+
+  version = optax_plp.__version__
+  changelog = (ROOT / 'CHANGELOG.md').read_text()
+  released = re.findall(
+    r'^## \[(\d+\.\d+\.\d+)\] - (\d{4}-\d\d-\d\d)$', changelog, re.M
+  )
+  assert released, 'each release heading gives its date'
+  latest = released[0][0]
+  # Main carries the next version's development release, above the latest.
+  assert re.fullmatch(r'\d+\.\d+\.\d+\.dev\d+', version)
+  next_version = version.split('.dev')[0]
+  as_tuple = lambda v: tuple(map(int, v.split('.')))  # noqa: E731
+  assert as_tuple(next_version) > as_tuple(latest)
+  assert f'`{version}`' in changelog.split('## [' + latest)[0]
+  for heading in ['Unreleased', *(v for v, _ in released)]:
+    assert re.search(rf'^\[{re.escape(heading)}\]: https://', changelog, re.M)

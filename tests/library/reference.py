@@ -45,9 +45,12 @@ def lagrange_parabola(h1, h2, h3, t):
 
 
 def cosine_gate(a, b):
-  """max(0, cos) of the angle between two vectors; 0 where either is zero."""
+  """max(0, cos) of the angle between two vectors; 0 where either is zero.
+
+  Complex vectors are real vectors of twice the length: Re(a^H b).
+  """
   norms = np.linalg.norm(a) * np.linalg.norm(b)
-  return max(0.0, float(a @ b / norms)) if norms > 0 else 0.0
+  return max(0.0, float(np.vdot(a, b).real / norms)) if norms > 0 else 0.0
 
 
 def prediction(h1, h2, h3, k, order=1, gate=None, segments=None):
