@@ -14,4 +14,4 @@ from tests.conftest import mock_cifar
 
 if __name__ == '__main__':
   with mock_cifar():  # the in-process tests' examples, to compare runs
-    app.run(main.main)
+    app.run(main.main, flags_parser=main.parse_flags)

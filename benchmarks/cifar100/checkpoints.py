@@ -102,12 +102,26 @@ def restore(manager, model, optimizer, config):
 
 
 def save(manager, epoch, model, optimizer, records, config):
-  manager.save(
-    epoch,
-    args=ocp.args.Composite(
-      state=ocp.args.StandardSave(checkpointed_state(model, optimizer)),
-      records=ocp.args.JsonSave(records),
-      config=ocp.args.JsonSave(training_fields(config)),
-    ),
-  )
-  manager.wait_until_finished()
+  """Saves an epoch; a CheckpointError says what failed (a full disk, ...)."""
+  try:
+    manager.save(
+      epoch,
+      args=ocp.args.Composite(
+        state=ocp.args.StandardSave(checkpointed_state(model, optimizer)),
+        records=ocp.args.JsonSave(records),
+        config=ocp.args.JsonSave(training_fields(config)),
+      ),
+    )
+    manager.wait_until_finished()
+  except Exception as error:  # orbax raises many types, from its threads too.
+    text = str(error).strip()
+    # Orbax reports a full disk as a ValueError from its storage layer, with
+    # the OS's words deep in a long message: they are the cause to name.
+    full = 'No space left on device'
+    cause = full if full in text else text[:200]
+    raise CheckpointError(
+      f'Cannot save the checkpoint of epoch {epoch} in {manager.directory} '
+      f'({type(error).__name__}: {cause}). The epochs before it are saved: '
+      'free space or fix the directory, then rerun the same command to '
+      'resume.'
+    ) from error

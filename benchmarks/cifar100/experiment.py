@@ -7,6 +7,7 @@ resumes from the latest checkpoint, to the same numbers) and writes
 ``results.json`` and the plots (see `results_io` and `plots`).
 """
 
+import contextlib
 import functools
 import logging as std_logging
 import math
@@ -30,6 +31,7 @@ from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import train
 from benchmarks.cifar100 import trajectory
+from benchmarks.cifar100 import workdir_lock
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -320,8 +322,40 @@ def train_run(run, records, data, config, workdir, runs):
 
 
 def train_and_evaluate(config, workdir):
-  """Trains every arm and seed of `config`; returns the results dict."""
+  """Trains every arm and seed of `config`; returns the results dict.
+
+  The workdir is locked for the whole run (by process 0 of several): a
+  second run there is refused (`workdir_lock`).
+  """
   config_checks.validate_config(config)
+  lock = workdir_lock.held if distributed.is_writer() else _no_lock
+  with lock(workdir):
+    check_no_run_dropped(config, workdir)
+    return train_all(config, workdir)
+
+
+@contextlib.contextmanager
+def _no_lock(workdir):
+  del workdir  # process 0 holds it
+  yield
+
+
+def check_no_run_dropped(config, workdir):
+  """Refuses a config whose results.json would lose runs the workdir holds."""
+  planned = {(arm, str(seed)) for arm in config.arms for seed in config.seeds}
+  dropped = sorted(set(results_io.held_runs(workdir)) - planned)
+  if dropped:
+    named = ', '.join(f'{arm} seed {seed}' for arm, seed in dropped)
+    raise config_checks.ConfigError(
+      f'{workdir}/results.json holds runs this config does not run ({named}) '
+      'and rewriting it would drop them: include their arms and seeds in '
+      'config.arms and config.seeds (finished runs only reload), or give '
+      'another --workdir.'
+    )
+
+
+def train_all(config, workdir):
+  """`train_and_evaluate` once the workdir is this process's."""
   mesh = distributed.data_mesh(
     jax.devices()[: config_checks.num_devices(config)]
   )

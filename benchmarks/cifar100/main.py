@@ -15,10 +15,12 @@ On several hosts, run the same command on each with --distributed (see
 Under SLURM (and on TPU pods) --distributed alone finds the other processes.
 """
 
+import os
 import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 from ml_collections import config_flags
 
 from benchmarks.cifar100 import checkpoints
@@ -27,6 +29,7 @@ from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import tables
+from benchmarks.cifar100 import workdir_lock
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
@@ -54,6 +57,8 @@ EXPECTED_ERRORS = (
   checkpoints.CheckpointError,
   experiment.NonFiniteLossError,
   input_pipeline.DatasetUnavailableError,
+  workdir_lock.WorkdirError,
+  OSError,  # a full disk or a lost directory while writing results
 )
 CLUSTER_FLAGS = (_COORDINATOR_ADDRESS, _NUM_PROCESSES, _PROCESS_ID)
 
@@ -74,6 +79,49 @@ def initialize_processes():
   )
 
 
+def parse_flags(argv):
+  """absl's flag parsing, with a config field that does not exist in a line.
+
+  (ml_collections raises an AttributeError deep in absl's parser for it.)
+  """
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    sys.exit(f'FATAL Flags parsing error: {error}\nPass --helpshort or '
+             '--helpfull to see help on flags.')  # fmt: skip
+  except (AttributeError, KeyError) as error:
+    overrides = [a.split('=')[0] for a in argv if a.startswith('--config.')]
+    field = str(error).strip('"\' ')
+    sys.exit(
+      f'error: the config has no field {field!r} (overrides given: '
+      f'{", ".join(overrides)}); see the config file for its fields.'
+    )
+
+
+def exit_with(message):
+  """Prints `message` as stderr's last line and ends the process, status 1.
+
+  Not `sys.exit`: after a failed save, orbax's background threads would hold
+  the interpreter's exit for minutes, and print tracebacks meanwhile, so
+  stderr is closed to them first. Nothing is left to write: results.json and
+  every finished checkpoint are already on disk.
+  """
+  logging.flush()
+  sys.stderr.flush()
+  stderr = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)  # other threads' writes go nowhere from here on
+  os.write(stderr, f'{message}\n'.encode())
+  os._exit(1)
+
+
+def error_message(error):
+  """One line for an expected error; an OS error names its path."""
+  if isinstance(error, OSError) and error.filename:
+    return f'error: {error.strerror}: {error.filename}'
+  return f'error: {error}'
+
+
 def main(argv):
   del argv
   experiment.log_progress()
@@ -82,7 +130,7 @@ def main(argv):
     try:
       results = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
     except EXPECTED_ERRORS as error:
-      sys.exit(f'error: {error}')
+      exit_with(error_message(error))
   if distributed.is_writer():
     print(tables.format_table(results))
     print(
@@ -92,4 +140,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

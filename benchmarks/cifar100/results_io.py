@@ -105,7 +105,7 @@ def copy_results(source, destination):
   shutil.copytree(
     source,
     destination,
-    ignore=shutil.ignore_patterns('checkpoints', '*.tmp'),
+    ignore=shutil.ignore_patterns('checkpoints', '*.tmp', '.lock'),
     dirs_exist_ok=True,
   )
 
@@ -138,6 +138,25 @@ def collect_results(config, runs, data_sizes):
     },
     'summary': summary.summarize(runs, list(config.arms), config.epochs),
   }
+
+
+def held_runs(workdir):
+  """(arm, seed) of every run in WORKDIR/results.json with a record.
+
+  None of them where it is missing or unreadable (a run rebuilds it from its
+  checkpoints).
+  """
+  try:
+    with open(os.path.join(workdir, 'results.json')) as file:
+      runs = json.load(file)['runs']
+  except (OSError, ValueError, KeyError, TypeError):
+    return []
+  return [
+    (arm, str(seed))
+    for arm, seeds in runs.items()
+    for seed, records in seeds.items()
+    if records
+  ]
 
 
 def write_results(workdir, results):

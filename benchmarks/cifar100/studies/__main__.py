@@ -6,6 +6,7 @@ from absl import logging
 
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import studies
+from benchmarks.cifar100 import workdir_lock
 from benchmarks.cifar100.studies import report
 
 
@@ -14,7 +15,12 @@ def run(study, workroot, jobs, seeds):
   for job, seed, config in studies.planned_runs(study, jobs, seeds):
     workdir = studies.run_directory(workroot, job, seed)
     logging.info('== %s seed %d -> %s', job, seed, workdir)
-    experiment.train_and_evaluate(config, workdir)
+    try:
+      experiment.train_and_evaluate(config, workdir)
+    except workdir_lock.WorkdirInUseError as error:
+      # Another worker trains it: this one goes on with the next run.
+      logging.warning('== %s seed %d skipped: %s', job, seed, error)
+      continue
     logging.info('== %s seed %d done', job, seed)
 
 

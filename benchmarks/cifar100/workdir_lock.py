@@ -1,0 +1,107 @@
+"""One process per workdir: a lock held for the whole run.
+
+Two runs in one workdir corrupt each other: orbax's start-up cleanup deletes
+the other's save in progress, and each rewrites results.json with its own
+runs. `held` takes WORKDIR/.lock with `fcntl.flock` before anything in the
+workdir is read or cleaned, and a second process is refused with a message
+naming the holder. The kernel releases the lock when its holder dies, however
+it dies, so a crashed run never blocks the next; the holder's description,
+left in the file by a run that did not end cleanly, is logged when the next
+run takes the lock over.
+"""
+
+import contextlib
+import datetime
+import fcntl
+import os
+import socket
+import sys
+
+from absl import logging
+
+LOCK_NAME = '.lock'
+
+
+class WorkdirError(RuntimeError):
+  """The workdir cannot be used: the message says why and what to do."""
+
+
+class WorkdirInUseError(WorkdirError):
+  """Another process holds the workdir's lock; the message names it."""
+
+
+def usable_directory(workdir):
+  """Creates `workdir` if missing; a WorkdirError where it cannot be used."""
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise WorkdirError(
+      f'--workdir {workdir} is a file; give a directory (it is created if '
+      'missing).'
+    )
+  try:
+    os.makedirs(workdir, exist_ok=True)
+  except OSError as error:
+    raise WorkdirError(
+      f'cannot create the workdir {workdir} ({error.strerror}); give one '
+      'that can be created.'
+    ) from None
+
+
+def holder_description():
+  """Who holds the lock: process, host, start time and command."""
+  started = datetime.datetime.now().isoformat(timespec='seconds')
+  return (
+    f'process {os.getpid()} on {socket.gethostname()} since {started} '
+    f'({" ".join(sys.argv)})'
+  )
+
+
+def read_holder(descriptor):
+  os.lseek(descriptor, 0, os.SEEK_SET)
+  return os.read(descriptor, 4096).decode(errors='replace').strip()
+
+
+def write_holder(descriptor, text):
+  os.ftruncate(descriptor, 0)
+  os.lseek(descriptor, 0, os.SEEK_SET)
+  os.write(descriptor, text.encode())
+  os.fsync(descriptor)
+
+
+def open_lock_file(workdir):
+  path = os.path.join(workdir, LOCK_NAME)
+  try:
+    return os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as error:
+    raise WorkdirError(
+      f'cannot write to the workdir {workdir} ({error.strerror}); give one '
+      'you can write to.'
+    ) from None
+
+
+@contextlib.contextmanager
+def held(workdir):
+  """Holds `workdir`'s lock while the block runs; a WorkdirError if taken."""
+  usable_directory(workdir)
+  descriptor = open_lock_file(workdir)
+  try:
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    holder = read_holder(descriptor) or 'another process'
+    os.close(descriptor)
+    raise WorkdirInUseError(
+      f'the workdir {workdir} is in use by {holder}. Wait for that run to '
+      'end (or stop it), or give another --workdir.'
+    ) from None
+  previous = read_holder(descriptor)
+  if previous:
+    logging.warning(
+      'Took over the lock of %s: %s ended without releasing it.',
+      workdir,
+      previous,
+    )
+  try:
+    write_holder(descriptor, holder_description())
+    yield
+  finally:
+    os.ftruncate(descriptor, 0)  # a clean end leaves no holder behind
+    os.close(descriptor)  # and releases the lock

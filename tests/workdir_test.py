@@ -1,0 +1,291 @@
+"""Nothing lost, nothing silently wrong: one process per workdir, results that
+never shrink, and every expected failure of a run in a line or two.
+
+Each case runs the real command (`tests.mock_main`, main.py on mock data) as a
+subprocess and waits for events (a lock file's holder, a log line, an exit),
+never for a guessed moment.
+"""
+
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from benchmarks import fault_soak
+from benchmarks.cifar100 import config_checks
+from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import workdir_lock
+from benchmarks.cifar100.configs import tiny
+from tests.conftest import mock_cifar
+
+TIMEOUT = 600  # seconds: a guard against a hang, never a measured moment
+LAUNCHER = 'tests.mock_main'
+
+
+def start(workdir, *flags):
+  return subprocess.Popen(
+    fault_soak.command(workdir, LAUNCHER, *flags),
+    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+  )  # fmt: skip
+
+
+def finish(process):
+  """(return code, stderr) of `process`, once it has ended."""
+  _, stderr = process.communicate(timeout=TIMEOUT)
+  return process.returncode, stderr
+
+
+def lock_holder(workdir):
+  path = pathlib.Path(workdir) / workdir_lock.LOCK_NAME
+  return path.read_text() if path.exists() else ''
+
+
+def wait_until_locked(process, workdir):
+  """Waits until `process` holds the workdir's lock (its pid is written)."""
+  held = fault_soak.wait_for(
+    process, lambda: f'process {process.pid} ' in lock_holder(workdir), TIMEOUT
+  )
+  assert held, 'the run never took the lock'
+
+
+def test_two_simultaneous_runs_one_workdir_one_is_refused(
+  uninterrupted, tmp_path
+):
+  _, alone = uninterrupted
+  first, second = start(tmp_path), start(tmp_path)
+  ended = [finish(first), finish(second)]
+  codes = sorted(code for code, _ in ended)
+  assert codes == [0, 1], ended
+  refused = next(stderr for code, stderr in ended if code == 1)
+  assert 'is in use by process' in refused.splitlines()[-1]
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
+  assert not fault_soak.partial_saves(tmp_path)
+  assert lock_holder(tmp_path) == ''  # released at a clean end
+
+
+def test_a_run_started_later_is_refused_naming_the_holder(
+  uninterrupted, tmp_path
+):
+  _, alone = uninterrupted
+  first = start(tmp_path)
+  wait_until_locked(first, tmp_path)
+  code, stderr = finish(start(tmp_path))
+  assert code == 1
+  (line,) = stderr.strip().splitlines()[-1:]
+  assert line.startswith(f'error: the workdir {tmp_path} is in use by process')
+  assert f'process {first.pid} ' in line and 'another --workdir' in line
+  assert finish(first)[0] == 0
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
+
+
+def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
+  _, alone = uninterrupted
+  first = start(tmp_path)
+  wait_until_locked(first, tmp_path)
+  first.send_signal(signal.SIGKILL)
+  first.wait(timeout=TIMEOUT)
+  code, stderr = finish(start(tmp_path))
+  assert code == 0, stderr[-2000:]
+  assert f'Took over the lock of {tmp_path}: process {first.pid} ' in stderr
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
+
+
+STUDY_WORKER = textwrap.dedent("""
+  import sys
+  from benchmarks.cifar100 import studies
+  from benchmarks.cifar100.configs import tiny
+  from benchmarks.cifar100.studies import __main__ as runner
+  from tests.conftest import mock_cifar
+
+  def base_config():
+    config = tiny.get_config()
+    config.epochs = 1
+    return config
+
+  study = studies.Study(
+    name='two_workers', base_config=base_config, sections=(),
+    jobs={'a': {'seeds': (0, 1)}},
+  )
+  with mock_cifar():
+    runner.run(study, sys.argv[1], None, None)
+""")
+
+
+def test_a_study_worker_skips_a_run_another_worker_holds(tmp_path):
+  held = studies_run_directory(tmp_path, 'a', 0)
+  holder = subprocess.Popen(
+    [sys.executable, '-c', HOLD_LOCK, str(held)],
+    stdout=subprocess.PIPE, text=True,
+  )  # fmt: skip
+  assert holder.stdout.readline().strip() == 'locked'
+  worker = subprocess.run(
+    [sys.executable, '-c', STUDY_WORKER, str(tmp_path)],
+    capture_output=True, text=True, timeout=TIMEOUT, check=False,
+  )  # fmt: skip
+  holder.kill()
+  holder.wait(timeout=TIMEOUT)
+  assert worker.returncode == 0, worker.stderr[-2000:]
+  assert 'a seed 0 skipped: the workdir' in worker.stderr
+  assert not (held / 'results.json').exists()  # the holder's, untouched
+  other = studies_run_directory(tmp_path, 'a', 1)
+  assert json.loads((other / 'results.json').read_text())['runs']['sgd']['1']
+
+
+HOLD_LOCK = textwrap.dedent("""
+  import sys, time
+  from benchmarks.cifar100 import workdir_lock
+  with workdir_lock.held(sys.argv[1]):
+    print('locked', flush=True)
+    time.sleep(3600)
+""")
+
+
+def studies_run_directory(root, job, seed):
+  from benchmarks.cifar100 import studies
+
+  return pathlib.Path(studies.run_directory(str(root), job, seed))
+
+
+def test_a_rerun_with_fewer_arms_is_refused_and_keeps_every_record(
+  uninterrupted, tmp_path
+):
+  source, _ = uninterrupted
+  shutil.copytree(source, tmp_path, dirs_exist_ok=True)
+  before = (tmp_path / 'results.json').read_bytes()
+  config = tiny.get_config()
+  config.arms = ('plp',)
+  from benchmarks.cifar100 import experiment
+
+  with mock_cifar():
+    with pytest.raises(config_checks.ConfigError, match=r'\(sgd seed 0\)'):
+      experiment.train_and_evaluate(config, str(tmp_path))
+    config.arms = ('sgd', 'plp')
+    config.seeds = (1,)
+    with pytest.raises(
+      config_checks.ConfigError, match='plp seed 0, sgd seed 0'
+    ):
+      experiment.train_and_evaluate(config, str(tmp_path))
+  assert (tmp_path / 'results.json').read_bytes() == before
+
+
+def short_error(stderr):
+  """The error a failed run ends with: 'error: ...', in one or two lines."""
+  lines = stderr.strip().splitlines()
+  starts = [i for i, line in enumerate(lines) if line.startswith('error: ')]
+  assert starts and len(lines) - starts[-1] <= 2, stderr[-3000:]
+  message = ' '.join(lines[starts[-1] :])
+  assert len(message) < 1000, message
+  return message
+
+
+@pytest.mark.parametrize(
+  'flags,expected',
+  [
+    (('--config.nope=1',), "error: the config has no field 'nope'"),
+    (('--config.epochs=0',), 'error: config.epochs is 0'),
+  ],
+)
+def test_a_bad_config_field_ends_in_one_line(tmp_path, flags, expected):
+  code, stderr = finish(start(tmp_path / 'run', *flags))
+  assert code == 1 and expected in short_error(stderr)
+  assert len(stderr.strip().splitlines()) <= 2, stderr
+  assert not (tmp_path / 'run').exists()
+
+
+def test_a_workdir_that_is_a_file_ends_in_one_line(tmp_path):
+  workdir = tmp_path / 'results'
+  workdir.write_text('kept')
+  code, stderr = finish(start(workdir))
+  assert code == 1
+  assert 'is a file; give a directory' in short_error(stderr)
+  assert workdir.read_text() == 'kept'
+
+
+def read_only_directory(tmp_path):
+  """A directory this process cannot write to (as root: a sysfs one)."""
+  if os.geteuid() == 0:
+    if not os.path.isdir('/sys/kernel'):
+      pytest.skip('root, and no read-only directory to try')
+    return pathlib.Path('/sys/kernel')
+  directory = tmp_path / 'read_only'
+  directory.mkdir()
+  directory.chmod(0o555)
+  return directory
+
+
+def test_a_read_only_workdir_ends_in_one_line(tmp_path):
+  code, stderr = finish(start(read_only_directory(tmp_path)))
+  assert code == 1
+  assert 'cannot write to the workdir' in short_error(stderr)
+
+
+def test_missing_data_ends_in_one_line(tmp_path):
+  command = fault_soak.command(tmp_path / 'run')  # main.py: real TFDS
+  environment = {**os.environ, 'TFDS_DATA_DIR': str(tmp_path / 'no_data')}
+  done = subprocess.run(
+    command, env=environment, capture_output=True, text=True,
+    timeout=TIMEOUT, check=False,
+  )  # fmt: skip
+  assert done.returncode == 1
+  assert 'TFDS_DATA_DIR' in short_error(done.stderr)
+
+
+def directory_bytes(directory):
+  """The bytes its files take on disk (whole blocks, as tmpfs counts them)."""
+  return sum(p.stat().st_blocks * 512 for p in directory.rglob('*'))
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A tmpfs with room for one epoch's checkpoint and results, not two.
+
+  Sized from a one-epoch run of the same command, so it holds on any device
+  count and version of orbax.
+  """
+  measured = tmp_path / 'measured'
+  code, stderr = finish(
+    start(measured, "--config.arms=('sgd',)", '--config.epochs=1')
+  )
+  assert code == 0, stderr[-2000:]
+  checkpoint = directory_bytes(
+    measured / 'checkpoints' / 'sgd' / 'seed_0' / '1'
+  )
+  size = directory_bytes(measured) + checkpoint // 2
+  disk = tmp_path / 'disk'
+  disk.mkdir()
+  mounted = subprocess.run(
+    ['mount', '-t', 'tmpfs', '-o', f'size={size}', 'tmpfs', str(disk)],
+    capture_output=True, check=False,
+  )  # fmt: skip
+  if mounted.returncode:
+    pytest.skip('mounting a small tmpfs needs root')
+  yield disk
+  subprocess.run(['umount', str(disk)], check=True)
+
+
+def test_a_full_disk_during_a_save_ends_in_a_line_and_loses_nothing(
+  small_disk,
+):
+  workdir = small_disk / 'run'
+  code, stderr = finish(start(workdir, "--config.arms=('sgd',)"))
+  assert code == 1
+  line = short_error(stderr)
+  assert line.startswith('error: Cannot save the checkpoint of epoch 2')
+  assert 'No space left on device' in line and 'rerun the same command' in line
+  assert len(stderr.strip().splitlines()[-1]) == len(line)  # the last line
+  checkpoints = workdir / 'checkpoints' / 'sgd' / 'seed_0'
+  assert (checkpoints / '1').is_dir()  # the epoch before it is kept
+  results = json.loads((workdir / 'results.json').read_text())
+  assert [r['epoch'] for r in results['runs']['sgd']['0']] == [1]
