@@ -234,12 +234,8 @@ def main():
   path = os.path.join(
     args.out, f'{device_name()}{"-tiny" if args.tiny else ""}.md'
   )
-  # Each section is written as soon as it ends, so that a run stopped in a
-  # later section (a time limit, a crash) keeps the ones before it.
-  with open(path, 'w') as file:
-    file.write(header() + '\n')
   print(header(), flush=True)
-  failures = 0
+  texts, failures = [header()], 0
   for section in (
     lambda: overhead_section(sizes),
     lambda: step_section(sizes),
@@ -249,11 +245,38 @@ def main():
     text, failed = run_section(section)
     failures += failed
     print(text + '\n', flush=True)
-    with open(path, 'a') as file:
-      file.write('\n' + text + '\n')
+    texts.append(text)
+    # Each section is kept as soon as it ends, in a report marked incomplete,
+    # so that a run stopped in a later one (a time limit, a crash) keeps it.
+    write_atomically(partial_path(path), f'{INCOMPLETE}\n\n' + join(texts))
+  # Only a complete report replaces the one before; never a partial one.
+  write_atomically(path, join(texts))
+  os.remove(partial_path(path))
   print(f'wrote {path}')
   if failures:
     raise SystemExit(f'{failures} section(s) failed; see {path}.')
+
+
+INCOMPLETE = (
+  '**Incomplete: this run was cut short; below are the sections that '
+  'finished.**'
+)
+
+
+def partial_path(path):
+  """Where a report in progress is kept: beside the complete one."""
+  return path.removesuffix('.md') + '.partial.md'
+
+
+def join(texts):
+  return '\n\n'.join(texts) + '\n'
+
+
+def write_atomically(path, text):
+  """Writes `path` whole or not at all (a temporary file, then a rename)."""
+  with open(path + '.tmp', 'w') as file:
+    file.write(text)
+  os.replace(path + '.tmp', path)
 
 
 if __name__ == '__main__':

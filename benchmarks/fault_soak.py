@@ -173,7 +173,9 @@ def reference_run(workroot, launcher, env, timeout):
   return results[0]
 
 
-def soak(workroot, kills, seed, launcher, env=None, reference=None):
+def soak(
+  workroot, kills, seed, launcher, env=None, reference=None, max_rounds=None
+):
   """Rounds of kills and resumes until `kills` kills; returns the record.
 
   Each round kills a fresh run while it writes its first checkpoint, then
@@ -190,8 +192,11 @@ def soak(workroot, kills, seed, launcher, env=None, reference=None):
   timeout = 900
   if reference is None:
     reference = reference_run(workroot, launcher, env, timeout)
-  record = {'kills': [], 'missed': 0, 'rounds': 0, 'equal': []}
-  while len(record['kills']) < kills:
+  # A round whose drawn moments all come after its rerun ends kills nothing;
+  # the rounds are capped, so that a machine where that keeps happening ends.
+  max_rounds = max_rounds or 3 * kills
+  record = {'kills': [], 'missed': 0, 'rounds': 0, 'equal': [], 'asked': kills}
+  while len(record['kills']) < kills and record['rounds'] < max_rounds:
     workdir = os.path.join(workroot, f'round_{record["rounds"]}')
     argv = command(workdir, launcher)
     moment = 'save'
@@ -206,6 +211,7 @@ def soak(workroot, kills, seed, launcher, env=None, reference=None):
     run_to_end(argv, env, timeout)
     record['equal'].append(reproducible_results(workdir) == reference)
     record['rounds'] += 1
+  record['capped'] = len(record['kills']) < kills
   return record
 
 
@@ -231,6 +237,15 @@ def markdown(record, argv):
     f'had finished (no kill): {record["missed"]}.',
     f'- Every rerun succeeded; final results.json equal to the uninterrupted '
     f'run in {sum(record["equal"])} of {record["rounds"]} rounds.',
+    *(
+      [
+        f'- **Stopped at the cap of {record["rounds"]} rounds with '
+        f'{len(kills)} kills of the {record["asked"]} asked**: too many drawn '
+        'moments came after the rerun had finished.'
+      ]
+      if record.get('capped')
+      else []
+    ),
     '',
     '| round | killed | partial saves left |',
     '|---|---|---|',

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import tensorflow_datasets as tfds
 
 from benchmarks import device_check
@@ -91,3 +92,26 @@ def test_a_failing_section_keeps_the_others(tmp_path, monkeypatch):
   text = report_text(tmp_path)
   assert '## 1. Update overhead' in text and '## 3.' in text
   assert 'RuntimeError: no such kernel' in text
+
+
+def test_a_run_cut_short_keeps_the_earlier_report_and_says_so(
+  tmp_path, monkeypatch
+):
+  name = f'{device_check.device_name()}-tiny'
+  earlier = tmp_path / f'{name}.md'
+  earlier.write_text('# Device check: the complete one before\n')
+
+  def killed(sizes):
+    raise KeyboardInterrupt  # as a time limit's signal would end the run
+
+  monkeypatch.setattr(device_check, 'overhead_section', lambda s: '## 1. ok')
+  monkeypatch.setattr(device_check, 'step_section', killed)
+  monkeypatch.setattr(
+    sys, 'argv', ['device_check', '--tiny', f'--out={tmp_path}']
+  )
+  with pytest.raises(KeyboardInterrupt):
+    device_check.main()
+  assert earlier.read_text() == '# Device check: the complete one before\n'
+  partial = (tmp_path / f'{name}.partial.md').read_text()
+  assert partial.startswith(device_check.INCOMPLETE)
+  assert '## 1. ok' in partial and '## 2.' not in partial

@@ -50,3 +50,16 @@ def test_a_stopped_process_is_told_from_an_ended_one():
     assert fault_soak.stopped_or_ended(process, timeout=600) == stopped
     process.kill()
     process.wait()
+
+
+def test_the_rounds_are_capped_and_the_report_says_so(monkeypatch):
+  # Every drawn moment misses (the rerun ends first): without a cap the soak
+  # would never end.
+  monkeypatch.setattr(fault_soak, 'kill_once', lambda *args: None)
+  monkeypatch.setattr(fault_soak, 'run_to_end', lambda *args: None)
+  monkeypatch.setattr(fault_soak, 'reproducible_results', lambda w: 'same')
+  record = fault_soak.soak('root', 2, 0, 'launcher', {}, reference='same')
+  assert record['rounds'] == 6 and record['capped'] and not record['kills']
+  assert record['missed'] == 6
+  text = fault_soak.markdown(record, ['soak'])
+  assert 'Stopped at the cap of 6 rounds with 0 kills of the 2 asked' in text
