@@ -289,3 +289,22 @@ def test_a_full_disk_during_a_save_ends_in_a_line_and_loses_nothing(
   assert (checkpoints / '1').is_dir()  # the epoch before it is kept
   results = json.loads((workdir / 'results.json').read_text())
   assert [r['epoch'] for r in results['runs']['sgd']['0']] == [1]
+
+
+def test_a_corrupt_checkpoint_ends_in_a_line_and_deletes_nothing(
+  uninterrupted, tmp_path
+):
+  source, _ = uninterrupted
+  shutil.copytree(source, tmp_path, dirs_exist_ok=True)
+  latest = tmp_path / 'checkpoints' / 'sgd' / 'seed_0' / '3'
+  for path in (latest / 'state').rglob('*'):
+    if path.is_file():
+      path.write_bytes(b'garbage')
+  before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
+  code, stderr = finish(start(tmp_path, '--config.epochs=4'))
+  assert code == 1
+  line = short_error(stderr)
+  assert line.startswith(f'error: Cannot restore the checkpoint {latest}')
+  assert 'Older checkpoints kept: [2]' in line
+  after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
+  assert after == before
