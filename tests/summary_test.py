@@ -127,3 +127,22 @@ def test_results_are_written_atomically(tmp_path, monkeypatch):
   with pytest.raises(OSError):
     results_io.write_json_atomically(str(path), {'a': 2})
   assert json.loads(path.read_text()) == {'a': 1}
+
+
+def test_per_seed_lists_follow_the_seeds_order_whatever_the_runs_order():
+  # Merged seed directories arrive as seed_10, seed_3, ...: not in order.
+  sgd = {
+    10: records([0.5, 0.4], [0.5, 0.6]),
+    3: records([0.5, 0.3], [0.6, 0.4]),
+  }
+  plp = {
+    3: records([0.5, 0.2], [0.6, 0.4]),
+    10: records([0.5, 0.1], [0.6, 0.5]),
+  }
+  entries = summary.summarize({'sgd': sgd, 'plp': plp}, ['sgd', 'plp'], 2)
+  assert entries['sgd']['seeds'] == [3, 10]
+  assert entries['sgd']['selected_epoch']['per_seed'] == [2, 1]
+  assert entries['plp - sgd']['seeds'] == [3, 10]
+  np.testing.assert_allclose(
+    entries['plp - sgd']['selected_top1_error']['per_seed'], [-0.1, -0.4]
+  )

@@ -108,8 +108,12 @@ def kinds_of(runs):
 
 
 def arm_summary(done, kinds):
-  """Errors of one arm's finished runs over seeds, and its mean curves."""
-  entry = {'seeds': sorted(done)}
+  """Errors of one arm's finished runs over seeds, and its mean curves.
+
+  Per-seed lists are in the seeds' order, as `paired_difference`'s are.
+  """
+  done = dict(sorted(done.items()))
+  entry = {'seeds': list(done)}
   for metric in METRICS:
     for kind in kinds:
       values = [pick(r, kind, metric) for r in done.values()]
