@@ -39,9 +39,23 @@ def test_study_report_tables_main_runs_ablations_and_probes(
   assert '| plp, paper settings | 1 |' in tables
   assert '| plp, step size 2 | 1 |' in tables
   assert '| ResNet18, sgd | 1 × base | 1 |' in tables
-  for name in ('results.json', 'curves.png', 'trajectory.png', '../tables.md'):
-    assert (tmp_path / 'out' / 'ResNet18_step_size_2' / name).exists()
+  copied = tmp_path / 'out' / 'ResNet18_step_size_2'
+  assert (copied / 'results.json').exists() and (
+    copied / '../tables.md'
+  ).exists()
+  # Neither checkpoints nor per-run figures: those are drawn on request.
   assert not (tmp_path / 'out' / 'ResNet18' / 'checkpoints').exists()
+  assert not list((tmp_path / 'out').rglob('*.png'))
+  with open(copied / 'results.json') as file:
+    assert '\n' not in file.read()  # compact
+  figures = tmp_path / 'figures'
+  drawn = report.draw_run_figures(
+    studies.load('recipe_ablations'), str(figures), str(tmp_path / 'out')
+  )
+  for job in ('ResNet18', 'ResNet18_step_size_2'):
+    for name in ('curves.png', 'trajectory.png'):
+      assert str(figures / job / name) in drawn
+      assert (figures / job / name).stat().st_size > 10_000
 
 
 def test_study_report_pairs_the_variants_with_resnet18s_arms(

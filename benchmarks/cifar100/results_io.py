@@ -3,20 +3,23 @@
 import glob
 import json
 import os
-import shutil
 import tempfile
 
 from benchmarks.cifar100 import summary
 
+# results.json is written compactly: the same values in three quarters of
+# the bytes (committed runs are most of the repository's weight).
+COMPACT = (',', ':')
+
 
 def write_json_atomically(path, data):
-  """Writes JSON to a temporary file beside `path`, then renames it."""
+  """Writes compact JSON to a temporary file beside `path`, then renames it."""
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   with tempfile.NamedTemporaryFile(
     'w', dir=directory, suffix='.tmp', delete=False
   ) as file:
-    json.dump(data, file, indent=1)
+    json.dump(data, file, separators=COMPACT)
   os.replace(file.name, path)
 
 
@@ -101,13 +104,20 @@ def with_summary(results):
 
 
 def copy_results(source, destination):
-  """Copies a run or job directory's results and plots, not its checkpoints."""
-  shutil.copytree(
-    source,
-    destination,
-    ignore=shutil.ignore_patterns('checkpoints', '*.tmp', '.lock'),
-    dirs_exist_ok=True,
-  )
+  """Copies a run or job directory's results.json (compactly), nothing else.
+
+  Not its checkpoints, nor its per-run figures: those are drawn on request
+  (`draw_run_figures`), so that the committed tree stays light.
+  """
+  for path in glob.glob(
+    os.path.join(source, '**', 'results.json'), recursive=True
+  ):
+    if 'checkpoints' in os.path.relpath(path, source).split(os.sep):
+      continue
+    with open(path) as file:
+      data = json.load(file)
+    relative = os.path.relpath(path, source)
+    write_json_atomically(os.path.join(destination, relative), data)
 
 
 # A record's fields that a rerun, a resumed run or another process layout must

@@ -3,6 +3,7 @@
   python -m benchmarks.cifar100.studies run NAME WORKROOT [--jobs J ...] \
       [--seeds N ...]
   python -m benchmarks.cifar100.studies report NAME WORKROOT [--out DIR]
+  python -m benchmarks.cifar100.studies figures NAME DIR [--out RESULTS]
 
 A study is one module of this package that defines ``STUDY``, a `Study`: the
 config its jobs start from, each job's overrides (its seeds among them), the
@@ -44,7 +45,8 @@ class Study:
       and its blocks (name -> merged, summarised results) returning markdown.
     blocks: block name -> the jobs trained with one config but for their
       arms, merged and compared by seed; by default each job is a block.
-    plot_blocks: whether the report draws each block's curves to BLOCK.png.
+    plot_blocks: the blocks whose curves the report draws to BLOCK.png (the
+      figures its REPORT.md shows).
     options: what particular sections read (pools, ablations, ...).
   """
 
@@ -53,7 +55,7 @@ class Study:
   jobs: Mapping[str, Mapping[str, Any]]
   sections: tuple[Callable[..., str], ...]
   blocks: Mapping[str, tuple[str, ...]] | None = None
-  plot_blocks: bool = False
+  plot_blocks: tuple[str, ...] = ()
   options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   @property

@@ -29,16 +29,26 @@ def main(argv=None):
     prog='python -m benchmarks.cifar100.studies',
     description='Runs or reports a study.',
   )
-  parser.add_argument('action', choices=('run', 'report'))
+  parser.add_argument('action', choices=('run', 'report', 'figures'))
   parser.add_argument('study', choices=studies.names())
-  parser.add_argument('workroot', help='where the runs are, as WORKROOT/JOB/')
+  parser.add_argument(
+    'workroot',
+    help='where the runs are, as WORKROOT/JOB/ (figures: where to draw them)',
+  )
   parser.add_argument('--jobs', nargs='+', help='run: only these jobs')
   parser.add_argument('--seeds', nargs='+', type=int, help='run: only these')
-  parser.add_argument('--out', help='report: default benchmarks/results/...')
+  parser.add_argument(
+    '--out',
+    help='report: where to write it; figures: the results to draw from '
+    '(default for both: benchmarks/results/cifar100/NAME)',
+  )
   args = parser.parse_args(argv)
   study = studies.load(args.study)
   if args.action == 'run':
     run(study, args.workroot, args.jobs, args.seeds)
+  elif args.action == 'figures':
+    drawn = report.draw_run_figures(study, args.workroot, args.out)
+    print(f'drew {len(drawn)} figures under {args.workroot}')
   else:
     print(report.write_report(study, args.workroot, args.out))
 

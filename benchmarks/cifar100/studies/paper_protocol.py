@@ -72,7 +72,7 @@ STUDY = Study(
     'ResNet18_constant_0.002': ('ResNet18_constant_0.002',),
     'ResNet18_one_step_later': ('ResNet18_one_step_later',),
   },
-  plot_blocks=True,
+  plot_blocks=('ResNet18', 'VGG16'),
   sections=(
     sections.arms,
     sections.differences,

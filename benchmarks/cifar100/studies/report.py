@@ -4,6 +4,7 @@ Runs still training are left out (and left behind) until a later report finds
 them finished; each block's jobs are merged and summarised from the runs.
 """
 
+import glob
 import os
 
 from benchmarks.cifar100 import plots
@@ -89,6 +90,26 @@ def load_block(study, out, jobs):
   return merged
 
 
+def draw_run_figures(study, figures, out=None):
+  """Draws each committed run's curves and trajectory into `figures`.
+
+  The per-run figures are not committed (they were most of the repository's
+  weight); this draws them on request, each under its run's path relative to
+  the study's results (`out`). Returns the paths drawn.
+  """
+  out = out or study.out
+  drawn = []
+  pattern = os.path.join(out, '**', 'results.json')
+  for path in sorted(glob.glob(pattern, recursive=True)):
+    directory = os.path.dirname(path)
+    target = os.path.join(figures, os.path.relpath(directory, out))
+    os.makedirs(target, exist_ok=True)
+    results = results_io.with_summary(results_io.load_results(directory))
+    drawn.append(plots.plot_curves(target, results))
+    drawn.append(plots.plot_trajectory(target, results))
+  return [path for path in drawn if path]
+
+
 def write_report(study, workroot, out=None, plot=True):
   """Copies the study's finished runs to `out`, writes and returns tables.md.
 
@@ -105,7 +126,7 @@ def write_report(study, workroot, out=None, plot=True):
       print(f'{block}: no finished runs yet')
       continue
     blocks[block] = results
-    if study.plot_blocks and plot:
+    if block in study.plot_blocks and plot:
       figure = plots.plot_curves(out, results)
       os.replace(figure, os.path.join(out, f'{block}.png'))
   if plot:

@@ -1,0 +1,52 @@
+"""The committed tree stays light: what a reader needs, and no more."""
+
+import os
+import pathlib
+import re
+import subprocess
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+RESULTS = ROOT / 'benchmarks' / 'results'
+MAX_TRACKED_BYTES = 12_000_000  # so that the data travel to a device in 3 calls
+
+
+def tracked_files():
+  listed = subprocess.run(
+    ['git', 'ls-files', '-z'], cwd=ROOT, capture_output=True, check=False
+  )
+  if listed.returncode:
+    pytest.skip('not a git checkout')
+  names = [n for n in listed.stdout.decode().split('\0') if n]
+  return [ROOT / n for n in names if (ROOT / n).exists()]
+
+
+def test_the_tracked_tree_is_under_its_size():
+  total = sum(path.stat().st_size for path in tracked_files())
+  assert total < MAX_TRACKED_BYTES, f'{total:,} bytes tracked'
+
+
+def shown_images():
+  """Every image a markdown file under benchmarks/results shows or links."""
+  shown = set()
+  for page in RESULTS.rglob('*.md'):
+    for target in re.findall(r'\]\(([^)#?\s]+\.png)\)', page.read_text()):
+      shown.add((page.parent / target).resolve())
+  return shown
+
+
+def test_only_the_figures_the_reports_show_are_committed_and_all_exist():
+  shown = shown_images()
+  tracked = {
+    p.resolve() for p in tracked_files() if p.suffix == '.png'
+    and RESULTS in p.parents
+  }  # fmt: skip
+  assert tracked - shown == set(), 'figures no report shows'
+  assert {p for p in shown if not p.exists()} == set(), 'missing figures'
+
+
+def test_committed_results_are_compact_json():
+  for path in RESULTS.rglob('results.json'):
+    with open(path) as file:
+      assert '\n' not in file.read(), os.path.relpath(path, ROOT)
