@@ -25,9 +25,14 @@ demo: $(VENV)/installed
 	$(PY) -m benchmarks.cifar100.main \
 	  --config=benchmarks/cifar100/configs/quick.py --workdir=$(WORKDIR)
 
+# ruff, and pylint's duplicate-code check (six or more like lines in two
+# places; its settings are in pyproject.toml). `pre-commit install` runs the
+# same on each commit (.pre-commit-config.yaml).
+LINTED := optax_plp benchmarks tests docs conftest.py
 lint: $(VENV)/installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m pylint $(LINTED)
 
 # One worker per core and one more (conftest.py); each test file runs whole on
 # one worker, so a file's tests share their trained runs (session fixtures);
