@@ -47,10 +47,19 @@ test: lint
 test-fast: $(VENV)/installed
 	$(PY) -m pytest -q -n auto tests/library optax_plp
 
-# The documentation site (Sphinx, MyST, the notebooks as stored), warnings
-# as errors; open docs/_build/html/index.html.
-docs: $(VENV)/installed
-	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+# The documentation site (Sphinx, MyST; the quickstart notebook executed),
+# warnings as errors, in a light venv of its own (the docs extra: no
+# TensorFlow); it needs no network. Open docs/_build/html/index.html.
+DOCS_VENV := .venv-docs
+$(DOCS_VENV)/installed: pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DOCS_VENV)/bin/python -m pip install --quiet -e '.[docs]'
+	touch $@
+
+docs: $(DOCS_VENV)/installed
+	$(DOCS_VENV)/bin/python -m sphinx -W --keep-going -q -b html docs \
+	  docs/_build/html
 
 # The library's tests at the minimum versions pyproject.toml declares, in a
 # venv of their own holding nothing else (no flax, orbax or TensorFlow).
@@ -78,4 +87,4 @@ wheel:
 	$(PYTHON) -m pip wheel --quiet --no-deps --wheel-dir dist .
 
 clean:
-	rm -rf $(VENV) $(MIN_VENV)
+	rm -rf $(VENV) $(MIN_VENV) $(DOCS_VENV)

@@ -1,5 +1,7 @@
 """Parameter Linear Prediction (PLP) as an optax gradient transformation."""
 
+from __future__ import annotations
+
 import functools
 from typing import Any, NamedTuple
 

@@ -1,6 +1,7 @@
 """The documentation site builds with warnings as errors (as `make docs`)."""
 
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -19,3 +20,36 @@ def test_the_docs_build_without_warnings(tmp_path):
     assert f'id="{name}"' in api
   assert 'How PLP works' in (tmp_path / 'index.html').read_text()
   assert (tmp_path / 'notebooks' / 'quickstart.html').exists()
+
+
+def test_the_site_shows_its_maths_figures_and_outputs_offline(tmp_path):
+  done = subprocess.run(
+    [sys.executable, '-m', 'sphinx', '-q', '-b', 'html', str(ROOT / 'docs'),
+     str(tmp_path)],
+    capture_output=True, text=True, check=False,
+  )  # fmt: skip
+  assert done.returncode == 0, done.stderr[-5000:]
+  pages = {
+    str(p.relative_to(tmp_path)): p.read_text()
+    for p in tmp_path.rglob('*.html')
+  }
+  # MathJax comes from the site, not a CDN, and every page that has maths
+  # loads it from there.
+  for name in ('index.html', 'how_plp_works.html', 'notebooks/quickstart.html'):
+    assert 'src="' in pages[name] and 'mathjax/tex-chtml.js' in pages[name]
+    assert 'cdn.jsdelivr' not in pages[name] and 'cdnjs' not in pages[name]
+  assert (tmp_path / '_static' / 'mathjax' / 'tex-chtml.js').exists()
+  # Every image is served from the site, and is there.
+  for name, page in pages.items():
+    for source in re.findall(r'<img[^>]* src="([^"]+)"', page):
+      assert not source.startswith(('http:', 'https:')), (name, source)
+      if not source.startswith('data:'):
+        assert ((tmp_path / name).parent / source).exists(), (name, source)
+  # The quickstart's outputs: its printed text and its figures.
+  quickstart = pages['notebooks/quickstart.html']
+  assert 'prediction =' in quickstart and quickstart.count('<img') >= 2
+  # The results page's figures, from the README.
+  assert 'src="_images/sweep_SGD.png"' in pages['results.html']
+  # optax's type alias by its name.
+  assert 'optax.ScalarOrSchedule' in pages['api.html']
+  assert 'Union[' not in pages['api.html']
