@@ -50,7 +50,10 @@ exclude_patterns = ['_build', '_generated']
 html_theme = 'sphinx_book_theme'
 html_title = 'optax-plp'
 REPOSITORY = 'https://github.com/optax-plp/optax-plp'
-html_theme_options = {'repository_url': REPOSITORY, 'use_repository_button': True}
+html_theme_options = {
+  'repository_url': REPOSITORY,
+  'use_repository_button': True,
+}
 
 
 def reachable(host, port=443, seconds=3):

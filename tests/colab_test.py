@@ -89,6 +89,8 @@ def test_cifar100_colab_branch_keeps_colabs_tensorflow(tmp_path):
   check = 'from benchmarks.cifar100 import experiment, studies\nprint("ok")'
   printed = run_cells(python, environment, f'{install}\n{check}', tmp_path)
   assert printed.strip().endswith('ok')
+  assert f'cloned {NOTEBOOKS.parent} and installed it' in printed
+  assert 'using the harness in' in printed
   packages = installed(python)
   assert {'flax', 'tensorflow-datasets', 'orbax-checkpoint'} <= packages
   assert not packages & {'tensorflow', 'tensorflow-cpu'}

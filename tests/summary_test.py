@@ -5,9 +5,13 @@ import json
 import numpy as np
 import pytest
 
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import tables
+
+# The harness's controls: the statistics take them as an argument.
+CONTROLS = optimizers.CONTROLS
 
 
 def records(test_errors, validation_errors=None):
@@ -48,7 +52,9 @@ def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
     },
     'sgd_matched': {0: records([0.5, 0.35], [0.5, 0.3])},  # one seed only
   }
-  summarized = summary.summarize(runs, ['sgd', 'plp', 'sgd_matched'], epochs=2)
+  summarized = summary.summarize(
+    runs, ['sgd', 'plp', 'sgd_matched'], epochs=2, controls=CONTROLS
+  )
   assert set(summarized) == {
     'sgd',
     'plp',
@@ -71,7 +77,9 @@ def test_summary_pairs_each_arm_with_the_first_and_with_its_control():
 
 
 def test_a_control_that_is_also_against_the_first_arm_comes_once():
-  assert summary.comparisons(['adamw', 'adamw_plp', 'adamw_matched']) == [
+  assert summary.comparisons(
+    ['adamw', 'adamw_plp', 'adamw_matched'], CONTROLS
+  ) == [
     ('adamw_plp', 'adamw'),
     ('adamw_matched', 'adamw'),
     ('adamw_plp', 'adamw_matched'),
@@ -80,7 +88,9 @@ def test_a_control_that_is_also_against_the_first_arm_comes_once():
 
 def test_without_validation_there_is_no_selected_kind():
   runs = {'sgd': {0: records([0.5, 0.4])}, 'plp': {0: records([0.5, 0.3])}}
-  summarized = summary.summarize(runs, ['sgd', 'plp'], epochs=2)
+  summarized = summary.summarize(
+    runs, ['sgd', 'plp'], epochs=2, controls=CONTROLS
+  )
   assert 'selected_top1_error' not in summarized['sgd']
   assert 'final_top1_error' in summarized['plp - sgd']
   table = tables.format_table({'summary': summarized})
@@ -89,7 +99,7 @@ def test_without_validation_there_is_no_selected_kind():
 
 def test_unfinished_runs_are_left_out_of_the_summary():
   runs = {'sgd': {0: records([0.5, 0.4]), 1: records([0.5])}}
-  summarized = summary.summarize(runs, ['sgd'], epochs=2)
+  summarized = summary.summarize(runs, ['sgd'], epochs=2, controls=CONTROLS)
   assert summarized['sgd']['seeds'] == [0]
 
 
@@ -108,7 +118,7 @@ def test_table_has_a_column_per_kind():
     'plp': {0: records([0.5, 0.3], [0.4, 0.5])},
   }
   table = tables.format_table(
-    {'summary': summary.summarize(runs, ['sgd', 'plp'], 2)}
+    {'summary': summary.summarize(runs, ['sgd', 'plp'], 2, CONTROLS)}
   )
   header = table.splitlines()[0]
   for column in ('final top-1', 'best top-1', 'selected top-1', 'images/s'):
@@ -139,7 +149,9 @@ def test_per_seed_lists_follow_the_seeds_order_whatever_the_runs_order():
     3: records([0.5, 0.2], [0.6, 0.4]),
     10: records([0.5, 0.1], [0.6, 0.5]),
   }
-  entries = summary.summarize({'sgd': sgd, 'plp': plp}, ['sgd', 'plp'], 2)
+  entries = summary.summarize(
+    {'sgd': sgd, 'plp': plp}, ['sgd', 'plp'], 2, CONTROLS
+  )
   assert entries['sgd']['seeds'] == [3, 10]
   assert entries['sgd']['selected_epoch']['per_seed'] == [2, 1]
   assert entries['plp - sgd']['seeds'] == [3, 10]

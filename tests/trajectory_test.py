@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from benchmarks.cifar100 import models
-from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import trajectory
 
 
@@ -123,7 +122,7 @@ def test_layer_names_leave_out_list_containers():
   ],
 )
 def test_layer_order_runs_from_input_to_output(name, first, last):
-  order = plots.kernel_names({'model': name, 'width': 0.0625})
+  order = trajectory.kernel_names({'model': name, 'width': 0.0625})
   assert (order[0], order[-1]) == (first, last)
   model = nnx.eval_shape(
     lambda: models.MODELS[name](100, width=0.0625, rngs=nnx.Rngs(0))

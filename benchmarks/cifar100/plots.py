@@ -1,12 +1,9 @@
 """Figures of results: the learning curves and the trajectory probes."""
 
-import functools
 import os
 
-import jax
 import numpy as np
 
-from benchmarks.cifar100 import models
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import trajectory
 
@@ -98,28 +95,6 @@ def save_figure(figure, config, title, workdir, name):
   return path
 
 
-def kernel_names(config):
-  """The model's kernel names from input to output, without initialising it."""
-  return list(model_kernel_names(config['model'], config['width']))
-
-
-@functools.cache
-def model_kernel_names(name, width):
-  """`kernel_names` of a model, traced once per process: a report asks for
-  it once a block, and tracing GoogLeNet takes seconds.
-
-  (Tracing skips the many small initialisations, which take a minute for
-  GoogLeNet on a CPU; nnx.eval_shape would sort the attributes.)
-  """
-  names = []
-  jax.eval_shape(
-    lambda: names.extend(
-      trajectory.layer_order(models.create(name, width=width))
-    )
-  )
-  return tuple(names)
-
-
 def trajectory_curves(runs):
   """Steps and, per probed name, the relative errors averaged over seeds."""
   probes = [[p for r in h for p in r.get('trajectory', [])] for h in runs]
@@ -139,8 +114,6 @@ def trajectory_curves(runs):
 
 def plot_trajectory(workdir, results):
   """Per layer, how far PLP's prediction lands from training's path."""
-  # Imported here, not at the top: selecting the Agg backend on import would
-  # take a notebook's inline backend away.
   plt = pyplot()
 
   probed = probed_arms(results)
@@ -149,7 +122,7 @@ def plot_trajectory(workdir, results):
   figure, axes = plt.subplots(
     1, len(probed), figsize=(max(8, 6 * len(probed)), 4.4), squeeze=False
   )
-  layers = kernel_names(results['config'])
+  layers = trajectory.kernel_names(results['config'])
   for axis, (arm, probe) in zip(axes[0], probed.items(), strict=True):
     draw_trajectory(axis, arm, probe, layers)
   return save_figure(

@@ -5,6 +5,7 @@ import json
 import os
 import tempfile
 
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import summary
 
 # results.json is written compactly: the same values in three quarters of
@@ -36,9 +37,10 @@ def seed_directories(parent):
 def load_results(directory):
   """The results in `directory`, merging its seed_N/ run directories if any.
 
-  `study` trains each seed of a job in a directory of its own; the merged
-  results hold every arm and seed and the first run's config and data sizes,
-  and no summary (see `summarize`). None where there are no results.
+  A study trains each seed of a job in a directory of its own
+  (`studies.run_directory`); the merged results hold every arm and seed and
+  the first run's config and data sizes, and no summary (`with_summary` adds
+  one). None where there are no results.
   """
   path = os.path.join(directory, 'results.json')
   if os.path.exists(path):
@@ -100,7 +102,10 @@ def with_summary(results):
   arms = [a for a in results['config']['arms'] if a in runs]
   arms += [a for a in runs if a not in arms]
   epochs = results['config']['epochs']
-  return {**results, 'summary': summary.summarize(runs, arms, epochs)}
+  return {
+    **results,
+    'summary': summary.summarize(runs, arms, epochs, optimizers.CONTROLS),
+  }
 
 
 def copy_results(source, destination):
@@ -146,7 +151,9 @@ def collect_results(config, runs, data_sizes):
     'runs': {
       arm: {str(s): h for s, h in seeds.items()} for arm, seeds in runs.items()
     },
-    'summary': summary.summarize(runs, list(config.arms), config.epochs),
+    'summary': summary.summarize(
+      runs, list(config.arms), config.epochs, optimizers.CONTROLS
+    ),
   }
 
 

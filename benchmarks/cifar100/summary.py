@@ -3,8 +3,6 @@
 import numpy as np
 from scipy import stats
 
-from benchmarks.cifar100 import optimizers
-
 METRICS = ('top1_error', 'top5_error')
 
 
@@ -144,19 +142,25 @@ def paired_difference(arm_runs, control_runs, kinds):
   return difference
 
 
-def comparisons(arms):
-  """(arm, control) pairs: each arm against the first, and the controls.
+def comparisons(arms, controls):
+  """(arm, control) pairs: each arm against the first, and `controls`'.
+
+  `controls`: (arm, control) pairs compared wherever both ran (the harness's
+  are `optimizers.CONTROLS`).
 
   Each pair comes once: a control may be an arm against the first already
   (`adamw_plp` against `adamw`).
   """
   pairs = [(arm, arms[0]) for arm in arms[1:]]
-  pairs += [pair for pair in optimizers.CONTROLS if set(pair) <= set(arms)]
+  pairs += [pair for pair in controls if set(pair) <= set(arms)]
   return list(dict.fromkeys(pairs))
 
 
-def summarize(runs, arms, epochs):
-  """Per arm: errors over seeds; per comparison: paired differences."""
+def summarize(runs, arms, epochs, controls):
+  """Per arm: errors over seeds; per comparison: paired differences.
+
+  The comparisons are each arm against the first and `controls` (pairs).
+  """
   kinds = kinds_of(runs)
   summary = {}
   for arm in arms:
@@ -169,7 +173,7 @@ def summarize(runs, arms, epochs):
       entry['epochs_to_baseline_final_top1'] = epochs_to_reach(
         entry['mean_curve_top1_error'], target
       )
-  for arm, control in comparisons(arms):
+  for arm, control in comparisons(arms, controls):
     if arm in summary and control in summary:
       summary[f'{arm} - {control}'] = paired_difference(
         finished(runs, arm, epochs), finished(runs, control, epochs), kinds

@@ -1,12 +1,9 @@
 """Markdown and text tables of summarised results."""
 
-import os
-
 import ml_collections
 import numpy as np
 
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import trajectory
@@ -137,7 +134,7 @@ def difference_table(blocks, kinds):
   lines = difference_header(('block', 'arm − control', 'seeds'), kinds, 'seed')
   for block, results in blocks.items():
     arms = results['config']['arms']
-    for arm, control in summary.comparisons(arms):
+    for arm, control in summary.comparisons(arms, optimizers.CONTROLS):
       difference = results['summary'].get(f'{arm} - {control}')
       if difference:
         lines.append(
@@ -159,7 +156,7 @@ def trajectory_table(results):
   ]
   for job, result in results.items():
     steps_per_epoch = result['data']['steps_per_epoch']
-    layers = plots.kernel_names(result['config'])
+    layers = trajectory.kernel_names(result['config'])
     for arm, seeds in result['runs'].items():
       config = ml_collections.ConfigDict(results_io.arm_config(result, arm))
       phases = optimizers.schedule_phases(config, steps_per_epoch, arm)
@@ -199,10 +196,3 @@ def trajectory_section(results):
     'prediction lands closer to where training goes than h3 does.\n\n'
     f'{trajectory_table(results)}\n'
   )
-
-
-def write_markdown(out, tables):
-  """Writes OUT/tables.md; returns what it wrote."""
-  with open(os.path.join(out, 'tables.md'), 'w') as file:
-    file.write(tables)
-  return tables

@@ -20,6 +20,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from benchmarks.cifar100 import models
 import optax_plp
 
 WINDOW = 4  # h1, h2, h3 for the prediction and h4 for the path it predicts.
@@ -131,3 +132,23 @@ class Probe:
         }
       )
       self.window = []
+
+
+def kernel_names(config):
+  """The model's kernel names from input to output, without initialising it."""
+  return list(model_kernel_names(config['model'], config['width']))
+
+
+@functools.cache
+def model_kernel_names(name, width):
+  """`kernel_names` of a model, traced once per process: a report asks for
+  it once a block, and tracing GoogLeNet takes seconds.
+
+  (Tracing skips the many small initialisations, which take a minute for
+  GoogLeNet on a CPU; nnx.eval_shape would sort the attributes.)
+  """
+  names = []
+  jax.eval_shape(
+    lambda: names.extend(layer_order(models.create(name, width=width)))
+  )
+  return tuple(names)

@@ -299,7 +299,9 @@ def ablation_table(blocks, options):
     name = f'{arm}, {label}'
     runs = ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds)
     epochs = blocks[job]['config']['epochs']
-    entries = summary.summarize(runs, [base_arm, name], epochs)
+    entries = summary.summarize(
+      runs, [base_arm, name], epochs, optimizers.CONTROLS
+    )
     difference = entries.get(f'{name} - {base_arm}')
     if not difference:
       continue
