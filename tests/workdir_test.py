@@ -106,6 +106,7 @@ STUDY_WORKER = textwrap.dedent("""
   import sys
   from benchmarks.cifar100 import studies
   from benchmarks.cifar100.configs import tiny
+  from benchmarks.cifar100 import launcher
   from benchmarks.cifar100.studies import __main__ as runner
   from tests.conftest import mock_cifar
 
@@ -119,7 +120,7 @@ STUDY_WORKER = textwrap.dedent("""
     jobs={'a': {'seeds': (0, 1)}},
   )
   with mock_cifar():
-    runner.run(study, sys.argv[1], None, None)
+    launcher.launch(lambda: runner.run(study, sys.argv[1], None, None))
 """)
 
 
@@ -308,3 +309,22 @@ def test_a_corrupt_checkpoint_ends_in_a_line_and_deletes_nothing(
   assert 'Older checkpoints kept: [2]' in line
   after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
   assert after == before
+
+
+@pytest.mark.parametrize(
+  'arguments,expected',
+  [
+    (['--jobs', 'nope'], "error: job is 'nope'; allowed:"),
+    (['--process_id=1'], 'error: --process_id given without --distributed'),
+  ],
+)
+def test_the_study_runner_ends_an_expected_error_in_one_line(
+  tmp_path, arguments, expected
+):
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.cifar100.studies', 'run', 'lr_sweep',
+     str(tmp_path), *arguments],
+    capture_output=True, text=True, timeout=TIMEOUT, check=False,
+  )  # fmt: skip
+  assert done.returncode == 1
+  assert short_error(done.stderr).startswith(expected)

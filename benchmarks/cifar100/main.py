@@ -15,21 +15,16 @@ On several hosts, run the same command on each with --distributed (see
 Under SLURM (and on TPU pods) --distributed alone finds the other processes.
 """
 
-import os
 import sys
 
 from absl import app
 from absl import flags
-from absl import logging
 from ml_collections import config_flags
 
-from benchmarks.cifar100 import checkpoints
-from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
-from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import tables
-from benchmarks.cifar100 import workdir_lock
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
@@ -52,31 +47,7 @@ _HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
 )
 flags.mark_flags_as_required(['config', 'workdir'])
 
-EXPECTED_ERRORS = (
-  config_checks.ConfigError,
-  checkpoints.CheckpointError,
-  experiment.NonFiniteLossError,
-  input_pipeline.DatasetUnavailableError,
-  workdir_lock.WorkdirError,
-  OSError,  # a full disk or a lost directory while writing results
-)
 CLUSTER_FLAGS = (_COORDINATOR_ADDRESS, _NUM_PROCESSES, _PROCESS_ID)
-
-
-def initialize_processes():
-  """Joins the other processes under --distributed; says a lone flag's fix."""
-  if not _DISTRIBUTED.value:
-    given = [f'--{f.name}' for f in CLUSTER_FLAGS if f.value is not None]
-    if given:
-      sys.exit(
-        f'error: {", ".join(given)} given without --distributed; add '
-        '--distributed to join the other processes, or drop them.'
-      )
-    return
-  distributed.initialize(
-    *(f.value for f in CLUSTER_FLAGS),
-    heartbeat_timeout_seconds=_HEARTBEAT_TIMEOUT.value,
-  )
 
 
 def parse_flags(argv):
@@ -98,39 +69,14 @@ def parse_flags(argv):
     )
 
 
-def exit_with(message):
-  """Prints `message` as stderr's last line and ends the process, status 1.
-
-  Not `sys.exit`: after a failed save, orbax's background threads would hold
-  the interpreter's exit for minutes, and print tracebacks meanwhile, so
-  stderr is closed to them first. Nothing is left to write: results.json and
-  every finished checkpoint are already on disk.
-  """
-  logging.flush()
-  sys.stderr.flush()
-  stderr = os.dup(2)
-  devnull = os.open(os.devnull, os.O_WRONLY)
-  os.dup2(devnull, 2)  # other threads' writes go nowhere from here on
-  os.write(stderr, f'{message}\n'.encode())
-  os._exit(1)
-
-
-def error_message(error):
-  """One line for an expected error; an OS error names its path."""
-  if isinstance(error, OSError) and error.filename:
-    return f'error: {error.strerror}: {error.filename}'
-  return f'error: {error}'
-
-
 def main(argv):
   del argv
-  experiment.log_progress()
-  initialize_processes()
-  with distributed.failing_fast(_DISTRIBUTED.value):
-    try:
-      results = experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
-    except EXPECTED_ERRORS as error:
-      exit_with(error_message(error))
+  results = launcher.launch(
+    lambda: experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value),
+    _DISTRIBUTED.value,
+    tuple(f.value for f in CLUSTER_FLAGS),
+    _HEARTBEAT_TIMEOUT.value,
+  )
   if distributed.is_writer():
     print(tables.format_table(results))
     print(

@@ -26,6 +26,7 @@ from typing import Any
 
 import ml_collections
 
+from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import results_io
 
 RESULTS_ROOT = 'benchmarks/results/cifar100'
@@ -96,7 +97,9 @@ def apply_overrides(config, overrides):
 def job_config(study, job):
   """The config of one job: the study's base config with the job's overrides."""
   if job not in study.jobs:
-    raise ValueError(f'job is {job!r}; allowed: {sorted(study.jobs)}.')
+    raise config_checks.ConfigError(
+      f'job is {job!r}; allowed: {sorted(study.jobs)}.'
+    )
   return apply_overrides(study.base_config(), study.jobs[job])
 
 

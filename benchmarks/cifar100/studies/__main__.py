@@ -4,14 +4,16 @@ import argparse
 
 from absl import logging
 
+from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
+from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import studies
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.cifar100.studies import report
 
 
 def run(study, workroot, jobs, seeds):
-  experiment.log_progress()
+  """Trains the study's planned runs in turn (see `launch_runs`)."""
   for job, seed, config in studies.planned_runs(study, jobs, seeds):
     workdir = studies.run_directory(workroot, job, seed)
     logging.info('== %s seed %d -> %s', job, seed, workdir)
@@ -22,6 +24,33 @@ def run(study, workroot, jobs, seeds):
       logging.warning('== %s seed %d skipped: %s', job, seed, error)
       continue
     logging.info('== %s seed %d done', job, seed)
+
+
+def launch_runs(study, args):
+  """`run` through the launcher `main` uses: the same logging, processes
+  joined under --distributed, and expected errors in one line."""
+  cluster = tuple(getattr(args, name) for name in launcher.CLUSTER_OPTIONS)
+  launcher.launch(
+    lambda: run(study, args.workroot, args.jobs, args.seeds),
+    args.distributed,
+    cluster,
+    args.heartbeat_timeout_seconds,
+  )
+
+
+def add_process_options(parser):
+  """main.py's options for a run of several processes, for `run`."""
+  parser.add_argument(
+    '--distributed', action='store_true',
+    help='run: as one of several processes (see distributed.py)',
+  )  # fmt: skip
+  parser.add_argument('--coordinator_address', help='HOST:PORT of process 0')
+  parser.add_argument('--num_processes', type=int)
+  parser.add_argument('--process_id', type=int)
+  parser.add_argument(
+    '--heartbeat_timeout_seconds', type=int,
+    default=distributed.HEARTBEAT_TIMEOUT_SECONDS,
+  )  # fmt: skip
 
 
 def main(argv=None):
@@ -42,10 +71,11 @@ def main(argv=None):
     help='report: where to write it; figures: the results to draw from '
     '(default for both: benchmarks/results/cifar100/NAME)',
   )
+  add_process_options(parser)
   args = parser.parse_args(argv)
   study = studies.load(args.study)
   if args.action == 'run':
-    run(study, args.workroot, args.jobs, args.seeds)
+    launch_runs(study, args)
   elif args.action == 'figures':
     drawn = report.draw_run_figures(study, args.workroot, args.out)
     print(f'drew {len(drawn)} figures under {args.workroot}')

@@ -1,0 +1,92 @@
+"""The one way into training, for `main` and the study runner alike.
+
+`launch` sets the harness's logging, joins the other processes of a
+multi-process run, stops every process when one fails (`distributed`), and
+ends an expected failure (a bad config, an unusable workdir, a full disk,
+missing data, a checkpoint that cannot be read or written) in one line and
+status 1, at once.
+"""
+
+import os
+import sys
+
+from absl import logging
+
+from benchmarks.cifar100 import checkpoints
+from benchmarks.cifar100 import config_checks
+from benchmarks.cifar100 import distributed
+from benchmarks.cifar100 import experiment
+from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import workdir_lock
+
+EXPECTED_ERRORS = (
+  config_checks.ConfigError,
+  checkpoints.CheckpointError,
+  experiment.NonFiniteLossError,
+  input_pipeline.DatasetUnavailableError,
+  workdir_lock.WorkdirError,
+  OSError,  # a full disk or a lost directory while writing results
+)
+CLUSTER_OPTIONS = ('coordinator_address', 'num_processes', 'process_id')
+
+
+def join_processes(distributed_run, cluster, heartbeat_timeout_seconds):
+  """Joins the other processes where asked; says a lone option's fix.
+
+  `cluster`: the values of `CLUSTER_OPTIONS` (None where not given).
+  """
+  if not distributed_run:
+    given = [
+      f'--{n}'
+      for n, v in zip(CLUSTER_OPTIONS, cluster, strict=True)
+      if v is not None
+    ]
+    if given:
+      sys.exit(
+        f'error: {", ".join(given)} given without --distributed; add '
+        '--distributed to join the other processes, or drop them.'
+      )
+    return
+  distributed.initialize(
+    *cluster, heartbeat_timeout_seconds=heartbeat_timeout_seconds
+  )
+
+
+def launch(
+  train,
+  distributed_run=False,
+  cluster=(None, None, None),
+  heartbeat_timeout_seconds=distributed.HEARTBEAT_TIMEOUT_SECONDS,
+):
+  """Runs `train()` as a launched run does; returns what it returns."""
+  experiment.log_progress()
+  join_processes(distributed_run, cluster, heartbeat_timeout_seconds)
+  with distributed.failing_fast(distributed_run):
+    try:
+      return train()
+    except EXPECTED_ERRORS as error:
+      exit_with(error_message(error))
+
+
+def exit_with(message):
+  """Prints `message` as stderr's last line and ends the process, status 1.
+
+  Not `sys.exit`: after a failed save, orbax's background threads would hold
+  the interpreter's exit for minutes, and print tracebacks meanwhile, so
+  stderr is closed to them first. Nothing is left to write: results.json and
+  every finished checkpoint are already on disk.
+  """
+  logging.flush()
+  sys.stderr.flush()
+  stderr = os.dup(2)
+  devnull = os.open(os.devnull, os.O_WRONLY)
+  os.dup2(devnull, 2)  # other threads' writes go nowhere from here on
+  os.write(stderr, f'{message}\n'.encode())
+  os._exit(1)
+
+
+def error_message(error):
+  """One line for an expected error; an OS error names its path."""
+  if isinstance(error, OSError) and error.filename:
+    return f'error: {error.strerror}: {error.filename}'
+  return f'error: {error}'
