@@ -409,3 +409,28 @@ def test_the_selected_epoch_has_the_lowest_validation_error(validated):
     assert 'selected_top1_error' in results['summary'][pair]
   table = tables.format_table(results)
   assert 'selected top-1' in table and 'plp - sgd_matched' in table
+
+
+# The training fields every checkpoint made before FIELDS_ADDED_SINCE held:
+# frozen here, so that a new field cannot silently stop old checkpoints from
+# resuming (their saved config would lack it, and a resume compares them).
+TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS = {
+  'adamw_learning_rate', 'adamw_weight_decay', 'base_momentum', 'batch_size',
+  'compute_dtype', 'cycle_momentum', 'cycle_steps_up', 'dataset', 'epochs',
+  'eval_batch_size', 'learning_rate', 'lr_decay', 'lr_milestones',
+  'lr_schedule', 'max_learning_rate', 'model', 'momentum', 'nesterov',
+  'prediction', 'test_limit', 'test_split', 'train_limit', 'train_split',
+  'validation_fraction', 'validation_seed', 'warmup_epochs', 'weight_decay',
+  'width',
+}  # fmt: skip
+
+
+def test_a_new_config_field_is_free_on_resume_or_added_with_its_old_value():
+  fields = set(checkpoints.training_fields(tiny.get_config()))
+  added = fields - TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS
+  unregistered = added - set(checkpoints.FIELDS_ADDED_SINCE)
+  assert not unregistered, (
+    f'{sorted(unregistered)}: a field that changes what a run computes goes '
+    'in checkpoints.FIELDS_ADDED_SINCE with the value every earlier '
+    'checkpoint was made with; one that does not, in FIELDS_FREE_ON_RESUME.'
+  )
