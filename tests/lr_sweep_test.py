@@ -338,3 +338,46 @@ def test_the_second_confirmation_runs_the_chosen_rates_on_fresh_seeds():
   assert (tuple(config.arms), config.learning_rate) == (('plp',), 0.032)
   assert (config.width, config.epochs) == (1 / 16, 13)
   assert 'confirm_wider_adamw' not in study.report_blocks
+
+
+def recalibrated_records(top1, validation, recalibrated_top1):
+  """Epoch records with plain and BatchNorm-recalibrated errors."""
+  return [
+    {
+      'epoch': epoch,
+      'top1_error': t,
+      'top5_error': t / 2,
+      'val_top1_error': v,
+      'batch_norm_recalibrated': {
+        'top1_error': r, 'top5_error': r / 2, 'val_top1_error': r,
+      },
+    }
+    for epoch, (t, v, r) in enumerate(
+      zip(top1, validation, recalibrated_top1, strict=True), start=1
+    )
+  ]  # fmt: skip
+
+
+def test_the_second_confirmation_reads_each_estimator_by_seed():
+  sgd = {
+    '3': recalibrated_records([0.6, 0.5, 0.55, 0.52], [0.6, 0.5, 0.6, 0.6],
+                              [0.5, 0.45, 0.5, 0.5]),
+    '4': recalibrated_records([0.6, 0.5, 0.5, 0.5], [0.6, 0.6, 0.6, 0.4],
+                              [0.5, 0.5, 0.5, 0.4]),
+  }  # fmt: skip
+  plp = {seed: [{**r, 'top1_error': r['top1_error'] - 0.01} for r in records]
+         for seed, records in sgd.items()}  # fmt: skip
+  text = lr_sweep.second_confirmation(
+    None, {'confirm_wider_sgd': {'runs': {'sgd': sgd, 'plp': plp}}}
+  )
+  rows = {row.split(' | ')[0].strip('| '): row for row in text.splitlines()}
+  headline = rows['top-1, selected epoch']
+  # Seed 3 selects epoch 2 (50.00), seed 4 epoch 4 (50.00); PLP is 1 lower.
+  assert '| headline | 2 | 50.00 ± 0.00 | 49.00 ± 0.00 |' in headline
+  assert '-1.00 ± 0.00 (-1.00, -1.00)' in headline
+  last3 = rows['top-1, mean of the last 3 epochs']
+  assert f'| {100 * np.mean([0.5, 0.55, 0.52, 0.5, 0.5, 0.5]):.2f} ±' in last3
+  # Recalibrated at the plain selection (epochs 2 and 4): 45 and 40.
+  at_selected = rows['top-1, BatchNorm recalibrated, at the selected epoch']
+  assert '| exploratory | 2 | 42.50 ± 3.54 |' in at_selected
+  assert lr_sweep.second_confirmation(None, {}) == ''

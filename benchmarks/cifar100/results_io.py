@@ -21,6 +21,9 @@ def write_json_atomically(path, data):
     'w', dir=directory, suffix='.tmp', delete=False
   ) as file:
     json.dump(data, file, separators=COMPACT)
+  # Readable by others, as a file written with open() would be (a temporary
+  # file is created private).
+  os.chmod(file.name, 0o644)
   os.replace(file.name, path)
 
 
