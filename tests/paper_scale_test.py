@@ -44,3 +44,33 @@ def test_a_spent_budget_still_finishes_the_first_pair_and_stops(tmp_path):
   with mock_cifar():
     written = paper_scale.run_within(0, True, str(tmp_path))
   assert len(written) == 2 and all('/paper/seed_0/' in p for p in written)
+
+
+def test_the_command_runs_on_the_compact_copy_as_on_the_device(tmp_path):
+  # As on the device: the data from the compact copy, no TFDS in the path.
+  import os
+  import subprocess
+  import sys
+
+  from benchmarks.cifar100 import data_arrays
+  from benchmarks.cifar100 import input_pipeline
+
+  with mock_cifar():
+    splits = {
+      name: input_pipeline.load_split(name, download=False)
+      for name in data_arrays.SPLITS
+    }
+  copy = str(tmp_path / data_arrays.NAME)
+  data_arrays.write_file(copy, splits)
+  environment = {**os.environ, data_arrays.ENVIRONMENT_VARIABLE: copy}
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.paper_scale', '--tiny',
+     '--budget-seconds', '0', '--out', str(tmp_path / 'out')],
+    env=environment, capture_output=True, text=True, check=False,
+  )  # fmt: skip
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert '2 runs written under' in done.stdout
+  assert sorted(p.name for p in (tmp_path / 'out').rglob('*.json')) == [
+    'plp.json',
+    'sgd.json',
+  ]
