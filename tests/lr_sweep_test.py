@@ -14,7 +14,8 @@ from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import tables
 from benchmarks.cifar100.studies import lr_sweep
 from benchmarks.cifar100.studies import report
-from benchmarks.cifar100.studies import sections
+from benchmarks.cifar100.studies.lr_sweep import figures as sweep_figures
+from benchmarks.cifar100.studies.lr_sweep import sweep_sections
 from tests.conftest import write_run
 
 SQRT2 = 2**0.5
@@ -49,7 +50,7 @@ def test_a_chosen_rate_at_an_edge_asks_for_a_wider_grid():
     point(0.01, 'plp', 0.6), point(0.02, 'plp', 0.5), point(0.04, 'plp', 0.4),
     point(0.08, 'plp', 0.1, seeds=(0,)),  # not on every seed: not chosen
   ]  # fmt: skip
-  assert sections.chosen_so_far(points, seeds) == (
+  assert sweep_sections.chosen_so_far(points, seeds) == (
     'sgd 0.02 (40.00); '
     'plp 0.04 (40.00, at an edge of the complete points: extend the grid)'
   )
@@ -137,7 +138,7 @@ def committed_blocks(study):
 
 def committed_points(study):
   """Each sweep's points of the committed runs, as the report finds them."""
-  return sections.study_sweep_points(study, committed_blocks(study))
+  return sweep_sections.study_sweep_points(study, committed_blocks(study))
 
 
 def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
@@ -149,7 +150,7 @@ def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
     shifts.append(longer_step)
     return path
 
-  monkeypatch.setattr(plots, 'plot_sweep', plot_sweep)
+  monkeypatch.setattr(sweep_figures, 'plot_sweep', plot_sweep)
   blocks = committed_blocks(lr_sweep.STUDY)
 
   def half_step_config():  # k = 0.5: PLP steps (3 - 0.5 + 0.5) / 3 = 1 as far
@@ -159,7 +160,7 @@ def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
 
   half_step = dataclasses.replace(lr_sweep.STUDY, base_config=half_step_config)
   for study in (lr_sweep.STUDY, half_step):
-    sections.sweep_figures(study, blocks, str(tmp_path))
+    sweep_figures.sweep_figures(study, blocks, str(tmp_path))
   assert shifts == [
     ('sgd', pytest.approx(7 / 6)), ('adamw', pytest.approx(7 / 6)),
     ('sgd', pytest.approx(1.0)), ('adamw', pytest.approx(1.0)),
@@ -168,12 +169,12 @@ def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
 
 def test_each_sweep_figure_shifts_by_its_own_control(tmp_path, monkeypatch):
   controls = []
-  monkeypatch.setattr(plots, 'plot_sweep', lambda path, *_: path)
+  monkeypatch.setattr(sweep_figures, 'plot_sweep', lambda path, *_: path)
   monkeypatch.setattr(
     optimizers, 'rate_scale', lambda arm, _: controls.append(arm) or 1.0
   )
   study = lr_sweep.STUDY
-  sections.sweep_figures(study, committed_blocks(study), str(tmp_path))
+  sweep_figures.sweep_figures(study, committed_blocks(study), str(tmp_path))
   assert controls == ['sgd_matched', 'adamw_matched']
 
 
@@ -182,7 +183,9 @@ def test_the_sweep_figures_title_the_studys_own_model_setting(
 ):
   titles = []
   monkeypatch.setattr(
-    plots, 'plot_sweep', lambda path, title, *_: titles.append(title) or path
+    sweep_figures,
+    'plot_sweep',
+    lambda path, title, *_: titles.append(title) or path,
   )
 
   def wider_config():
@@ -193,7 +196,7 @@ def test_the_sweep_figures_title_the_studys_own_model_setting(
   blocks = committed_blocks(lr_sweep.STUDY)
   wider = dataclasses.replace(lr_sweep.STUDY, base_config=wider_config)
   for study in (lr_sweep.STUDY, wider):
-    sections.sweep_figures(study, blocks, str(tmp_path))
+    sweep_figures.sweep_figures(study, blocks, str(tmp_path))
   assert [title.split(':')[0] for title in titles] == [
     'SGD, ResNet18 width 1/16, 13 epochs',
     'AdamW, ResNet18 width 1/16, 13 epochs',
@@ -209,7 +212,7 @@ def test_the_sweep_figures_title_the_studys_own_model_setting(
 def test_model_setting_writes_the_width_as_a_fraction(width, words):
   config = lr_sweep.base_config()
   config.width = width
-  assert words in sections.model_setting(config)
+  assert words in sweep_figures.model_setting(config)
 
 
 def test_entered_choices_follow_the_rule_on_the_committed_runs():
@@ -222,13 +225,13 @@ def test_entered_choices_follow_the_rule_on_the_committed_runs():
     for arm in (sweep.baseline, sweep.plp):
       on_grid = [p for p in points if p[1] == arm and p[0] in grid]
       if arm in lr_sweep.GRID_BEST:
-        complete = summary.complete_points(on_grid, seeds)
+        complete = sweep_sections.complete_points(on_grid, seeds)
         assert {p[0] for p in complete} == grid
-        best = sections.chosen_rates(on_grid, seeds)[arm][0]
+        best = sweep_sections.chosen_rates(on_grid, seeds)[arm][0]
         assert lr_sweep.GRID_BEST[arm] == best
       if arm in lr_sweep.CHOSEN:
         mine = [p for p in points if p[1] == arm]
-        best = sections.chosen_rates(mine, seeds)[arm][0]
+        best = sweep_sections.chosen_rates(mine, seeds)[arm][0]
         assert lr_sweep.CHOSEN[arm] == pytest.approx(best)
 
 
@@ -266,7 +269,7 @@ def test_the_headline_row_comes_first_with_its_95_percent_interval():
   blocks = {
     'confirm_sgd': block_with({'plp - sgd': top1, 'plp - sgd_matched': top1})
   }
-  text = sections.headline(lr_sweep.STUDY, blocks)
+  text = sweep_sections.headline(lr_sweep.STUDY, blocks)
   rows = [line for line in text.splitlines() if line.startswith('| confirm')]
   assert len(rows) == 4
   assert rows[0].startswith('| confirm_sgd | plp − sgd | top1 | headline | 8 |')
@@ -274,13 +277,13 @@ def test_the_headline_row_comes_first_with_its_95_percent_interval():
   sem = stats.sem(top1)
   low, high = stats.t.interval(0.95, 7, loc=np.mean(top1), scale=sem)
   assert f'| [{100 * low:+.2f}, {100 * high:+.2f}] |' in rows[0]
-  assert sections.headline(lr_sweep.STUDY, {}) == ''
+  assert sweep_sections.headline(lr_sweep.STUDY, {}) == ''
   # While the confirmation runs: one finished seed has no interval yet.
   difference = {'seeds': [3]}
   for metric in ('top1_error', 'top5_error'):
     difference[f'selected_{metric}'] = summary.difference_stats([-0.01])
   one_seed = {'confirm_sgd': {'summary': {'plp - sgd': difference}}}
-  text = sections.headline(lr_sweep.STUDY, one_seed)
+  text = sweep_sections.headline(lr_sweep.STUDY, one_seed)
   assert (
     '| headline, 1 of 8 seeds so far | 1 | -1.00 (-1.00) | n/a | n/a |' in text
   )
@@ -302,7 +305,7 @@ def test_the_sweep_figure_opens_the_markers_of_points_short_of_seeds(
   ]
   closed = []
   monkeypatch.setattr(plots.pyplot(), 'close', closed.append)
-  plots.plot_sweep(
+  sweep_figures.plot_sweep(
     str(tmp_path / 'f.png'), 'title', points, ('sgd', 7 / 6), (0, 1, 2)
   )
   for axis in closed[0].axes:
@@ -367,7 +370,7 @@ def test_the_second_confirmation_reads_each_estimator_by_seed():
   }  # fmt: skip
   plp = {seed: [{**r, 'top1_error': r['top1_error'] - 0.01} for r in records]
          for seed, records in sgd.items()}  # fmt: skip
-  text = lr_sweep.second_confirmation(
+  text = sweep_sections.second_confirmation(
     None, {'confirm_wider_sgd': {'runs': {'sgd': sgd, 'plp': plp}}}
   )
   rows = {row.split(' | ')[0].strip('| '): row for row in text.splitlines()}
@@ -380,4 +383,4 @@ def test_the_second_confirmation_reads_each_estimator_by_seed():
   # Recalibrated at the plain selection (epochs 2 and 4): 45 and 40.
   at_selected = rows['top-1, BatchNorm recalibrated, at the selected epoch']
   assert '| exploratory | 2 | 42.50 ± 3.54 |' in at_selected
-  assert lr_sweep.second_confirmation(None, {}) == ''
+  assert sweep_sections.second_confirmation(None, {}) == ''

@@ -9,8 +9,10 @@ from scipy import stats
 
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import studies
+from benchmarks.cifar100.studies import paper_protocol
 from benchmarks.cifar100.studies import report
 from benchmarks.cifar100.studies import sections
+from benchmarks.cifar100.studies.lr_sweep import sweep_sections
 from tests.conftest import write_run
 
 MATCHED = ['sgd', 'plp', 'sgd_matched']
@@ -219,7 +221,7 @@ def test_pooled_difference_concatenates_each_blocks_pairs():
     'B': block([-0.04], [0.02]),
     'C': {'summary': {}},  # no matched pairs yet
   }
-  pooled = sections.pooled_difference(
+  pooled = paper_protocol.pooled_difference(
     blocks, ('A', 'B', 'C', 'D'), 'plp', 'sgd_matched'
   )
   assert (pooled['pairs'], pooled['blocks']) == (3, 2)
@@ -230,7 +232,7 @@ def test_pooled_difference_concatenates_each_blocks_pairs():
   assert np.isclose(top5['std'], expected.std(ddof=1))
   t = expected.mean() / (expected.std(ddof=1) / np.sqrt(3))
   assert np.isclose(top5['paired_t_test_p'], 2 * stats.t.sf(abs(t), df=2))
-  assert sections.pooled_difference(blocks, ('C',), 'plp', 'x') is None
+  assert paper_protocol.pooled_difference(blocks, ('C',), 'plp', 'x') is None
 
 
 def test_committed_tables_regenerate_byte_identical(tmp_path):
@@ -271,10 +273,10 @@ def test_the_sweep_counts_a_diverged_run_at_chance(validated, tmp_path):
   rate = validated_run['config']['learning_rate']  # the runs' own config's
   assert f'| {rate:g} | plp | 3 | 1 | ' in tables
   assert f'| {rate:g} | sgd | 3 | 0 | ' in tables
-  plp = sections.seed_errors(
+  plp = sweep_sections.seed_errors(
     report.load_block(study, str(out), (job,)), 'plp', (0, 1, 2)
   )
-  assert plp[2] == sections.CHANCE
+  assert plp[2] == sweep_sections.CHANCE
   assert 'Chosen so far: ' in tables
   # The borrowed grid point: the paper-protocol runs at 0.001, seeds 0-2.
   assert '| 0.001 | sgd | 3 | 0 |' in tables
@@ -307,3 +309,35 @@ def test_the_command_runs_a_study_seed_by_seed_and_resumes(
   assert again['runs'] == first['runs'] and list(first['runs']['sgd']) == ['1']
   command.main(['report', 'tiny', str(root), '--out', str(tmp_path / 'out')])
   assert '| ResNet18 | plp − sgd | 1 |' in capsys.readouterr().out
+
+
+def test_the_shared_report_code_serves_two_studies_or_more():
+  """Each function of studies/sections.py is used by two studies or more
+  (directly, or through another shared function); code of one study lives in
+  that study's module."""
+  import ast
+  import pathlib
+
+  root = pathlib.Path(studies.__file__).parent
+  shared = ast.parse((root / 'sections.py').read_text())
+  names = [n.name for n in shared.body if isinstance(n, ast.FunctionDef)]
+  sources = {
+    name: ''.join(p.read_text() for p in sorted(root.glob(f'{name}*/**/*.py')))
+    or (root / f'{name}.py').read_text()
+    for name in studies.names()
+  }
+  users = {
+    name: {s for s, text in sources.items() if f'sections.{name}' in text}
+    for name in names
+  }
+  # A helper of other shared functions serves their users too.
+  for node in shared.body:
+    if isinstance(node, ast.FunctionDef):
+      called = {
+        c.func.id for c in ast.walk(node)
+        if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)
+      }  # fmt: skip
+      for name in called & set(names):
+        users[name] |= users[node.name]
+  lonely = {name: sorted(u) for name, u in users.items() if len(u) < 2}
+  assert not lonely, f'shared functions with one user: {lonely}'

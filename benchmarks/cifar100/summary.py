@@ -15,14 +15,6 @@ def mean_std(values):
   return {'mean': float(values.mean()), 'std': std, 'n': len(values)}
 
 
-def complete_points(points, seeds):
-  """The sweep points run on every seed: the only ones a rate is chosen among.
-
-  `points`: (rate, arm, seed -> errors, diverged), as the sweep finds them.
-  """
-  return [point for point in points if len(point[2]) == len(seeds)]
-
-
 def paired_p_value(differences):
   """Two-sided paired t-test p-value of the differences (None if < 2)."""
   if len(differences) < 2:

@@ -48,6 +48,8 @@ class Study:
       arms, merged and compared by seed; by default each job is a block.
     plot_blocks: the blocks whose curves the report draws to BLOCK.png (the
       figures its REPORT.md shows).
+    figures: draws the study's own figures (the study, its blocks, the
+      output folder), if it has any.
     options: what particular sections read (pools, ablations, ...).
   """
 
@@ -57,6 +59,7 @@ class Study:
   sections: tuple[Callable[..., str], ...]
   blocks: Mapping[str, tuple[str, ...]] | None = None
   plot_blocks: tuple[str, ...] = ()
+  figures: Callable[..., Any] | None = None
   options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
   @property

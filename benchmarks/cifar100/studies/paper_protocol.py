@@ -8,6 +8,8 @@ the paper has 10). The data, the split, the batch, the optimizers, the
 schedules and the selection are the paper's protocol.
 """
 
+from benchmarks.cifar100 import summary
+from benchmarks.cifar100 import tables
 from benchmarks.cifar100.configs import paper_protocol
 from benchmarks.cifar100.studies import Study
 from benchmarks.cifar100.studies import sections
@@ -33,6 +35,131 @@ def constant_rate(rate):
     'learning_rate': rate, 'max_learning_rate': rate,
     'cycle_momentum': False,
   }  # fmt: skip
+
+
+def pooled(study, blocks):
+  """The exploratory comparison pooled over blocks (`options['pools']`)."""
+  return (
+    '## Pooled over learning rates (exploratory)\n\nChosen after seeing '
+    'the first blocks; each block and seed one pair; p of the two-sided '
+    'one-sample t-test of all pairs.\n\n'
+    f'{pooled_table(blocks, study.options)}\n\n'
+    'The blocks are different regimes, so the pairs above are not one '
+    'sample. At the level of blocks, each block one value (its mean paired '
+    'difference), with the one-sample t-test of those means:\n\n'
+    f'{block_means_table(blocks, study.options)}\n\n'
+  )
+
+
+def one_step_later(study, blocks):
+  """Each epoch's errors right after its PLP jump against one step later."""
+  rows = []
+  for name in study.options.get('measurements', ()):
+    for arm, by_seed in blocks.get(name, {}).get('runs', {}).items():
+      rows += [one_step_later_row(arm, s, r) for s, r in by_seed.items()]
+  if not rows:
+    return ''
+  return (
+    '## Evaluated right after a PLP jump, and one step later\n\nAn epoch '
+    "is 312 steps, a multiple of PLP's cycle of 3, so every evaluation falls "
+    'right after a jump. The same run also evaluated one step later (the '
+    "next epoch's first step, on a copy): Δ = one step later minus at the "
+    "epoch's end, in points of %, over all epochs (mean ± std, min to "
+    'max) and at the validation-selected and final epochs.\n\n'
+    '| arm | seed | Δ top-1, all epochs (min to max) | Δ top-1 selected '
+    '| Δ top-1 final | Δ top-5, all epochs | Δ top-5 selected '
+    '| Δ top-5 final |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+    + '\n'.join(rows)
+    + '\n\n'
+  )
+
+
+def one_step_later_row(arm, seed, records):
+  """One run's row of the one-step-later table."""
+  selected = summary.selected_epoch(records)
+  cells = []
+  for metric in summary.METRICS:
+    deltas = [r['one_step_later'][metric] - r[metric] for r in records]
+    spread = summary.mean_std(deltas)
+    cells += [
+      f'{tables.pct(spread, sign=True)} ({100 * min(deltas):+.2f} to '
+      f'{100 * max(deltas):+.2f})',
+      f'{100 * deltas[selected - 1]:+.2f} (epoch {selected})',
+      f'{100 * deltas[-1]:+.2f}',
+    ]
+  return tables.markdown_row([arm, seed, *cells])
+
+
+def pooled_difference(
+  blocks, names, arm, control, kinds=sections.VALIDATED_KINDS
+):
+  """`arm` minus `control` over the blocks `names`, one pair per block and seed.
+
+  Each block's per-seed paired differences, concatenated, with a one-sample
+  t-test of the lot (None where no block has the comparison yet).
+  """
+  key = f'{arm} - {control}'
+  found = [
+    blocks[name]['summary'][key]
+    for name in names
+    if key in blocks.get(name, {}).get('summary', {})
+  ]
+  if not found:
+    return None
+  pooled = {'pairs': sum(len(d['seeds']) for d in found), 'blocks': len(found)}
+  for kind in kinds:
+    for metric in summary.METRICS:
+      diffs = [x for d in found for x in d[f'{kind}_{metric}']['per_seed']]
+      pooled[f'{kind}_{metric}'] = summary.difference_stats(diffs)
+  return pooled
+
+
+def pooled_table(blocks, options):
+  """The pooled comparisons of `options['pools']` as a markdown table."""
+  arm, control = options['pooled_comparison']
+  lines = tables.difference_header(
+    ('pool', 'arm − control', 'pairs (blocks)'),
+    sections.VALIDATED_KINDS,
+    'pair',
+  )
+  for pool, names in options['pools'].items():
+    found = pooled_difference(blocks, names, arm, control)
+    if found is not None:
+      count = f'{found["pairs"]} ({found["blocks"]})'
+      lines.append(
+        tables.difference_row(
+          (pool, f'{arm} − {control}', count), found, sections.VALIDATED_KINDS
+        )
+      )
+  return '\n'.join(lines)
+
+
+def block_means_table(blocks, options, kind='selected'):
+  """Per pool: the blocks' mean paired differences and their t-test."""
+  arm, control = options['pooled_comparison']
+  key = f'{arm} - {control}'
+  lines = [
+    f'| pool | arm − control | blocks | Δ {kind} top-1 (block means) | p '
+    f'| Δ {kind} top-5 (block means) | p |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ]
+  for pool, names in options['pools'].items():
+    found = [blocks[n]['summary'][key] for n in names if n in blocks]
+    found = [d for d in found if d]
+    if len(found) < 2:
+      continue
+    cells = []
+    for metric in summary.METRICS:
+      means = [d[f'{kind}_{metric}']['mean'] for d in found]
+      stats = summary.difference_stats(means)
+      cells += [
+        f'{tables.pct(stats, sign=True)} ({tables.per_seed(stats)})',
+        tables.p_value(stats),
+      ]
+    lines.append(
+      tables.markdown_row([pool, f'{arm} − {control}', len(found), *cells])
+    )
+  return '\n'.join(lines)
 
 
 STUDY = Study(
@@ -76,9 +203,9 @@ STUDY = Study(
   sections=(
     sections.arms,
     sections.differences,
-    sections.pooled,
+    pooled,
     sections.trajectory,
-    sections.one_step_later,
+    one_step_later,
   ),
   options={
     # Blocks that measure rather than compare: only their own section.

@@ -10,7 +10,6 @@ import os
 from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100.studies import sections
 
 
 def finished_runs(results):
@@ -129,8 +128,8 @@ def write_report(study, workroot, out=None, plot=True):
     if block in study.plot_blocks and plot:
       figure = plots.plot_curves(out, results)
       os.replace(figure, os.path.join(out, f'{block}.png'))
-  if plot:
-    sections.sweep_figures(study, blocks, out)
+  if plot and study.figures:
+    study.figures(study, blocks, out)
   tables = ''.join(section(study, blocks) for section in study.sections)
   with open(os.path.join(out, 'tables.md'), 'w') as file:
     file.write(tables)

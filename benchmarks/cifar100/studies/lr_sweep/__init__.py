@@ -26,13 +26,11 @@ beside the plain ones.
 
 from typing import NamedTuple
 
-import numpy as np
-
-from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import tables
 from benchmarks.cifar100.studies import Study
 from benchmarks.cifar100.studies import paper_protocol
 from benchmarks.cifar100.studies import sections
+from benchmarks.cifar100.studies.lr_sweep import figures
+from benchmarks.cifar100.studies.lr_sweep import sweep_sections
 
 SEEDS = (0, 1, 2)
 FRESH_SEEDS = tuple(range(3, 11))
@@ -69,7 +67,7 @@ SWEEPS = {
   ),
 }  # fmt: skip
 
-# Arm -> its best grid point by `sections.chosen_rates` (lowest mean
+# Arm -> its best grid point by `sweep_sections.chosen_rates` (lowest mean
 # validation top-1 over seeds 0-2), entered once its sweep's grid has run.
 GRID_BEST = {
   'sgd': 0.032, 'plp': 0.064,  # SGD's grid, 2026-11-30
@@ -229,79 +227,20 @@ def study_jobs_and_blocks(grid_best, chosen):
   return jobs, blocks
 
 
-def recalibrated(records):
-  """The records with their BatchNorm-recalibrated errors as the plain ones."""
-  return [{**r, **r['batch_norm_recalibrated']} for r in records]
-
-
-# The second confirmation's estimators: (label, test, records -> error).
-ESTIMATORS = (
-  ('top-1, selected epoch', 'headline',
-   lambda r: summary.pick(r, 'selected', 'top1_error')),
-  ('top-5, selected epoch', 'secondary',
-   lambda r: summary.pick(r, 'selected', 'top5_error')),
-  ('top-1, last epoch', 'secondary', lambda r: r[-1]['top1_error']),
-  ('top-1, mean of the last 3 epochs', 'secondary',
-   lambda r: float(np.mean([e['top1_error'] for e in r[-3:]]))),
-  ('top-1, BatchNorm recalibrated, at the selected epoch', 'exploratory',
-   lambda r: recalibrated(r)[summary.selected_epoch(r) - 1]['top1_error']),
-  ('top-1, BatchNorm recalibrated, selected by its validation', 'exploratory',
-   lambda r: summary.pick(recalibrated(r), 'selected', 'top1_error')),
-)  # fmt: skip
-
-
-def estimator_row(label, test, estimate, baseline, plp):
-  """One estimator's row: each arm's mean, and PLP minus SGD by seed."""
-  seeds = sorted(set(baseline) & set(plp), key=int)
-  arms = [[estimate(runs[s]) for s in seeds] for runs in (baseline, plp)]
-  stats = summary.difference_stats(np.subtract(arms[1], arms[0]))
-  interval = summary.confidence_interval(stats['per_seed'])
-  return tables.markdown_row([
-    label, test, len(seeds),
-    *(tables.pct(summary.mean_std(values)) for values in arms),
-    f'{tables.pct(stats, sign=True)} ({tables.per_seed(stats)})',
-    'n/a' if interval is None
-    else '[{:+.2f}, {:+.2f}]'.format(*(100 * b for b in interval)),
-    tables.p_value(stats),
-  ])  # fmt: skip
-
-
-def second_confirmation(study, blocks):
-  """The second confirmation's headline, secondaries and recalibrated errors."""
-  del study  # one block of this study's
-  block = blocks.get('confirm_wider_sgd')
-  if not block or not {'sgd', 'plp'} <= set(block['runs']):
-    return ''
-  baseline, plp = block['runs']['sgd'], block['runs']['plp']
-  rows = [estimator_row(*e, baseline, plp) for e in ESTIMATORS]
-  return (
-    '## The second confirmation: longer and wider, on fresh seeds\n\n'
-    '`plp` at 0.064 minus `sgd` at 0.0452548, ResNet18 at width 1/8, 26 '
-    'epochs, seeds 3-10 as they finish; test errors in %, mean ± std per '
-    'arm, the paired difference in points by seed with its 95% CI (t, n − 1 '
-    'degrees of freedom) and two-sided paired t-test p. The headline is read '
-    'once all 8 seeds have run. "BatchNorm recalibrated": the same weights '
-    'with BatchNorm statistics recomputed from 50 training batches.\n\n'
-    '| estimator | test | seeds | sgd | plp | plp − sgd (per seed) | 95% CI '
-    '| p |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
-    + '\n'.join(rows)
-    + '\n\n'
-  )
-
-
 BORROWED = 'sgd_lr_0.001'
 JOBS, BLOCKS = study_jobs_and_blocks(GRID_BEST, CHOSEN)
 
 STUDY = Study(
   name='lr_sweep',
+  figures=figures.sweep_figures,
   base_config=base_config,
   jobs=JOBS,
   blocks=BLOCKS,
   sections=(
-    sections.headline,
-    second_confirmation,
+    sweep_sections.headline,
+    sweep_sections.second_confirmation,
     sections.arms,
-    sections.sweep,
+    sweep_sections.sweep,
     sections.differences,
     sections.trajectory,
   ),
