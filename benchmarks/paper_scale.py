@@ -24,7 +24,7 @@ import time
 
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import results_io
-from benchmarks.cifar100.configs import paper_protocol
+from benchmarks.cifar100.configs import paper_protocol as protocol_config
 from benchmarks.cifar100.studies import lr_sweep
 
 ARMS = ('sgd', 'plp')
@@ -33,7 +33,7 @@ BLOCKS = ('paper', 'tuned')
 
 def base_config(tiny):
   """The paper's protocol at full width and length (or its tiny stand-in)."""
-  config = paper_protocol.get_config()
+  config = protocol_config.get_config()
   config.model, config.width, config.epochs = 'ResNet18', 1.0, 100
   config.compute_dtype = 'bfloat16'
   config.trajectory_probes = 0  # probes would split the compiled epochs

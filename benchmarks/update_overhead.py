@@ -34,7 +34,7 @@ def rule_label(rule):
 
 
 # PLP's prediction rules, each timed after the same base optimizer.
-RULES = {rule_label(rule): rule for rule in optax_plp.RULES.values()}
+RULE_LABELS = {rule_label(rule): rule for rule in optax_plp.RULES.values()}
 
 
 def parameter_shapes(model_name):
@@ -67,13 +67,13 @@ class TimedOptimizer:
     return (time.perf_counter() - start) / steps
 
 
-def optimizers():
+def update_optimizers():
   """The arms: base optimizers, each with PLP's rules, and lookahead."""
   sgdm = optax.sgd(0.1, momentum=0.9, nesterov=True)
   adamw = optax.adamw(1e-3, weight_decay=5e-4)
   base = 'sgd-momentum'
   arms = [TimedOptimizer(base, base, sgdm)]
-  for label, rule in RULES.items():
+  for label, rule in RULE_LABELS.items():
     arms.append(
       TimedOptimizer(
         f'{base} + {label}', base, optax.chain(sgdm, optax_plp.plp(**rule))
@@ -134,7 +134,7 @@ def prepare(arm, shapes, steps):
 
 def measure(shapes, rounds, steps):
   """Returns the arms, each with its step seconds of every round."""
-  arms = optimizers()
+  arms = update_optimizers()
   for arm in arms:
     prepare(arm, shapes, steps)
   for _ in range(rounds):

@@ -24,7 +24,7 @@ def test_update_overhead_measures_every_arm():
   rows = {row[0]: row for row in update_overhead.overhead_rows(arms)}
   assert rows['sgd-momentum'][2] == rows['adamw'][2] == 1.0  # their own base
   assert all(ms > 0 for _, ms, _, _ in rows.values())
-  for name in update_overhead.RULES:
+  for name in update_overhead.RULE_LABELS:
     # One parameter-sized buffer for every rule.
     assert arms[f'sgd-momentum + {name}'].state_ratio == 1.0
   assert arms['sgd-momentum + plp(bf16 history)'].state_ratio == 0.5

@@ -10,14 +10,14 @@ schedules and the selection are the paper's protocol.
 
 from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import tables
-from benchmarks.cifar100.configs import paper_protocol
+from benchmarks.cifar100.configs import paper_protocol as protocol_config
 from benchmarks.cifar100.studies import Study
 from benchmarks.cifar100.studies import sections
 
 
 def base_config():
   """ResNet18 at width 1/16 for 13 epochs, in the paper's protocol."""
-  config = paper_protocol.get_config()
+  config = protocol_config.get_config()
   config.model = 'ResNet18'
   config.width = 1 / 16
   config.epochs = 13
