@@ -81,7 +81,8 @@ def exit_with(message):
   stderr = os.dup(2)
   devnull = os.open(os.devnull, os.O_WRONLY)
   os.dup2(devnull, 2)  # other threads' writes go nowhere from here on
-  os.write(stderr, f'{message}\n'.encode())
+  # On a line of its own: a thread may have left a line unfinished.
+  os.write(stderr, f'\n{message}\n'.encode())
   os._exit(1)
 
 
