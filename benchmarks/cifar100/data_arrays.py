@@ -88,10 +88,9 @@ def write_file(path, splits):
     arrays[f'{name}_labels'] = split.labels.astype(np.uint8)  # 100 classes
     manifest[name] = checksums(split.images, split.labels)
   arrays['checksums'] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path + '.tmp', 'wb') as file:
-    np.savez(file, **arrays)
-  os.replace(path + '.tmp', path)
+  buffer = io.BytesIO()
+  np.savez(buffer, **arrays)
+  write_bytes_atomically(path, buffer.getvalue())
 
 
 def read_split(path, split, limit=None):
@@ -113,6 +112,14 @@ def read_split(path, split, limit=None):
   if limit is not None:
     images, labels = images[:limit], labels[:limit]
   return images, labels
+
+
+def write_bytes_atomically(path, data):
+  """Writes `path` whole or not at all (a temporary file, then a rename)."""
+  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+  with open(path + '.tmp', 'wb') as file:
+    file.write(data)
+  os.replace(path + '.tmp', path)
 
 
 def write_parts(path, directory, part_bytes):
@@ -153,9 +160,7 @@ def assemble(directory, path):
   data = b''.join(chunks)
   if sha256(data) != manifest['sha256']:
     raise ChecksumError(f'the parts in {directory} do not make up the file.')
-  with open(path + '.tmp', 'wb') as file:
-    file.write(data)
-  os.replace(path + '.tmp', path)
+  write_bytes_atomically(path, data)
   return path
 
 

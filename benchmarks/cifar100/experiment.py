@@ -328,16 +328,10 @@ def train_and_evaluate(config, workdir):
   second run there is refused (`workdir_lock`).
   """
   config_checks.validate_config(config)
-  lock = workdir_lock.held if distributed.is_writer() else _no_lock
-  with lock(workdir):
+  writer = distributed.is_writer()  # process 0 holds the lock for all
+  with workdir_lock.held(workdir) if writer else contextlib.nullcontext():
     check_no_run_dropped(config, workdir)
     return train_all(config, workdir)
-
-
-@contextlib.contextmanager
-def _no_lock(workdir):
-  del workdir  # process 0 holds it
-  yield
 
 
 def check_no_run_dropped(config, workdir):

@@ -120,11 +120,11 @@ def copy_results(source, destination):
   for path in glob.glob(
     os.path.join(source, '**', 'results.json'), recursive=True
   ):
-    if 'checkpoints' in os.path.relpath(path, source).split(os.sep):
+    relative = os.path.relpath(path, source)
+    if 'checkpoints' in relative.split(os.sep):
       continue
     with open(path) as file:
       data = json.load(file)
-    relative = os.path.relpath(path, source)
     write_json_atomically(os.path.join(destination, relative), data)
 
 

@@ -128,7 +128,7 @@ def evaluate_batches(graphdef, state, images, labels, indices, masks):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def batch_norm_statistics(graphdef, state, images, labels, order, key):
+def batch_norm_statistics(graphdef, state, images, order, key):
   """Every BatchNorm's batch mean and variance averaged over `order`'s batches.
 
   The model of (`graphdef`, `state`) must have its BatchNorms in training
@@ -137,7 +137,6 @@ def batch_norm_statistics(graphdef, state, images, labels, order, key):
   and variances is what SWA's `update_bn` computes (a cumulative average).
   Returns the averaged `nnx.BatchStat` state.
   """
-  del labels  # the statistics need the images only
 
   def body(carry, batch):
     # The model's state is carried (not closed over): nnx merges fresh
@@ -174,8 +173,9 @@ def recalibrated_batch_norm(model, train, order, key, sharding):
     norm.use_running_average, norm.momentum = False, 0.0
   graphdef, state = nnx.split(copy)
   rows = batches_sharding(sharding)
+  images, _ = train  # the statistics need the images only
   stats = batch_norm_statistics(
-    graphdef, state, *train, distributed.global_array(order, rows), key
+    graphdef, state, images, distributed.global_array(order, rows), key
   )
   nnx.update(copy, stats)
   for norm, momentum in zip(norms, momenta, strict=True):
