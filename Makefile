@@ -22,7 +22,7 @@ $(VENV)/installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/installed
-	$(PY) -m benchmarks.cifar100.main \
+	$(PY) -m benchmarks.main \
 	  --config=benchmarks/cifar100/configs/quick.py --workdir=$(WORKDIR)
 
 # ruff, and pylint's duplicate-code check (six or more like lines in two

@@ -42,13 +42,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks import update_overhead
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import models_speed
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100.configs import reference_recipe
+from benchmarks.speed import models_speed
+from benchmarks.speed import update_overhead
 
 RANDOM_SOURCE = "random images of CIFAR-100's shape (no dataset here)"
 RANDOM_NOTE = (

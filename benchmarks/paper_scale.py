@@ -25,7 +25,7 @@ import time
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100.configs import paper_protocol as protocol_config
-from benchmarks.cifar100.studies import lr_sweep
+from benchmarks.studies import lr_sweep
 
 ARMS = ('sgd', 'plp')
 BLOCKS = ('paper', 'tuned')

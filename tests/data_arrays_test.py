@@ -31,14 +31,14 @@ def test_it_gives_the_images_and_labels_tfds_gives(compact_copy, monkeypatch):
   path, splits = compact_copy
   monkeypatch.setenv(data_arrays.ENVIRONMENT_VARIABLE, path)
   for name, split in splits.items():
-    got = input_pipeline.load_split(name, download=False)
+    got = data_arrays.load_split(name, download=False)
     np.testing.assert_array_equal(got.images, split.images)
     np.testing.assert_array_equal(got.labels, split.labels)
     assert got.images.dtype == np.uint8 and got.labels.dtype == np.int32
-  first = input_pipeline.load_split('train[:5]', limit=3)
+  first = data_arrays.load_split('train[:5]', limit=3)
   np.testing.assert_array_equal(first.images, splits['train'].images[:3])
   with pytest.raises(ValueError, match='takes a name and an optional'):
-    input_pipeline.load_split('train[10%:]')
+    data_arrays.load_split('train[10%:]')
 
 
 NO_TENSORFLOW = textwrap.dedent("""
@@ -50,8 +50,8 @@ NO_TENSORFLOW = textwrap.dedent("""
         raise ImportError(f'{name} is made unimportable for this test')
 
   sys.meta_path.insert(0, NoTensorFlow())
-  from benchmarks.cifar100 import input_pipeline
-  split = input_pipeline.load_split('test', limit=4)
+  from benchmarks.cifar100 import data_arrays
+  split = data_arrays.load_split('test', limit=4)
   assert split.images.shape == (4, 32, 32, 3), split.images.shape
   assert not [m for m in sys.modules if m.startswith('tensorflow')]
   print('read without tensorflow')
@@ -72,7 +72,7 @@ def test_it_is_read_with_tensorflow_unimportable(compact_copy):
 def test_a_missing_copy_says_what_to_do(monkeypatch, tmp_path):
   monkeypatch.setenv(data_arrays.ENVIRONMENT_VARIABLE, str(tmp_path / 'no'))
   with pytest.raises(input_pipeline.DatasetUnavailableError, match='assemble'):
-    input_pipeline.load_split('train')
+    data_arrays.load_split('train')
 
 
 def test_the_parts_join_back_and_every_checksum_is_checked(

@@ -18,9 +18,9 @@ from jax.sharding import PartitionSpec as P
 import numpy as np
 import pytest
 
-from benchmarks import fault_soak
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import results_io
+from benchmarks.faults import fault_soak
 
 DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 HEARTBEAT_TIMEOUT_SECONDS = 10
@@ -260,9 +260,7 @@ def test_failing_fast_exits_at_once_only_when_distributed(monkeypatch):
 
 
 def test_cluster_flags_without_distributed_say_what_to_add(tmp_path):
-  argv = fault_soak.command(
-    tmp_path, 'benchmarks.cifar100.main', '--process_id=1'
-  )
+  argv = fault_soak.command(tmp_path, 'benchmarks.main', '--process_id=1')
   done = subprocess.run(argv, capture_output=True, text=True, check=False)
   assert done.returncode == 1
   assert 'error: --process_id given without --distributed' in done.stderr

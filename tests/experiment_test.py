@@ -18,10 +18,11 @@ from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import tables
 from benchmarks.cifar100 import train
 from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import tiny
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
 from tests.conftest import mock_cifar
 
 PROBED = 'trajectory'  # only in the arms without PLP
@@ -33,12 +34,17 @@ def mock_cifar100():
     yield
 
 
-def test_a_run_writes_results_curves_and_a_table(uninterrupted):
+def test_a_run_writes_results_that_draw_curves_and_a_trajectory(
+  uninterrupted, tmp_path
+):
   workdir, results = uninterrupted
   with open(workdir / 'results.json') as file:
     assert json.load(file) == json.loads(json.dumps(results))
-  assert (workdir / 'curves.png').stat().st_size > 10_000
-  assert (workdir / 'trajectory.png').stat().st_size > 10_000
+  assert not list(workdir.glob('*.png'))  # training draws nothing
+  plots.plot_curves(tmp_path, results)
+  plots.plot_trajectory(tmp_path, results)
+  assert (tmp_path / 'curves.png').stat().st_size > 10_000
+  assert (tmp_path / 'trajectory.png').stat().st_size > 10_000
   assert set(results['runs']) == {'sgd', 'plp'}
   for seeds in results['runs'].values():
     history = seeds['0']
@@ -337,7 +343,7 @@ def test_main_applies_overrides_and_reports_errors(tmp_path):
   command = [
     sys.executable,
     '-m',
-    'benchmarks.cifar100.main',
+    'benchmarks.main',
     '--config=benchmarks/cifar100/configs/tiny.py',
     f'--workdir={tmp_path}',
     '--config.model=AlexNet',

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from benchmarks import fault_soak
 from benchmarks.cifar100 import results_io
+from benchmarks.faults import fault_soak
 
 
 def test_killed_runs_resume_to_the_uninterrupted_result(

@@ -14,8 +14,8 @@ import os
 from absl import app
 from absl import flags
 
+from benchmarks import main
 from benchmarks.cifar100 import checkpoints
-from benchmarks.cifar100 import main
 from tests.conftest import mock_cifar
 
 FULL_BEFORE_EPOCH = 2

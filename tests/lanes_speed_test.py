@@ -6,8 +6,8 @@ import warnings
 
 import jax.numpy as jnp
 
-from benchmarks.cifar100 import lanes_speed
-from benchmarks.cifar100 import models_speed
+from benchmarks.speed import lanes_speed
+from benchmarks.speed import models_speed
 
 # A lane that reports, as its rate, how many cores it may run on.
 CORES_SEEN = (

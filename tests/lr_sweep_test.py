@@ -6,16 +6,16 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from benchmarks import studies
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import studies
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import tables
-from benchmarks.cifar100.studies import lr_sweep
-from benchmarks.cifar100.studies import report
-from benchmarks.cifar100.studies.lr_sweep import figures as sweep_figures
-from benchmarks.cifar100.studies.lr_sweep import sweep_sections
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
+from benchmarks.studies import lr_sweep
+from benchmarks.studies import report
+from benchmarks.studies.lr_sweep import figures as sweep_figures
+from benchmarks.studies.lr_sweep import sweep_sections
 from tests.conftest import write_run
 
 SQRT2 = 2**0.5
@@ -217,7 +217,7 @@ def test_model_setting_writes_the_width_as_a_fraction(width, words):
 
 def test_entered_choices_follow_the_rule_on_the_committed_runs():
   study = lr_sweep.STUDY
-  seeds = study.options['seeds']
+  seeds = study.settings.seeds
   committed = committed_points(study)
   for name, sweep in lr_sweep.SWEEPS.items():
     points = committed.get(name, [])  # an entered choice needs its runs

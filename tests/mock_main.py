@@ -1,4 +1,4 @@
-"""`python -m benchmarks.cifar100.main` on TFDS's mock CIFAR-100, for tests.
+"""`python -m benchmarks.main` on TFDS's mock CIFAR-100, for tests.
 
   python -m tests.mock_main --config=benchmarks/cifar100/configs/tiny.py \
       --workdir=DIR [every other flag of main.py]
@@ -9,7 +9,7 @@ the same in every process.
 
 from absl import app
 
-from benchmarks.cifar100 import main
+from benchmarks import main
 from tests.conftest import mock_cifar
 
 if __name__ == '__main__':

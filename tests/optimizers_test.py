@@ -10,10 +10,11 @@ import numpy as np
 import optax
 import pytest
 
+from benchmarks import studies
 from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import studies
 from benchmarks.cifar100.configs import paper_protocol
+from benchmarks.cifar100.configs import reference_recipe
 import optax_plp
 
 # torch.optim.lr_scheduler.CyclicLR(base_lr=0.001, max_lr=0.002,
@@ -144,6 +145,17 @@ def test_arms_are_their_base_optimizers_with_the_named_changes():
   assert set(optimizers.ARMS) >= {
     a for pair in optimizers.CONTROLS for a in pair
   }
+
+
+def test_every_base_optimizer_is_registered_with_a_checked_rate():
+  assert {arm.base for arm in optimizers.ARMS.values()} == set(
+    optimizers.BASE_OPTIMIZERS
+  )
+  for base in optimizers.BASE_OPTIMIZERS.values():
+    config = reference_recipe.get_config()
+    config[base.rate_field] = 0.0
+    with pytest.raises(ValueError, match=f'config.{base.rate_field}'):
+      config_checks.validate_config(config)
 
 
 CONFIG_MODULES = [

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from benchmarks import paper_scale
-from benchmarks.cifar100.studies import lr_sweep
+from benchmarks.studies import lr_sweep
 from tests.conftest import mock_cifar
 
 

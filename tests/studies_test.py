@@ -1,5 +1,6 @@
 """Tests of the studies: definitions, runner and reports, on mock-data runs."""
 
+import dataclasses
 import pathlib
 import shutil
 
@@ -7,12 +8,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from benchmarks import studies
 from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import studies
-from benchmarks.cifar100.studies import paper_protocol
-from benchmarks.cifar100.studies import report
-from benchmarks.cifar100.studies import sections
-from benchmarks.cifar100.studies.lr_sweep import sweep_sections
+from benchmarks.studies import paper_protocol
+from benchmarks.studies import report
+from benchmarks.studies import sections
+from benchmarks.studies.lr_sweep import sweep_sections
 from tests.conftest import write_run
 
 MATCHED = ['sgd', 'plp', 'sgd_matched']
@@ -286,7 +287,7 @@ def test_the_command_runs_a_study_seed_by_seed_and_resumes(
   tmp_path, monkeypatch, capsys
 ):
   from benchmarks.cifar100.configs import tiny
-  from benchmarks.cifar100.studies import __main__ as command
+  from benchmarks.studies import __main__ as command
   from tests.conftest import mock_cifar
 
   study = studies.Study(
@@ -341,3 +342,14 @@ def test_the_shared_report_code_serves_two_studies_or_more():
         users[name] |= users[node.name]
   lonely = {name: sorted(u) for name, u in users.items() if len(u) < 2}
   assert not lonely, f'shared functions with one user: {lonely}'
+
+
+@pytest.mark.parametrize('name', studies.names())
+def test_a_studys_fields_name_its_own_blocks_and_jobs(name):
+  study = studies.load(name)
+  blocks = set(study.report_blocks)
+  assert set(study.measurements) <= blocks
+  assert set(study.arm_blocks or ()) <= blocks
+  in_blocks = {job for jobs in study.report_blocks.values() for job in jobs}
+  assert set(study.borrowed) <= in_blocks - set(study.jobs)  # not run here
+  assert study.settings is None or dataclasses.is_dataclass(study.settings)

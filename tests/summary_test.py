@@ -8,7 +8,7 @@ import pytest
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import tables
+from benchmarks.reporting import tables
 
 # The harness's controls: the statistics take them as an argument.
 CONTROLS = optimizers.CONTROLS

@@ -17,11 +17,11 @@ import textwrap
 
 import pytest
 
-from benchmarks import fault_soak
 from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.cifar100.configs import tiny
+from benchmarks.faults import fault_soak
 from tests.conftest import mock_cifar
 
 TIMEOUT = 600  # seconds: a guard against a hang, never a measured moment
@@ -104,10 +104,10 @@ def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
 
 STUDY_WORKER = textwrap.dedent("""
   import sys
-  from benchmarks.cifar100 import studies
+  from benchmarks import studies
   from benchmarks.cifar100.configs import tiny
   from benchmarks.cifar100 import launcher
-  from benchmarks.cifar100.studies import __main__ as runner
+  from benchmarks.studies import __main__ as runner
   from tests.conftest import mock_cifar
 
   def base_config():
@@ -154,7 +154,7 @@ HOLD_LOCK = textwrap.dedent("""
 
 
 def studies_run_directory(root, job, seed):
-  from benchmarks.cifar100 import studies
+  from benchmarks import studies
 
   return pathlib.Path(studies.run_directory(str(root), job, seed))
 
@@ -308,7 +308,7 @@ def test_the_study_runner_ends_an_expected_error_in_one_line(
   tmp_path, arguments, expected
 ):
   done = subprocess.run(
-    [sys.executable, '-m', 'benchmarks.cifar100.studies', 'run', 'lr_sweep',
+    [sys.executable, '-m', 'benchmarks.studies', 'run', 'lr_sweep',
      str(tmp_path), *arguments],
     capture_output=True, text=True, timeout=TIMEOUT, check=False,
   )  # fmt: skip

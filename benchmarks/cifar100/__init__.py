@@ -1,0 +1,1 @@
+"""The training harness: data, models, optimizers, training, checkpoints."""

@@ -59,7 +59,8 @@ def validate_config(config):
 
 def validate_optimizer_config(config, reject):
   """The schedule's, the optimizers' and the prediction's fields."""
-  for field in ('width', 'learning_rate', 'adamw_learning_rate'):
+  rates = [b.rate_field for b in optimizers.BASE_OPTIMIZERS.values()]
+  for field in dict.fromkeys(['width', *rates]):
     if not config[field] > 0:
       reject(field, 'a number > 0')
   if config.lr_schedule not in optimizers.LR_SCHEDULES:

@@ -18,7 +18,7 @@ joins the parts, checking every checksum, and
 
   export OPTAX_PLP_CIFAR100=OUT.npz
 
-makes the harness read it (`input_pipeline.load_split`) instead of TFDS,
+makes the harness read it (`load_split`) instead of TFDS,
 decoding the images with Pillow and checking them against their checksums.
 """
 
@@ -27,9 +27,12 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 
 import numpy as np
+
+from benchmarks.cifar100 import input_pipeline
 
 ENVIRONMENT_VARIABLE = 'OPTAX_PLP_CIFAR100'
 SPLITS = ('train', 'test')
@@ -164,10 +167,42 @@ def assemble(directory, path):
   return path
 
 
+def load_split(split, *, dataset='cifar100', download=True, limit=None):
+  """`input_pipeline.load_split`, read from the compact copy where the
+  environment variable OPTAX_PLP_CIFAR100 names one (CIFAR-100 only)."""
+  path = os.environ.get(ENVIRONMENT_VARIABLE)
+  if path and dataset == 'cifar100':
+    return load_split_from_arrays(path, split, limit)
+  return input_pipeline.load_split(
+    split, dataset=dataset, download=download, limit=limit
+  )
+
+
+def load_split_from_arrays(path, split, limit=None):
+  """`load_split` from the compact copy at `path`.
+
+  Takes a split name, optionally with a first-N slice (``'train[:32]'``).
+  """
+  found = re.fullmatch(r'(\w+)(?:\[:(\d+)\])?', split)
+  if not found:
+    raise ValueError(
+      f'split is {split!r}; the compact copy takes a name and an optional '
+      "first-N slice, such as 'train' or 'test[:1000]'."
+    )
+  name, first = found.group(1), found.group(2)
+  limits = [int(n) for n in (first, limit) if n is not None]
+  if not os.path.exists(path):
+    raise input_pipeline.DatasetUnavailableError(
+      f'{ENVIRONMENT_VARIABLE} is {path}, which does not exist: '
+      'assemble it (python -m benchmarks.cifar100.data_arrays assemble) or '
+      'unset the variable to read CIFAR-100 through TFDS.'
+    )
+  images, labels = read_split(path, name, min(limits) if limits else None)
+  return input_pipeline.Split(images, labels)
+
+
 def build(directory, part_mib, dataset='cifar100'):
   """The compact file and its parts, from TFDS: the manifest of the parts."""
-  from benchmarks.cifar100 import input_pipeline
-
   splits = {
     name: input_pipeline.load_split(name, dataset=dataset, download=False)
     for name in SPLITS

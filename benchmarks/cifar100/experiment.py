@@ -23,11 +23,11 @@ import orbax.checkpoint as ocp
 
 from benchmarks.cifar100 import checkpoints
 from benchmarks.cifar100 import config_checks
+from benchmarks.cifar100 import data_arrays
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import train
 from benchmarks.cifar100 import trajectory
@@ -75,7 +75,7 @@ class Data(NamedTuple):
 def load_data(config, mesh):
   """Loads the splits, holds out the validation split, puts them on devices."""
   load = functools.partial(
-    input_pipeline.load_split, dataset=config.dataset, download=config.download
+    data_arrays.load_split, dataset=config.dataset, download=config.download
   )
   train_split, validation_split = input_pipeline.split_validation(
     load(config.train_split, limit=config.train_limit),
@@ -277,17 +277,14 @@ def recalibrated_record(run, data, config):
   return evaluation_record(model, data, config)
 
 
-def publish(workdir, config, runs, data, draw=False):
-  """The results so far; process 0 writes them (and the plots) to `workdir`.
+def publish(workdir, config, runs, data):
+  """The results so far; process 0 writes them to `workdir`.
 
   The other processes of a multi-process run hold the same results.
   """
   results = results_io.collect_results(config, runs, data.sizes)
   if distributed.is_writer():
     results_io.write_results(workdir, results)
-    if draw:
-      plots.plot_curves(workdir, results)
-      plots.plot_trajectory(workdir, results)
   return results
 
 
@@ -365,4 +362,4 @@ def train_all(config, workdir):
       )
       runs[arm][seed] = records
       train_run(run, records, data, config, workdir, runs)
-  return publish(workdir, config, runs, data, draw=True)
+  return publish(workdir, config, runs, data)

@@ -4,17 +4,14 @@ The whole split is loaded once (CIFAR-100 is 180 MB as uint8) and later put
 on the accelerator; batches are gathered and augmented inside the jitted step,
 so the input pipeline never waits on the host. TFDS finds the data under
 ``TFDS_DATA_DIR`` (or its default directory) and downloads it if allowed.
-Where ``OPTAX_PLP_CIFAR100`` names the compact copy `data_arrays` builds,
-CIFAR-100 is read from it instead, without TensorFlow.
+(`data_arrays.load_split` reads the same splits from a compact copy, without
+TensorFlow, where one is named.)
 """
 
 import dataclasses
 import os
-import re
 
 import numpy as np
-
-from benchmarks.cifar100 import data_arrays
 
 # Per-channel statistics of the CIFAR-100 training images, in [0, 255].
 MEAN = np.array([129.30, 124.07, 112.43], np.float32)
@@ -53,9 +50,6 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   Raises:
     DatasetUnavailableError: with what to do, if TFDS cannot provide it.
   """
-  arrays = os.environ.get(data_arrays.ENVIRONMENT_VARIABLE)
-  if arrays and dataset == 'cifar100':
-    return load_split_from_arrays(arrays, split, limit)
   tfds = import_tfds(dataset)
   if limit is not None and '[' not in split:
     # Slicing the split reads only those examples; `take` on the whole split
@@ -82,31 +76,6 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   images = np.concatenate([images for images, _ in batches])
   labels = np.concatenate([labels for _, labels in batches])
   return Split(np.asarray(images, np.uint8), np.asarray(labels, np.int32))
-
-
-def load_split_from_arrays(path, split, limit=None):
-  """`load_split` from the compact copy at `path` (`data_arrays`).
-
-  Takes a split name, optionally with a first-N slice (``'train[:32]'``).
-  """
-  found = re.fullmatch(r'(\w+)(?:\[:(\d+)\])?', split)
-  if not found:
-    raise ValueError(
-      f'split is {split!r}; the compact copy takes a name and an optional '
-      "first-N slice, such as 'train' or 'test[:1000]'."
-    )
-  name, first = found.group(1), found.group(2)
-  limits = [int(n) for n in (first, limit) if n is not None]
-  if not os.path.exists(path):
-    raise DatasetUnavailableError(
-      f'{data_arrays.ENVIRONMENT_VARIABLE} is {path}, which does not exist: '
-      'assemble it (python -m benchmarks.cifar100.data_arrays assemble) or '
-      'unset the variable to read CIFAR-100 through TFDS.'
-    )
-  images, labels = data_arrays.read_split(
-    path, name, min(limits) if limits else None
-  )
-  return Split(images, labels)
 
 
 def import_tfds(dataset):

@@ -8,6 +8,7 @@ the reference recipe's warm-up and step decay, PyTorch's triangular
 scheduled through `optax.inject_hyperparams`.
 """
 
+from collections.abc import Callable
 import fractions
 import json
 from typing import NamedTuple
@@ -21,7 +22,7 @@ import optax_plp
 class Arm(NamedTuple):
   """An arm: a base optimizer, its step scale and PLP's rule, if any."""
 
-  base: str  # 'sgd', 'demon' or 'adamw'
+  base: str  # a name of BASE_OPTIMIZERS
   rule: str | None = None  # a name of `optax_plp.RULES`: PLP chained after
   matched_step: bool = False  # learning rate x PLP's step length (see below)
 
@@ -168,9 +169,7 @@ def demon_schedule(momentum, total_steps):
 
 def base_learning_rate(name, config):
   """The config's base rate of the arm called `name`: AdamW's or SGD's."""
-  if ARMS[name].base == 'adamw':
-    return config.adamw_learning_rate
-  return config.learning_rate
+  return config[BASE_OPTIMIZERS[ARMS[name].base].rate_field]
 
 
 def cycle_peak(base, config):
@@ -195,7 +194,7 @@ def momentum_schedule(arm, steps_per_epoch, config):
     momentum = triangular_schedule(
       config.momentum, config.base_momentum, config.cycle_steps_up
     )
-  if arm.base == 'demon':
+  if BASE_OPTIMIZERS[arm.base].decays_momentum:
     return demon_schedule(momentum, config.epochs * steps_per_epoch)
   return momentum
 
@@ -212,6 +211,41 @@ def sgd(learning_rate, momentum, *, nesterov, weight_decay):
       learning_rate=learning_rate, momentum=momentum, nesterov=nesterov
     ),
   )
+
+
+def sgd_of_config(rate, arm, steps_per_epoch, config):
+  """The config's SGD at `rate`, with the arm's momentum schedule."""
+  return sgd(
+    rate,
+    momentum_schedule(arm, steps_per_epoch, config),
+    nesterov=config.nesterov,
+    weight_decay=config.weight_decay,
+  )
+
+
+def adamw_of_config(rate, arm, steps_per_epoch, config):
+  """The config's AdamW at `rate`."""
+  del arm, steps_per_epoch  # AdamW's settings are the config's alone
+  return optax.adamw(rate, weight_decay=config.adamw_weight_decay)
+
+
+class BaseOptimizer(NamedTuple):
+  """A base optimizer of the arms, as a config sets it up."""
+
+  rate_field: str  # the config field of its base learning rate
+  build: Callable  # (rate schedule, Arm, steps per epoch, config) -> optax
+  decays_momentum: bool = False  # DEMON's decay on the config's momentum
+
+
+# A new base optimizer: its entry here; its fields in
+# configs/reference_recipe.py, checked in config_checks.py (a positive
+# rate_field is checked there already) and, as they change what a run
+# computes, in checkpoints.FIELDS_ADDED_SINCE (a test fails until they are).
+BASE_OPTIMIZERS = {
+  'sgd': BaseOptimizer('learning_rate', sgd_of_config),
+  'demon': BaseOptimizer('learning_rate', sgd_of_config, decays_momentum=True),
+  'adamw': BaseOptimizer('adamw_learning_rate', adamw_of_config),
+}
 
 
 def prediction_options(config, steps_per_epoch):
@@ -247,15 +281,7 @@ def build_arm_optimizer(name, config, steps_per_epoch):
   arm = ARMS[name]
   base = base_learning_rate(name, config) * rate_scale(name, config)
   rate = learning_rate_schedule(base, steps_per_epoch, config)
-  if arm.base == 'adamw':
-    tx = optax.adamw(rate, weight_decay=config.adamw_weight_decay)
-  else:
-    tx = sgd(
-      rate,
-      momentum_schedule(arm, steps_per_epoch, config),
-      nesterov=config.nesterov,
-      weight_decay=config.weight_decay,
-    )
+  tx = BASE_OPTIMIZERS[arm.base].build(rate, arm, steps_per_epoch, config)
   if arm.rule is None:
     return tx
   options = prediction_options(config, steps_per_epoch)

@@ -8,11 +8,13 @@ the paper has 10). The data, the split, the batch, the optimizers, the
 schedules and the selection are the paper's protocol.
 """
 
+import dataclasses
+
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import tables
 from benchmarks.cifar100.configs import paper_protocol as protocol_config
-from benchmarks.cifar100.studies import Study
-from benchmarks.cifar100.studies import sections
+from benchmarks.reporting import tables
+from benchmarks.studies import Study
+from benchmarks.studies import sections
 
 
 def base_config():
@@ -37,24 +39,33 @@ def constant_rate(rate):
   }  # fmt: skip
 
 
+@dataclasses.dataclass(frozen=True)
+class Pools:
+  """One comparison pooled over blocks: each (block, seed) one pair."""
+
+  arm: str
+  control: str
+  pools: dict[str, tuple[str, ...]]  # pool name -> its blocks
+
+
 def pooled(study, blocks):
-  """The exploratory comparison pooled over blocks (`options['pools']`)."""
+  """The exploratory comparison pooled over blocks (`study.settings`)."""
   return (
     '## Pooled over learning rates (exploratory)\n\nChosen after seeing '
     'the first blocks; each block and seed one pair; p of the two-sided '
     'one-sample t-test of all pairs.\n\n'
-    f'{pooled_table(blocks, study.options)}\n\n'
+    f'{pooled_table(blocks, study.settings)}\n\n'
     'The blocks are different regimes, so the pairs above are not one '
     'sample. At the level of blocks, each block one value (its mean paired '
     'difference), with the one-sample t-test of those means:\n\n'
-    f'{block_means_table(blocks, study.options)}\n\n'
+    f'{block_means_table(blocks, study.settings)}\n\n'
   )
 
 
 def one_step_later(study, blocks):
   """Each epoch's errors right after its PLP jump against one step later."""
   rows = []
-  for name in study.options.get('measurements', ()):
+  for name in study.measurements:
     for arm, by_seed in blocks.get(name, {}).get('runs', {}).items():
       rows += [one_step_later_row(arm, s, r) for s, r in by_seed.items()]
   if not rows:
@@ -114,15 +125,15 @@ def pooled_difference(
   return pooled
 
 
-def pooled_table(blocks, options):
-  """The pooled comparisons of `options['pools']` as a markdown table."""
-  arm, control = options['pooled_comparison']
+def pooled_table(blocks, pools):
+  """The pooled comparisons of `pools` (`Pools`) as a markdown table."""
+  arm, control = pools.arm, pools.control
   lines = tables.difference_header(
     ('pool', 'arm − control', 'pairs (blocks)'),
     sections.VALIDATED_KINDS,
     'pair',
   )
-  for pool, names in options['pools'].items():
+  for pool, names in pools.pools.items():
     found = pooled_difference(blocks, names, arm, control)
     if found is not None:
       count = f'{found["pairs"]} ({found["blocks"]})'
@@ -134,16 +145,16 @@ def pooled_table(blocks, options):
   return '\n'.join(lines)
 
 
-def block_means_table(blocks, options, kind='selected'):
+def block_means_table(blocks, pools, kind='selected'):
   """Per pool: the blocks' mean paired differences and their t-test."""
-  arm, control = options['pooled_comparison']
+  arm, control = pools.arm, pools.control
   key = f'{arm} - {control}'
   lines = [
     f'| pool | arm − control | blocks | Δ {kind} top-1 (block means) | p '
     f'| Δ {kind} top-5 (block means) | p |',
     '| --- | --- | --- | --- | --- | --- | --- |',
   ]
-  for pool, names in options['pools'].items():
+  for pool, names in pools.pools.items():
     found = [blocks[n]['summary'][key] for n in names if n in blocks]
     found = [d for d in found if d]
     if len(found) < 2:
@@ -207,20 +218,19 @@ STUDY = Study(
     sections.trajectory,
     one_step_later,
   ),
-  options={
-    # Blocks that measure rather than compare: only their own section.
-    'measurements': ('ResNet18_one_step_later',),
-    # Exploratory, chosen after the cyclic and constant-0.001 ResNet18 blocks
-    # had run (their top-5 differences leaned one way): one comparison pooled
-    # over blocks of the same model and arms at different learning rates,
-    # each (block, seed) one pair.
-    'pooled_comparison': ('plp', 'sgd_matched'),
-    'pools': {
+  measurements=('ResNet18_one_step_later',),
+  # Exploratory, chosen after the cyclic and constant-0.001 ResNet18 blocks
+  # had run (their top-5 differences leaned one way): one comparison pooled
+  # over blocks of the same model and arms at different learning rates.
+  settings=Pools(
+    'plp',
+    'sgd_matched',
+    {
       'ResNet18, cyclic and constant': (
         'ResNet18',
         'ResNet18_constant_0.001',
         'ResNet18_constant_0.002',
       ),
     },
-  },  # fmt: skip
+  ),  # fmt: skip
 )

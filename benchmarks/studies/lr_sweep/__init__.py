@@ -26,11 +26,12 @@ beside the plain ones.
 
 from typing import NamedTuple
 
-from benchmarks.cifar100.studies import Study
-from benchmarks.cifar100.studies import paper_protocol
-from benchmarks.cifar100.studies import sections
-from benchmarks.cifar100.studies.lr_sweep import figures
-from benchmarks.cifar100.studies.lr_sweep import sweep_sections
+from benchmarks.studies import Borrowed
+from benchmarks.studies import Study
+from benchmarks.studies import paper_protocol
+from benchmarks.studies import sections
+from benchmarks.studies.lr_sweep import figures
+from benchmarks.studies.lr_sweep import sweep_sections
 
 SEEDS = (0, 1, 2)
 FRESH_SEEDS = tuple(range(3, 11))
@@ -244,22 +245,25 @@ STUDY = Study(
     sections.differences,
     sections.trajectory,
   ),
-  options={
-    # Grid points run by another study: job -> its committed runs.
-    'borrowed': {
-      BORROWED: 'benchmarks/results/cifar100/paper_protocol/ResNet18',
-    },
-    'seeds': SEEDS,
-    # The arms table shows the chosen-rate stages (the sweep table the rest).
-    'arm_blocks': tuple(
-      f'{stage}_{s.baseline}'
-      for s in SWEEPS.values()
-      for stage in ('confirm', 'wider', 'confirm_wider', 'untuned')
+  # Grid points run by another study: job -> its committed runs.
+  borrowed={
+    BORROWED: Borrowed(
+      'benchmarks/results/cifar100/paper_protocol/ResNet18', SEEDS
     ),
+  },
+  # The arms table shows the chosen-rate stages (the sweep table the rest).
+  arm_blocks=tuple(
+    f'{stage}_{s.baseline}'
+    for s in SWEEPS.values()
+    for stage in ('confirm', 'wider', 'confirm_wider', 'untuned')
+    if stage == 'confirm' or s.wider
+  ),
+  settings=sweep_sections.SweepSettings(
+    seeds=SEEDS,
     # Sweep name -> its `Sweep`: arms, control, grid field, job prefix.
-    'sweeps': SWEEPS,
+    sweeps=SWEEPS,
     # The confirmation: block -> (its arm, its control, whether headline).
-    'headline': {
+    headline={
       f'confirm_{s.baseline}': (
         (s.plp, s.baseline, name == 'SGD'),
         (s.plp, s.matched, False),
@@ -277,5 +281,5 @@ STUDY = Study(
       for s in SWEEPS.values()
       if s.wider
     },
-  },
+  ),
 )

@@ -1,15 +1,15 @@
-"""Runs or reports a study: see `benchmarks/cifar100/studies/__init__.py`."""
+"""Runs or reports a study: see `benchmarks/studies/__init__.py`."""
 
 import argparse
 
 from absl import logging
 
+from benchmarks import studies
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import launcher
-from benchmarks.cifar100 import studies
 from benchmarks.cifar100 import workdir_lock
-from benchmarks.cifar100.studies import report
+from benchmarks.studies import report
 
 
 def run(study, workroot, jobs, seeds):
@@ -55,7 +55,7 @@ def add_process_options(parser):
 
 def main(argv=None):
   parser = argparse.ArgumentParser(
-    prog='python -m benchmarks.cifar100.studies',
+    prog='python -m benchmarks.studies',
     description='Runs or reports a study.',
   )
   parser.add_argument('action', choices=('run', 'report', 'figures'))

@@ -1,6 +1,6 @@
 """Trains every arm of a config side by side on CIFAR-100, seed by seed.
 
-  python -m benchmarks.cifar100.main \
+  python -m benchmarks.main \
       --config=benchmarks/cifar100/configs/reference_recipe.py --workdir=DIR \
       [--config.seeds='(0, 1, 2)' ...]
 
@@ -9,7 +9,7 @@ Rerunning the same command resumes from the last checkpoints in DIR.
 On several hosts, run the same command on each with --distributed (see
 `distributed.py`; DIR must be one directory that every host sees):
 
-  python -m benchmarks.cifar100.main --config=... --workdir=DIR --distributed \
+  python -m benchmarks.main --config=... --workdir=DIR --distributed \
       --coordinator_address=HOST0:PORT --num_processes=N --process_id=I
 
 Under SLURM (and on TPU pods) --distributed alone finds the other processes.
@@ -24,7 +24,8 @@ from ml_collections import config_flags
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import launcher
-from benchmarks.cifar100 import tables
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
@@ -79,6 +80,8 @@ def main(argv):
   )
   if distributed.is_writer():
     print(tables.format_table(results))
+    plots.plot_curves(_WORKDIR.value, results)
+    plots.plot_trajectory(_WORKDIR.value, results)
     print(
       f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
       '(with trajectory probes) trajectory.png beside it'

@@ -2,26 +2,24 @@
 
 Each is a function of the study and its blocks (block name -> merged and
 summarised results) returning markdown, or '' where it has nothing to show.
-What a section needs beyond the blocks it reads from `study.options`.
+What a section needs beyond the blocks it reads from the study's fields.
 """
 
-from benchmarks.cifar100 import tables
+from benchmarks.reporting import tables
 
 VALIDATED_KINDS = ('selected', 'final')
 
 
 def compared(study, blocks):
   """The blocks that compare arms: all but the study's `measurements`."""
-  measurements = study.options.get('measurements', ())
-  return {name: b for name, b in blocks.items() if name not in measurements}
+  return {n: b for n, b in blocks.items() if n not in study.measurements}
 
 
 def arms(study, blocks):
-  """Each block's arms (those of `options['arm_blocks']`, if set)."""
+  """Each block's arms (those of `study.arm_blocks`, if set)."""
   shown = compared(study, blocks)
-  if 'arm_blocks' in study.options:
-    wanted = study.options['arm_blocks']
-    shown = {name: b for name, b in shown.items() if name in wanted}
+  if study.arm_blocks is not None:
+    shown = {n: b for n, b in shown.items() if n in study.arm_blocks}
     if not shown:
       return ''
   return (

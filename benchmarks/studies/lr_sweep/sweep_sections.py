@@ -1,11 +1,24 @@
 """The learning-rate sweep's own report sections: the sweeps, the chosen
 rates and the confirmations on fresh seeds."""
 
+import dataclasses
+from typing import Any
+
 import numpy as np
 
-from benchmarks.cifar100 import studies
+from benchmarks import studies
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import tables
+from benchmarks.reporting import tables
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSettings:
+  """What the sweep's sections read."""
+
+  seeds: tuple[int, ...]  # the sweep's seeds (the confirmations' are fresh)
+  sweeps: dict[str, Any]  # sweep name -> its `Sweep`
+  # Block -> its comparisons: (arm, control, whether the headline).
+  headline: dict[str, tuple[tuple[str, str, bool], ...]]
 
 
 def complete_points(points, seeds):
@@ -19,7 +32,7 @@ def complete_points(points, seeds):
 def headline(study, blocks):
   """The confirmation on fresh seeds, each comparison with its 95% CI."""
   rows = []
-  for block, comparisons in study.options.get('headline', {}).items():
+  for block, comparisons in study.settings.headline.items():
     found = blocks.get(block, {}).get('summary', {})
     planned = planned_seeds(study, block)
     rows += confirmation_rows(block, comparisons, found, planned)
@@ -117,7 +130,7 @@ def sweep_points(study, blocks, arms, field, prefix):
       continue
     rate = block['config'][field]
     for arm in arms:
-      errors = seed_errors(block, arm, study.options['seeds'])
+      errors = seed_errors(block, arm, study.settings.seeds)
       diverged = len(block.get('diverged', {}).get(arm, []))
       if errors:
         points.append((rate, arm, errors, diverged))
@@ -127,7 +140,7 @@ def sweep_points(study, blocks, arms, field, prefix):
 def study_sweep_points(study, blocks):
   """Sweep name -> its `sweep_points`, for each sweep with a point run."""
   found = {}
-  for name, each in study.options.get('sweeps', {}).items():
+  for name, each in study.settings.sweeps.items():
     arms = (each.baseline, each.plp)
     points = sweep_points(study, blocks, arms, each.field, each.prefix)
     if points:
@@ -172,7 +185,7 @@ def sweep(study, blocks):
     'validation top-1 error over all three seeds.\n\n'
   )
   for name, points in study_sweep_points(study, blocks).items():
-    said = chosen_so_far(points, study.options['seeds'])
+    said = chosen_so_far(points, study.settings.seeds)
     text += (
       f'### {name}\n\n![{name}: top-1 error against the learning rate]'
       f'({sweep_figure(name)})\n\n{sweep_table(points)}\n\n'

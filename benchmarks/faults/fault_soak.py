@@ -1,7 +1,7 @@
 """Kills a tiny training run with SIGKILL again and again; it must resume.
 
-  python -m benchmarks.fault_soak [--kills 12] [--seed 0] [--workroot DIR] \
-      [--out benchmarks/results/fault_soak.md]
+  python -m benchmarks.faults.fault_soak [--kills 12] [--seed 0] \
+      [--workroot DIR] [--out benchmarks/results/fault_soak.md]
 
 First two uninterrupted runs of `configs/tiny.py` (on the CIFAR-100 that
 TFDS finds) give the reference. Then each round trains into a fresh
@@ -35,7 +35,7 @@ PARTIAL_SAVE = 'orbax-checkpoint-tmp'  # in the name of a save in progress
 POLL_SECONDS = 0.05
 
 
-def command(workdir, launcher='benchmarks.cifar100.main', *flags):
+def command(workdir, launcher='benchmarks.main', *flags):
   """The training command of the tiny config into `workdir`."""
   return [
     sys.executable, '-m', launcher, f'--config={TINY_CONFIG}',
@@ -133,7 +133,7 @@ def kill_once(argv, env, workdir, moment, timeout):
   is killed then. None when the run finished before that moment.
   """
   if moment == 'save':
-    argv = [argv[0], '-m', 'benchmarks.stop_in_save', *argv[2:]]
+    argv = [argv[0], '-m', 'benchmarks.faults.stop_in_save', *argv[2:]]
   # A file, not a pipe: a pipe nobody reads while waiting could fill up and
   # stop the run.
   before = set(partial_saves(workdir))  # an earlier kill may have left some
@@ -261,13 +261,13 @@ def main():
   parser.add_argument('--kills', type=int, default=12)
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--workroot')
-  parser.add_argument('--launcher', default='benchmarks.cifar100.main')
+  parser.add_argument('--launcher', default='benchmarks.main')
   parser.add_argument('--out', default='benchmarks/results/fault_soak.md')
   args = parser.parse_args()
   workroot = args.workroot or tempfile.mkdtemp(prefix='fault_soak_')
   record = soak(workroot, args.kills, args.seed, args.launcher)
   text = markdown(
-    record, ['python', '-m', 'benchmarks.fault_soak'] + sys.argv[1:]
+    record, ['python', '-m', 'benchmarks.faults.fault_soak'] + sys.argv[1:]
   )
   print(text)
   with open(args.out, 'w') as file:

@@ -5,9 +5,9 @@ import os
 import numpy as np
 
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100.studies.lr_sweep import sweep_sections
+from benchmarks.reporting import plots
+from benchmarks.studies.lr_sweep import sweep_sections
 
 
 def model_setting(config):
@@ -20,13 +20,13 @@ def sweep_figures(study, blocks, out):
   """Draws each sweep's figure to OUT/sweep_NAME.png; their paths."""
   paths, config = [], study.base_config()
   for name, points in sweep_sections.study_sweep_points(study, blocks).items():
-    each = study.options['sweeps'][name]
+    each = study.settings.sweeps[name]
     # The baseline's curve shifted by its control's longer step: PLP's step
     # at the study's prediction settings (7/6 at the paper's).
     factor = optimizers.rate_scale(each.matched, config)
     title = f'{name}, {model_setting(config)}: mean ± std over seeds'
     path = os.path.join(out, sweep_sections.sweep_figure(name))
-    longer_step, seeds = (each.baseline, factor), study.options['seeds']
+    longer_step, seeds = (each.baseline, factor), study.settings.seeds
     paths.append(plot_sweep(path, title, points, longer_step, seeds))
   return paths
 

@@ -7,9 +7,9 @@ them finished; each block's jobs are merged and summarised from the runs.
 import glob
 import os
 
-from benchmarks.cifar100 import plots
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
+from benchmarks.reporting import plots
 
 
 def finished_runs(results):
@@ -54,10 +54,9 @@ def restricted(results, seeds):
 
 def job_results(study, out, job):
   """A job's results: its copy in `out`, or a borrowed study's runs."""
-  borrowed = study.options.get('borrowed', {})
-  if job in borrowed:
-    found = results_io.load_results(borrowed[job])
-    return restricted(found, study.options['seeds'])
+  if job in study.borrowed:
+    borrowed = study.borrowed[job]
+    return restricted(results_io.load_results(borrowed.results), borrowed.seeds)
   return results_io.load_results(os.path.join(out, job))
 
 

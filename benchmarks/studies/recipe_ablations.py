@@ -8,14 +8,16 @@ ablations) fits about two hours of this CPU; GoogLeNet, the slowest per
 image on CPU, is the narrowest.
 """
 
+import dataclasses
+
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import tables
 from benchmarks.cifar100.configs import reference_recipe
-from benchmarks.cifar100.studies import Study
-from benchmarks.cifar100.studies import sections
+from benchmarks.reporting import tables
+from benchmarks.studies import Study
+from benchmarks.studies import sections
 
 
 def base_config():
@@ -128,7 +130,7 @@ def ablations(study, blocks):
   return (
     '## Ablations on ResNet18\n\nEach variant against the baseline of the '
     'same seeds (Δ = variant minus baseline, in points of %).\n\n'
-    f'{ablation_table(blocks, study.options)}\n\n'
+    f'{ablation_table(blocks, study.settings)}\n\n'
   )
 
 
@@ -144,16 +146,25 @@ def ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds):
   return runs
 
 
-def ablation_table(blocks, options):
+@dataclasses.dataclass(frozen=True)
+class Ablations:
+  """The ablations' jobs and seeds, and the jobs of PLP's variants."""
+
+  # Job -> (the arm it adds, the job and arm it is compared with, label).
+  by_job: dict[str, tuple[str, str, str, str]]
+  seeds: tuple[int, ...]
+  variant_jobs: tuple[str, ...]
+
+
+def ablation_table(blocks, settings):
   """PLP's variants on ResNet18 against the baseline of the same seeds."""
   lines = [
     '| variant | seeds | Δ final top-1 (per seed) | Δ final top-5 (per seed) '
     '| variant final top-1 | baseline final top-1 |',
     '| --- | --- | --- | --- | --- | --- |',
   ]
-  ablated = options['ablations']
-  seeds = [str(s) for s in options['ablation_seeds']]
-  for job, (arm, base_job, base_arm, label) in ablated.items():
+  seeds = [str(s) for s in settings.seeds]
+  for job, (arm, base_job, base_arm, label) in settings.by_job.items():
     if job not in blocks or base_job not in blocks:
       continue
     name = f'{arm}, {label}'
@@ -178,7 +189,7 @@ def ablation_table(blocks, options):
 
 def variants(study, blocks):
   """PLP's variants and the matched-step control against sgd and plp."""
-  jobs = study.options['variant_jobs']
+  jobs = study.settings.variant_jobs
   if not all(job in blocks for job in jobs):
     return ''
   merged = {jobs[0]: results_io.merged_block([blocks[job] for job in jobs])}
@@ -219,9 +230,8 @@ STUDY = Study(
     variants,
     sections.trajectory,
   ),
-  options={
-    # Job -> (the arm it adds, the job and arm it is compared with, label).
-    'ablations': {
+  settings=Ablations(
+    by_job={
       'ResNet18': ('plp', 'ResNet18', 'sgd', 'paper settings'),
       'ResNet18_step_size_0.5': ('plp', 'ResNet18', 'sgd', 'step size 0.5'),
       'ResNet18_step_size_2': ('plp', 'ResNet18', 'sgd', 'step size 2'),
@@ -234,7 +244,7 @@ STUDY = Study(
       ),
       'ResNet18_adamw': ('adamw_plp', 'ResNet18_adamw', 'adamw', 'adamw'),
     },  # fmt: skip
-    'ablation_seeds': ABLATION['seeds'],
-    'variant_jobs': ('ResNet18', 'ResNet18_variants'),
-  },
+    seeds=ABLATION['seeds'],
+    variant_jobs=('ResNet18', 'ResNet18_variants'),
+  ),
 )

@@ -7,7 +7,7 @@ reduce-window max-pools, to show what each CPU speed-up buys. With --plp it
 also times each model's step with `optax_plp.plp()` chained after SGD and
 prints the ratio PLP step / SGD step, measured back to back.
 
-  python -m benchmarks.cifar100.models_speed [--batch-size 128] [--steps 3] \
+  python -m benchmarks.speed.models_speed [--batch-size 128] [--steps 3] \
       [--plp] [--epoch-steps N]
 
 With --epoch-steps it instead times whole epochs of N steps, compiled into

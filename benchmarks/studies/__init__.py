@@ -1,9 +1,9 @@
 """Studies: sets of runs defined as data, trained and reported by one command.
 
-  python -m benchmarks.cifar100.studies run NAME WORKROOT [--jobs J ...] \
+  python -m benchmarks.studies run NAME WORKROOT [--jobs J ...] \
       [--seeds N ...]
-  python -m benchmarks.cifar100.studies report NAME WORKROOT [--out DIR]
-  python -m benchmarks.cifar100.studies figures NAME DIR [--out RESULTS]
+  python -m benchmarks.studies report NAME WORKROOT [--out DIR]
+  python -m benchmarks.studies figures NAME DIR [--out RESULTS]
 
 A study is one module of this package that defines ``STUDY``, a `Study`: the
 config its jobs start from, each job's overrides (its seeds among them), the
@@ -50,7 +50,12 @@ class Study:
       figures its REPORT.md shows).
     figures: draws the study's own figures (the study, its blocks, the
       output folder), if it has any.
-    options: what particular sections read (pools, ablations, ...).
+    measurements: blocks that measure rather than compare arms: shown only
+      in the study's own sections.
+    arm_blocks: the blocks of the table of arms, if not all.
+    borrowed: job -> the committed runs of another study's job it reuses.
+    settings: what the study's own sections read, as its own typed
+      settings (pools, ablations, sweeps, ...).
   """
 
   name: str
@@ -60,7 +65,10 @@ class Study:
   blocks: Mapping[str, tuple[str, ...]] | None = None
   plot_blocks: tuple[str, ...] = ()
   figures: Callable[..., Any] | None = None
-  options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  measurements: tuple[str, ...] = ()
+  arm_blocks: tuple[str, ...] | None = None
+  borrowed: Mapping[str, 'Borrowed'] = dataclasses.field(default_factory=dict)
+  settings: Any = None
 
   @property
   def report_blocks(self):
@@ -70,6 +78,14 @@ class Study:
   def out(self):
     """Where its report and copied runs are committed."""
     return os.path.join(RESULTS_ROOT, self.name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Borrowed:
+  """The committed runs of another study's job, for seeds of this one."""
+
+  results: str  # the folder of that job's results.json
+  seeds: tuple[int, ...]
 
 
 def names():

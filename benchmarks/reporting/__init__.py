@@ -1,0 +1,1 @@
+"""What is read from results.json: Markdown tables and figures."""

@@ -1,0 +1,98 @@
+"""The import layering: a module imports only from its own layer or lower
+ones, and no modules import each other in a circle, lazily or not."""
+
+import ast
+import pathlib
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+# Lowest first; a module belongs to the layer of its longest matching prefix.
+LAYERS = (
+  ('optax_plp',),
+  ('benchmarks.cifar100',),
+  ('benchmarks.reporting',),
+  ('benchmarks.main', 'benchmarks.studies'),
+  (
+    'benchmarks.speed',
+    'benchmarks.faults',
+    'benchmarks.device_check',
+    'benchmarks.paper_scale',
+  ),
+)
+
+
+def module_names():
+  """Every module of the project: dotted name -> path."""
+  found = {}
+  for package in ('optax_plp', 'benchmarks'):
+    for path in (ROOT / package).rglob('*.py'):
+      parts = path.relative_to(ROOT).with_suffix('').parts
+      if parts[-1] == '__init__':
+        parts = parts[:-1]
+      found['.'.join(parts)] = path
+  return found
+
+
+def imported(path, modules):
+  """The project's modules that the file at `path` imports, anywhere in it."""
+  names = set()
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.Import):
+      names |= {alias.name for alias in node.names}
+    elif isinstance(node, ast.ImportFrom) and node.module:
+      for alias in node.names:
+        full = f'{node.module}.{alias.name}'
+        names.add(full if full in modules else node.module)
+  return {name for name in names if name in modules}
+
+
+def layer(module):
+  matches = [
+    (len(prefix), index)
+    for index, prefixes in enumerate(LAYERS)
+    for prefix in prefixes
+    if module == prefix or module.startswith(prefix + '.')
+  ]
+  assert matches, f'{module} is in no layer: add it to LAYERS'
+  return max(matches)[1]
+
+
+def import_graph():
+  modules = module_names()
+  return {name: imported(path, modules) for name, path in modules.items()}
+
+
+def test_every_import_points_to_the_same_layer_or_a_lower_one():
+  upward = [
+    f'{importer} (layer {layer(importer)}) imports {target} '
+    f'(layer {layer(target)})'
+    for importer, targets in import_graph().items()
+    for target in targets
+    if layer(target) > layer(importer)
+  ]
+  assert not upward, '\n'.join(upward)
+
+
+def test_no_modules_import_each_other_in_a_circle():
+  graph = import_graph()
+  state, circles = {}, []
+
+  def visit(name, path):
+    state[name] = 'open'
+    for target in sorted(graph[name]):
+      if state.get(target) == 'open':
+        circles.append(' -> '.join(path[path.index(target) :] + [target]))
+      elif target not in state:
+        visit(target, path + [target])
+    state[name] = 'done'
+
+  for name in sorted(graph):
+    if name not in state:
+      visit(name, [name])
+  assert not circles, '\n'.join(circles)
+
+
+def test_the_layers_name_only_modules_that_exist():
+  modules = module_names()
+  for prefixes in LAYERS:
+    for prefix in prefixes:
+      assert prefix in modules, prefix
