@@ -42,6 +42,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
@@ -248,9 +249,11 @@ def main():
     texts.append(text)
     # Each section is kept as soon as it ends, in a report marked incomplete,
     # so that a run stopped in a later one (a time limit, a crash) keeps it.
-    write_atomically(partial_path(path), f'{INCOMPLETE}\n\n' + join(texts))
+    atomic_files.write_atomically(
+      partial_path(path), f'{INCOMPLETE}\n\n' + join(texts)
+    )
   # Only a complete report replaces the one before; never a partial one.
-  write_atomically(path, join(texts))
+  atomic_files.write_atomically(path, join(texts))
   os.remove(partial_path(path))
   print(f'wrote {path}')
   if failures:
@@ -270,13 +273,6 @@ def partial_path(path):
 
 def join(texts):
   return '\n\n'.join(texts) + '\n'
-
-
-def write_atomically(path, text):
-  """Writes `path` whole or not at all (a temporary file, then a rename)."""
-  with open(path + '.tmp', 'w') as file:
-    file.write(text)
-  os.replace(path + '.tmp', path)
 
 
 if __name__ == '__main__':

@@ -133,7 +133,7 @@ def test_results_are_written_atomically(tmp_path, monkeypatch):
   def broken_dump(*args, **kwargs):
     raise OSError('disk full')
 
-  monkeypatch.setattr(json, 'dump', broken_dump)
+  monkeypatch.setattr(json, 'dumps', broken_dump)
   with pytest.raises(OSError):
     results_io.write_json_atomically(str(path), {'a': 2})
   assert json.loads(path.read_text()) == {'a': 1}

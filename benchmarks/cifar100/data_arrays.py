@@ -32,6 +32,7 @@ import sys
 
 import numpy as np
 
+from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import input_pipeline
 
 ENVIRONMENT_VARIABLE = 'OPTAX_PLP_CIFAR100'
@@ -93,7 +94,7 @@ def write_file(path, splits):
   arrays['checksums'] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
   buffer = io.BytesIO()
   np.savez(buffer, **arrays)
-  write_bytes_atomically(path, buffer.getvalue())
+  atomic_files.write_atomically(path, buffer.getvalue())
 
 
 def read_split(path, split, limit=None):
@@ -115,14 +116,6 @@ def read_split(path, split, limit=None):
   if limit is not None:
     images, labels = images[:limit], labels[:limit]
   return images, labels
-
-
-def write_bytes_atomically(path, data):
-  """Writes `path` whole or not at all (a temporary file, then a rename)."""
-  os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-  with open(path + '.tmp', 'wb') as file:
-    file.write(data)
-  os.replace(path + '.tmp', path)
 
 
 def write_parts(path, directory, part_bytes):
@@ -163,7 +156,7 @@ def assemble(directory, path):
   data = b''.join(chunks)
   if sha256(data) != manifest['sha256']:
     raise ChecksumError(f'the parts in {directory} do not make up the file.')
-  write_bytes_atomically(path, data)
+  atomic_files.write_atomically(path, data)
   return path
 
 

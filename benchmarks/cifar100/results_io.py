@@ -3,8 +3,8 @@
 import glob
 import json
 import os
-import tempfile
 
+from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import summary
 
@@ -14,17 +14,8 @@ COMPACT = (',', ':')
 
 
 def write_json_atomically(path, data):
-  """Writes compact JSON to a temporary file beside `path`, then renames it."""
-  directory = os.path.dirname(os.path.abspath(path))
-  os.makedirs(directory, exist_ok=True)
-  with tempfile.NamedTemporaryFile(
-    'w', dir=directory, suffix='.tmp', delete=False
-  ) as file:
-    json.dump(data, file, separators=COMPACT)
-  # Readable by others, as a file written with open() would be (a temporary
-  # file is created private).
-  os.chmod(file.name, 0o644)
-  os.replace(file.name, path)
+  """Writes `data` to `path` as compact JSON, whole or not at all."""
+  atomic_files.write_atomically(path, json.dumps(data, separators=COMPACT))
 
 
 def seed_directory(parent, seed):
