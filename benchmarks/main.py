@@ -29,26 +29,16 @@ from benchmarks.reporting import tables
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
-_DISTRIBUTED = flags.DEFINE_bool(
-  'distributed', False, 'Run as one of several processes (multi-host).'
-)
-_COORDINATOR_ADDRESS = flags.DEFINE_string(
-  'coordinator_address', None, 'HOST:PORT of process 0 (with --distributed).'
-)
-_NUM_PROCESSES = flags.DEFINE_integer(
-  'num_processes', None, 'Number of processes (with --distributed).'
-)
-_PROCESS_ID = flags.DEFINE_integer(
-  'process_id', None, "This process's index, 0 to N - 1 (--distributed)."
-)
-_HEARTBEAT_TIMEOUT = flags.DEFINE_integer(
-  'heartbeat_timeout_seconds',
-  distributed.HEARTBEAT_TIMEOUT_SECONDS,
-  'With --distributed: how long the others outlive a silent process.',
-)
+_DEFINE = {
+  bool: flags.DEFINE_bool,
+  str: flags.DEFINE_string,
+  int: flags.DEFINE_integer,
+}
+_PROCESS_OPTIONS = {
+  name: _DEFINE[kind](name, default, text)
+  for name, (kind, default, text) in launcher.PROCESS_OPTIONS.items()
+}
 flags.mark_flags_as_required(['config', 'workdir'])
-
-CLUSTER_FLAGS = (_COORDINATOR_ADDRESS, _NUM_PROCESSES, _PROCESS_ID)
 
 
 def parse_flags(argv):
@@ -72,11 +62,9 @@ def parse_flags(argv):
 
 def main(argv):
   del argv
-  results = launcher.launch(
+  results = launcher.launch_with_options(
     lambda: experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value),
-    _DISTRIBUTED.value,
-    tuple(f.value for f in CLUSTER_FLAGS),
-    _HEARTBEAT_TIMEOUT.value,
+    {name: flag.value for name, flag in _PROCESS_OPTIONS.items()},
   )
   if distributed.is_writer():
     print(tables.format_table(results))

@@ -6,6 +6,7 @@ subprocess and waits for events (a lock file's holder, a log line, an exit),
 never for a guessed moment.
 """
 
+import argparse
 import json
 import os
 import pathlib
@@ -15,13 +16,17 @@ import subprocess
 import sys
 import textwrap
 
+from absl import flags
 import pytest
 
+from benchmarks import main
 from benchmarks.cifar100 import config_checks
+from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.cifar100.configs import tiny
 from benchmarks.faults import fault_soak
+from benchmarks.studies import __main__ as runner
 from tests.conftest import mock_cifar
 
 TIMEOUT = 600  # seconds: a guard against a hang, never a measured moment
@@ -314,3 +319,12 @@ def test_the_study_runner_ends_an_expected_error_in_one_line(
   )  # fmt: skip
   assert done.returncode == 1
   assert short_error(done.stderr).startswith(expected)
+
+
+def test_both_commands_take_the_same_process_options():
+  assert main.launcher is launcher  # main's flags are defined on import
+  parser = argparse.ArgumentParser()
+  runner.add_process_options(parser)
+  arguments = vars(parser.parse_args([]))
+  for name, (_, default, _) in launcher.PROCESS_OPTIONS.items():
+    assert flags.FLAGS[name].default == default == arguments[name], name

@@ -28,6 +28,25 @@ EXPECTED_ERRORS = (
   OSError,  # a full disk or a lost directory while writing results
 )
 CLUSTER_OPTIONS = ('coordinator_address', 'num_processes', 'process_id')
+# The options of a run of several processes, as main.py's flags and the study
+# runner's arguments: name -> (type, default, help).
+PROCESS_OPTIONS = {
+  'distributed': (
+    bool, False, 'Run as one of several processes (multi-host; see '
+    'distributed.py).',
+  ),
+  'coordinator_address': (
+    str, None, 'HOST:PORT of process 0 (with --distributed).',
+  ),
+  'num_processes': (int, None, 'Number of processes (with --distributed).'),
+  'process_id': (
+    int, None, "This process's index, 0 to N - 1 (with --distributed).",
+  ),
+  'heartbeat_timeout_seconds': (
+    int, distributed.HEARTBEAT_TIMEOUT_SECONDS,
+    'With --distributed: how long the others outlive a silent process.',
+  ),
+}  # fmt: skip
 
 
 def join_processes(distributed_run, cluster, heartbeat_timeout_seconds):
@@ -66,6 +85,16 @@ def launch(
       return train()
     except EXPECTED_ERRORS as error:
       exit_with(error_message(error))
+
+
+def launch_with_options(train, options):
+  """`launch` with `options`: name -> value of each of PROCESS_OPTIONS."""
+  return launch(
+    train,
+    options['distributed'],
+    tuple(options[name] for name in CLUSTER_OPTIONS),
+    options['heartbeat_timeout_seconds'],
+  )
 
 
 def exit_with(message):

@@ -5,7 +5,6 @@ import argparse
 from absl import logging
 
 from benchmarks import studies
-from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import workdir_lock
@@ -29,28 +28,19 @@ def run(study, workroot, jobs, seeds):
 def launch_runs(study, args):
   """`run` through the launcher `main` uses: the same logging, processes
   joined under --distributed, and expected errors in one line."""
-  cluster = tuple(getattr(args, name) for name in launcher.CLUSTER_OPTIONS)
-  launcher.launch(
+  launcher.launch_with_options(
     lambda: run(study, args.workroot, args.jobs, args.seeds),
-    args.distributed,
-    cluster,
-    args.heartbeat_timeout_seconds,
+    {name: getattr(args, name) for name in launcher.PROCESS_OPTIONS},
   )
 
 
 def add_process_options(parser):
   """main.py's options for a run of several processes, for `run`."""
-  parser.add_argument(
-    '--distributed', action='store_true',
-    help='run: as one of several processes (see distributed.py)',
-  )  # fmt: skip
-  parser.add_argument('--coordinator_address', help='HOST:PORT of process 0')
-  parser.add_argument('--num_processes', type=int)
-  parser.add_argument('--process_id', type=int)
-  parser.add_argument(
-    '--heartbeat_timeout_seconds', type=int,
-    default=distributed.HEARTBEAT_TIMEOUT_SECONDS,
-  )  # fmt: skip
+  for name, (kind, default, text) in launcher.PROCESS_OPTIONS.items():
+    if kind is bool:
+      parser.add_argument(f'--{name}', action='store_true', help=text)
+    else:
+      parser.add_argument(f'--{name}', type=kind, default=default, help=text)
 
 
 def main(argv=None):
