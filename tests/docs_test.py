@@ -48,6 +48,9 @@ def test_the_site_shows_its_maths_figures_and_outputs_offline(tmp_path):
   # The quickstart's outputs: its printed text and its figures.
   quickstart = pages['notebooks/quickstart.html']
   assert 'prediction =' in quickstart and quickstart.count('<img') >= 2
+  # The CIFAR-100 notebook's stored outputs: its table and its figure.
+  cifar100 = pages['notebooks/cifar100.html']
+  assert 'plp - sgd' in cifar100 and cifar100.count('<img') >= 1
   # The results page's figures, from the README.
   assert 'src="_images/sweep_SGD.png"' in pages['results.html']
   # optax's type alias by its name.
