@@ -86,7 +86,11 @@ def test_cifar100_colab_branch_keeps_colabs_tensorflow(tmp_path):
   (stand_in / '__init__.py').write_text('')
   environment['OPTAX_PLP_REPOSITORY'] = str(NOTEBOOKS.parent)
   install, *_ = code_cells('cifar100.ipynb')
-  check = 'from benchmarks.cifar100 import experiment, studies\nprint("ok")'
+  check = (
+    'from benchmarks import studies\n'
+    'from benchmarks.cifar100 import experiment\n'
+    'print("ok")'
+  )
   printed = run_cells(python, environment, f'{install}\n{check}', tmp_path)
   assert printed.strip().endswith('ok')
   assert f'cloned {NOTEBOOKS.parent} and installed it' in printed
