@@ -7,7 +7,7 @@ from flax import nnx
 import jax
 import orbax.checkpoint as ocp
 
-from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import seed_directories
 
 # Config fields a run may change when it resumes a checkpoint: they choose
 # which runs are made and how they are shown, not what any run computes.
@@ -51,7 +51,9 @@ def training_fields(config):
 def checkpoint_manager(workdir, arm, seed):
   return ocp.CheckpointManager(
     os.path.abspath(
-      results_io.seed_directory(os.path.join(workdir, 'checkpoints', arm), seed)
+      seed_directories.seed_directory(
+        os.path.join(workdir, 'checkpoints', arm), seed
+      )
     ),
     # A save cut off by a kill leaves a temporary directory; it is removed
     # when the run resumes, so it never stands in the way.

@@ -6,6 +6,7 @@ import os
 
 from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import seed_directories
 from benchmarks.cifar100 import summary
 
 # results.json is written compactly: the same values in three quarters of
@@ -16,16 +17,6 @@ COMPACT = (',', ':')
 def write_json_atomically(path, data):
   """Writes `data` to `path` as compact JSON, whole or not at all."""
   atomic_files.write_atomically(path, json.dumps(data, separators=COMPACT))
-
-
-def seed_directory(parent, seed):
-  """PARENT/seed_N: where one seed's run (or checkpoints) of a job live."""
-  return os.path.join(parent, f'seed_{seed}')
-
-
-def seed_directories(parent):
-  """The seed_N directories under `parent`, sorted."""
-  return sorted(glob.glob(seed_directory(parent, '*')))
 
 
 def load_results(directory):
@@ -40,7 +31,7 @@ def load_results(directory):
   if os.path.exists(path):
     with open(path) as file:
       return json.load(file)
-  seed_dirs = seed_directories(directory)
+  seed_dirs = seed_directories.seed_directories(directory)
   return merge_results([load_results(d) for d in seed_dirs])
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import ml_collections
 
 from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import seed_directories
 
 RESULTS_ROOT = 'benchmarks/results/cifar100'
 # Modules of this package that define no study.
@@ -124,7 +124,7 @@ def job_config(study, job):
 
 def run_directory(workroot, job, seed):
   """Where one seed of one job trains: WORKROOT/JOB/seed_N."""
-  return results_io.seed_directory(os.path.join(workroot, job), seed)
+  return seed_directories.seed_directory(os.path.join(workroot, job), seed)
 
 
 def planned_runs(study, jobs=None, seeds=None):
