@@ -384,3 +384,13 @@ def test_the_second_confirmation_reads_each_estimator_by_seed():
   at_selected = rows['top-1, BatchNorm recalibrated, at the selected epoch']
   assert '| exploratory | 2 | 42.50 ± 3.54 |' in at_selected
   assert sweep_sections.second_confirmation(None, {}) == ''
+
+
+def test_each_estimator_says_which_effect_its_spread_could_detect():
+  sgd = {'3': 0.50, '4': 0.52, '5': 0.51}
+  plp = {'3': 0.49, '4': 0.53, '5': 0.49}
+  row = sweep_sections.estimator_row('top-1', 'headline', float, sgd, plp)
+  spread = np.std([-0.01, 0.01, -0.02], ddof=1)
+  detectable = 100 * summary.detectable_effect(spread, 3)
+  assert row.endswith(f'| {detectable:.2f} |')
+  assert summary.detectable_effect(0.0, 3) == 0.0

@@ -158,3 +158,32 @@ def test_per_seed_lists_follow_the_seeds_order_whatever_the_runs_order():
   np.testing.assert_allclose(
     entries['plp - sgd']['selected_top1_error']['per_seed'], [-0.1, -0.4]
   )
+
+
+@pytest.mark.parametrize(
+  'spread, effect, power_for_one_point',
+  # The second confirmation's power statement, written before its runs
+  # (lr_sweep's REPORT): n = 8 at three assumed paired spreads.
+  [(0.61, 0.70, 0.98), (1.28, 1.48, 0.48), (1.71, 1.98, 0.30)],
+)
+def test_detectable_effect_matches_the_stated_power(
+  spread, effect, power_for_one_point
+):
+  # The spreads are quoted to two decimals, the report's numbers came from
+  # the unrounded ones: agreement to about a hundredth.
+  assert summary.detectable_effect(spread, 8) == pytest.approx(effect, abs=0.01)
+  assert summary.paired_power(1.0, spread, 8) == pytest.approx(
+    power_for_one_point, abs=0.01
+  )
+
+
+def test_paired_power_agrees_with_simulated_t_tests():
+  # An independent check: draw many designs of n normal paired differences
+  # at the detectable effect and count how often |t| passes the critical
+  # value (t_{0.975, 7} = 2.364624, from a table).
+  n, spread = 8, 1.3
+  effect = summary.detectable_effect(spread, n)
+  differences = np.random.default_rng(0).normal(effect, spread, (40_000, n))
+  t = differences.mean(1) / (differences.std(1, ddof=1) / np.sqrt(n))
+  assert np.mean(np.abs(t) > 2.364624) == pytest.approx(0.8, abs=0.01)
+  assert summary.paired_power(0.0, spread, n) == pytest.approx(0.05)

@@ -1,6 +1,7 @@
 """Statistics of runs: errors over seeds, paired differences and their tests."""
 
 import numpy as np
+from scipy import optimize
 from scipy import stats
 
 METRICS = ('top1_error', 'top5_error')
@@ -36,6 +37,41 @@ def confidence_interval(differences, level=0.95):
   values = np.asarray(differences, np.float64)
   half = stats.t.ppf((1 + level) / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
   return float(values.mean() - half), float(values.mean() + half)
+
+
+def paired_power(effect, spread, n, alpha=0.05):
+  """The two-sided paired t-test's chance of rejecting 0 at a true effect.
+
+  The statistic mean / (spread / √n) follows a noncentral t with n − 1
+  degrees of freedom and noncentrality effect / (spread / √n); it rejects
+  beyond ±t_{1 - alpha / 2, n - 1}.
+  """
+  df, noncentrality = n - 1, effect / (spread / np.sqrt(n))
+  critical = stats.t.ppf(1 - alpha / 2, df)
+  # P(T < -c | δ) = P(T > c | -δ): scipy's nct.cdf far in a tail is NaN where
+  # its sf is not.
+  return float(
+    stats.nct.sf(critical, df, noncentrality)
+    + stats.nct.sf(critical, df, -noncentrality)
+  )
+
+
+def detectable_effect(spread, n, power=0.8, alpha=0.05):
+  """The smallest effect the paired t-test detects with the given power.
+
+  Power grows with the effect, and an effect of 20 spreads is detected
+  almost surely at any n >= 2, so the root is bracketed. Without spread,
+  every effect is detected.
+  """
+  if spread == 0:
+    return 0.0
+  return float(
+    optimize.brentq(
+      lambda effect: paired_power(effect, spread, n, alpha) - power,
+      0.0,
+      20.0 * spread,
+    )
+  )
 
 
 def difference_stats(differences):

@@ -244,6 +244,8 @@ def estimator_row(label, test, estimate, baseline, plp):
     'n/a' if interval is None
     else '[{:+.2f}, {:+.2f}]'.format(*(100 * b for b in interval)),
     tables.p_value(stats),
+    'n/a' if interval is None
+    else f'{100 * summary.detectable_effect(stats["std"], len(seeds)):.2f}',
   ])  # fmt: skip
 
 
@@ -262,9 +264,12 @@ def second_confirmation(study, blocks):
     'arm, the paired difference in points by seed with its 95% CI (t, n − 1 '
     'degrees of freedom) and two-sided paired t-test p. The headline is read '
     'once all 8 seeds have run. "BatchNorm recalibrated": the same weights '
-    'with BatchNorm statistics recomputed from 50 training batches.\n\n'
+    'with BatchNorm statistics recomputed from 50 training batches. '
+    '"Detectable": the smallest effect, in points, that a paired t-test '
+    'at this n and the observed spread detects with 80% power.\n\n'
     '| estimator | test | seeds | sgd | plp | plp − sgd (per seed) | 95% CI '
-    '| p |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n'
+    '| p | detectable |\n'
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n'
     + '\n'.join(rows)
     + '\n\n'
   )
