@@ -59,9 +59,9 @@ def paired_power(effect, spread, n, alpha=0.05):
 def detectable_effect(spread, n, power=0.8, alpha=0.05):
   """The smallest effect the paired t-test detects with the given power.
 
-  Power grows with the effect, and an effect of 20 spreads is detected
-  almost surely at any n >= 2, so the root is bracketed. Without spread,
-  every effect is detected.
+  Power grows with the effect, and an effect of 20 spreads has power above
+  0.97 at any n >= 2 (least at n = 2), so the root is bracketed for powers
+  up to that. Without spread, every effect is detected.
   """
   if spread == 0:
     return 0.0
