@@ -361,6 +361,12 @@ def recalibrated_records(top1, validation, recalibrated_top1):
   ]  # fmt: skip
 
 
+def section_rows(section, block, sgd, plp):
+  """A section's table rows for one block's runs, by their first cell."""
+  text = section(None, {block: {'runs': {'sgd': sgd, 'plp': plp}}})
+  return {row.split(' | ')[0].strip('| '): row for row in text.splitlines()}
+
+
 def test_the_second_confirmation_reads_each_estimator_by_seed():
   sgd = {
     '3': recalibrated_records([0.6, 0.5, 0.55, 0.52], [0.6, 0.5, 0.6, 0.6],
@@ -370,10 +376,9 @@ def test_the_second_confirmation_reads_each_estimator_by_seed():
   }  # fmt: skip
   plp = {seed: [{**r, 'top1_error': r['top1_error'] - 0.01} for r in records]
          for seed, records in sgd.items()}  # fmt: skip
-  text = sweep_sections.second_confirmation(
-    None, {'confirm_wider_sgd': {'runs': {'sgd': sgd, 'plp': plp}}}
+  rows = section_rows(
+    sweep_sections.second_confirmation, 'confirm_wider_sgd', sgd, plp
   )
-  rows = {row.split(' | ')[0].strip('| '): row for row in text.splitlines()}
   headline = rows['top-1, selected epoch']
   # Seed 3 selects epoch 2 (50.00), seed 4 epoch 4 (50.00); PLP is 1 lower.
   assert '| headline | 2 | 50.00 ± 0.00 | 49.00 ± 0.00 |' in headline
@@ -384,6 +389,66 @@ def test_the_second_confirmation_reads_each_estimator_by_seed():
   at_selected = rows['top-1, BatchNorm recalibrated, at the selected epoch']
   assert '| exploratory | 2 | 42.50 ± 3.54 |' in at_selected
   assert sweep_sections.second_confirmation(None, {}) == ''
+
+
+def plain_records(top1, validation):
+  """Epoch records without recalibrated errors, as runs before them have."""
+  return [
+    {key: r[key] for key in ('epoch', 'top1_error', 'top5_error',
+                             'val_top1_error')}
+    for r in recalibrated_records(top1, validation, top1)
+  ]  # fmt: skip
+
+
+# PLP's runs with recalibrated errors: seed 3 selects epoch 2, seed 4 epoch 3.
+PLP_RECALIBRATED = {
+  '3': recalibrated_records([0.7, 0.62, 0.6], [0.7, 0.6, 0.61],
+                            [0.6, 0.6, 0.55]),
+  '4': recalibrated_records([0.7, 0.65, 0.66], [0.7, 0.7, 0.6],
+                            [0.6, 0.6, 0.61]),
+}  # fmt: skip
+
+
+def test_plp_at_sgds_rate_is_read_with_its_stated_tests():
+  sgd = {
+    '3': plain_records([0.7, 0.6, 0.65], [0.7, 0.6, 0.62]),
+    '4': plain_records([0.7, 0.66, 0.64], [0.7, 0.7, 0.6]),
+  }  # fmt: skip
+  rows = section_rows(
+    sweep_sections.untuned_secondary, 'untuned_sgd', sgd, PLP_RECALIBRATED
+  )
+  # Seed 3 selects epoch 2 for sgd (60) and plp (62); seed 4 epoch 3 (64, 66).
+  selected = rows['top-1, selected epoch']
+  assert '| secondary | 2 | 62.00 ± 2.83 | 64.00 ± 2.83 |' in selected
+  assert '+2.00 ± 0.00 (+2.00, +2.00)' in selected
+  assert '| secondary |' in rows['top-5, selected epoch']
+  last = rows['top-1, last epoch']
+  assert '| exploratory | 2 |' in last and '(-5.00, +2.00)' in last
+  # SGD's runs have no recalibrated errors, so no recalibrated estimator.
+  assert not any('recalibrated' in label for label in rows)
+  assert sweep_sections.untuned_secondary(None, {}) == ''
+  assert (
+    sweep_sections.untuned_secondary(
+      None, {'untuned_sgd': {'runs': {'plp': PLP_RECALIBRATED}}}
+    )
+    == ''
+  )
+
+
+def test_recalibration_moves_each_arm_that_recorded_it():
+  sgd = {'3': plain_records([0.7, 0.6, 0.65], [0.7, 0.6, 0.62])}
+  blocks = {'untuned_sgd': {'runs': {'sgd': sgd, 'plp': PLP_RECALIBRATED}}}
+  text = sweep_sections.recalibration_moves(None, blocks)
+  rows = [row for row in text.splitlines() if row.startswith('| untuned')]
+  # Only plp recorded them; at its selected epochs (2, 3) 62 -> 60, 66 -> 61.
+  assert len(rows) == 1
+  assert rows[0].startswith('| untuned_sgd, plp | exploratory | 2 |')
+  assert (
+    '| 64.00 ± 2.83 | 60.50 ± 0.71 | -3.50 ± 2.12 (-2.00, -5.00) |' in (rows[0])
+  )
+  assert sweep_sections.recalibration_moves(None, {}) == ''
+  only_plain = {'untuned_sgd': {'runs': {'sgd': sgd}}}
+  assert sweep_sections.recalibration_moves(None, only_plain) == ''
 
 
 def test_each_estimator_says_which_effect_its_spread_could_detect():

@@ -240,6 +240,8 @@ STUDY = Study(
   sections=(
     sweep_sections.headline,
     sweep_sections.second_confirmation,
+    sweep_sections.untuned_secondary,
+    sweep_sections.recalibration_moves,
     sections.arms,
     sweep_sections.sweep,
     sections.differences,
