@@ -211,7 +211,6 @@ def soak(
     run_to_end(argv, env, timeout)
     record['equal'].append(reproducible_results(workdir) == reference)
     record['rounds'] += 1
-  record['capped'] = len(record['kills']) < kills
   return record
 
 
@@ -243,7 +242,7 @@ def markdown(record, argv):
         f'{len(kills)} kills of the {record["asked"]} asked**: too many drawn '
         'moments came after the rerun had finished.'
       ]
-      if record.get('capped')
+      if len(kills) < record['asked']
       else []
     ),
     '',
