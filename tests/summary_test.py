@@ -112,6 +112,15 @@ def test_paired_p_value_of_constant_differences():
   )
 
 
+def test_a_p_value_too_small_for_3_decimals_says_so():
+  def shown(p):
+    return tables.p_value({'paired_t_test_p': p})
+
+  assert [shown(p) for p in (None, 0.0, 0.0004, 0.0005, 0.0123)] == [
+    'n/a', '< 0.001', '< 0.001', '0.001', '0.012',
+  ]  # fmt: skip
+
+
 def test_table_has_a_column_per_kind():
   runs = {
     'sgd': {0: records([0.5, 0.4], [0.5, 0.45])},

@@ -54,8 +54,11 @@ def pct(stats, sign=False):
 
 
 def p_value(stats):
+  """p to 3 decimals, or '< 0.001' where 3 decimals would round it to 0."""
   p = stats['paired_t_test_p']
-  return 'n/a' if p is None else f'{p:.3f}'
+  if p is None:
+    return 'n/a'
+  return '< 0.001' if p < 0.0005 else f'{p:.3f}'
 
 
 def per_seed(stats):
