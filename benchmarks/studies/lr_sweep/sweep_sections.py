@@ -242,7 +242,7 @@ def selected_top5(records):
 
 def last_top1(records):
   """Test top-1 error at the last epoch (no selection)."""
-  return records[-1]['top1_error']
+  return summary.pick(records, 'final', 'top1_error')
 
 
 def last_three_top1(records):
@@ -259,7 +259,7 @@ ESTIMATORS = (
   ('top-1, BatchNorm recalibrated, at the selected epoch', 'exploratory',
    selected_recalibrated_top1),
   ('top-1, BatchNorm recalibrated, selected by its validation', 'exploratory',
-   lambda r: summary.pick(recalibrated(r), 'selected', 'top1_error')),
+   lambda r: selected_top1(recalibrated(r))),
 )  # fmt: skip
 
 # PLP at SGD's rate at width 1/16: its stated secondaries are the selected
@@ -346,10 +346,10 @@ def recalibration_moves(study, blocks):
   rows = []
   for name, block in blocks.items():
     for arm, runs in block['runs'].items():
-      runs = recalibrated_runs(runs)
-      if runs:
-        plain = {s: selected_top1(r) for s, r in runs.items()}
-        moved = {s: selected_recalibrated_top1(r) for s, r in runs.items()}
+      recorded = recalibrated_runs(runs)
+      if recorded:
+        plain = {s: selected_top1(r) for s, r in recorded.items()}
+        moved = {s: selected_recalibrated_top1(r) for s, r in recorded.items()}
         rows.append(estimator_row(
           f'{name}, {arm}', 'exploratory', float, plain, moved
         ))  # fmt: skip
