@@ -21,8 +21,8 @@ from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from benchmarks import tasks
 from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import launcher
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
@@ -63,17 +63,23 @@ def parse_flags(argv):
 def main(argv):
   del argv
   results = launcher.launch_with_options(
-    lambda: experiment.train_and_evaluate(_CONFIG.value, _WORKDIR.value),
+    lambda: tasks.train_and_evaluate(_CONFIG.value, _WORKDIR.value),
     {name: flag.value for name, flag in _PROCESS_OPTIONS.items()},
   )
-  if distributed.is_writer():
-    print(tables.format_table(results))
-    plots.plot_curves(_WORKDIR.value, results)
-    plots.plot_trajectory(_WORKDIR.value, results)
-    print(
-      f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
-      '(with trajectory probes) trajectory.png beside it'
-    )
+  if not distributed.is_writer():
+    return
+  if _CONFIG.value.get('task') == 'shakespeare':
+    print(tables.format_loss_table(results))
+    plots.plot_loss_curves(_WORKDIR.value, results)
+    print(f'results: {_WORKDIR.value}/results.json; plot: curves.png beside it')
+    return
+  print(tables.format_table(results))
+  plots.plot_curves(_WORKDIR.value, results)
+  plots.plot_trajectory(_WORKDIR.value, results)
+  print(
+    f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
+    '(with trajectory probes) trajectory.png beside it'
+  )
 
 
 if __name__ == '__main__':

@@ -8,7 +8,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Lowest first; a module belongs to the layer of its longest matching prefix.
 LAYERS = (
   ('optax_plp',),
-  ('benchmarks.cifar100',),
+  ('benchmarks.cifar100', 'benchmarks.shakespeare', 'benchmarks.tasks'),
   ('benchmarks.reporting',),
   ('benchmarks.main', 'benchmarks.studies'),
   (

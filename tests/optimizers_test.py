@@ -11,10 +11,12 @@ import optax
 import pytest
 
 from benchmarks import studies
+from benchmarks import tasks
 from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100.configs import paper_protocol
 from benchmarks.cifar100.configs import reference_recipe
+from benchmarks.shakespeare import train as shakespeare
 import optax_plp
 
 # torch.optim.lr_scheduler.CyclicLR(base_lr=0.001, max_lr=0.002,
@@ -177,11 +179,17 @@ def has_plp_state(state):
 
 
 def check_every_arm_builds(config):
-  config_checks.validate_config(config)
-  for name, arm in optimizers.ARMS.items():
-    tx = optimizers.arm_optimizer(name, config, 312)
+  """Every arm of the config's task builds; only PLP's arms hold PLP."""
+  task = tasks.task_of(config)
+  task.validate_config(config)
+  predicting = {n for n, arm in optimizers.ARMS.items() if arm.rule}
+  arms = optimizers.ARMS
+  if task is shakespeare.TASK:
+    arms, predicting = shakespeare.ARMS, {'adamw_plp'}
+  for name in arms:
+    tx = task.arm_optimizer(name, config, {'steps_per_epoch': 312})
     state = jax.eval_shape(tx.init, {'w': jnp.ones(3)})
-    assert has_plp_state(state) == (arm.rule is not None), name
+    assert has_plp_state(state) == (name in predicting), name
 
 
 def test_the_configs_folder_holds_single_run_configs_only():

@@ -248,8 +248,10 @@ def test_committed_tables_regenerate_byte_identical(tmp_path):
 
 
 def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
-  assert studies.names() == ['lr_sweep', 'paper_protocol', 'recipe_ablations']
-  with pytest.raises(ValueError, match="allowed: \\['lr_sweep'"):
+  assert studies.names() == [
+    'adamw_peers', 'lr_sweep', 'paper_protocol', 'recipe_ablations',
+  ]
+  with pytest.raises(ValueError, match="allowed: \\['adamw_peers'"):
     studies.load('sci_rep')
   with pytest.raises(ValueError, match="job is 'nope'"):
     studies.job_config(studies.load('lr_sweep'), 'nope')

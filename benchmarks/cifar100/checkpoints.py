@@ -21,6 +21,7 @@ FIELDS_FREE_ON_RESUME = (
   'on_divergence',
   'evaluate_one_step_later',
   'batch_norm_recalibration_batches',
+  'data_dir',
 )
 
 # Config fields added after checkpoints had been made, each with the value
@@ -88,8 +89,9 @@ def restore(manager, model, optimizer, config):
       f'{error}). Older checkpoints kept: {older or "none"}. Delete {where} '
       'to resume from the previous one, or use a new --workdir.'
     ) from error
-  saved = {**FIELDS_ADDED_SINCE, **restored['config']}
   wanted = training_fields(config)
+  added = {k: v for k, v in FIELDS_ADDED_SINCE.items() if k in wanted}
+  saved = {**added, **restored['config']}
   if saved != wanted:
     changed = sorted(
       k for k in saved.keys() | wanted.keys() if saved.get(k) != wanted.get(k)

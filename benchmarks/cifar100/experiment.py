@@ -7,6 +7,7 @@ resumes from the latest checkpoint, to the same numbers) and writes
 ``results.json`` and the plots (see `results_io` and `plots`).
 """
 
+from collections.abc import Callable
 import contextlib
 import functools
 import logging as std_logging
@@ -175,6 +176,11 @@ def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
   model, optimizer = model_and_optimizer(
     config, arm, seed, steps_per_epoch, mesh
   )
+  return resume_run(config, arm, seed, model, optimizer, workdir)
+
+
+def resume_run(config, arm, seed, model, optimizer, workdir):
+  """A run of a fresh model and optimizer, restored if checkpointed."""
   # The checkpoint manager's first barrier is a collective.
   distributed.arrive_together(f'start of {arm}, seed {seed}')
   manager = checkpoints.checkpoint_manager(workdir, arm, seed)
@@ -277,22 +283,22 @@ def recalibrated_record(run, data, config):
   return evaluation_record(model, data, config)
 
 
-def publish(workdir, config, runs, data):
+def publish(workdir, config, runs, data, task):
   """The results so far; process 0 writes them to `workdir`.
 
   The other processes of a multi-process run hold the same results.
   """
-  results = results_io.collect_results(config, runs, data.sizes)
+  results = task.collect_results(config, runs, data.sizes)
   if distributed.is_writer():
     results_io.write_results(workdir, results)
   return results
 
 
-def train_run(run, records, data, config, workdir, runs):
+def train_run(run, records, data, config, workdir, runs, task):
   """Trains `run` from its restored `records` to the config's last epoch."""
   for epoch in range(len(records) + 1, config.epochs + 1):
     try:
-      record = train_epoch_record(run, epoch, data, config)
+      record = task.train_epoch_record(run, epoch, data, config)
     except NonFiniteLossError as error:
       if config.on_divergence == 'record':
         # A sweep goes on: the run ends here, marked, and is not saved, so
@@ -300,35 +306,44 @@ def train_run(run, records, data, config, workdir, runs):
         records.append({'epoch': epoch, 'diverged': True})
         logging.warning('%s Recorded as diverged; going on.', error)
         break
-      publish(workdir, config, runs, data)
+      publish(workdir, config, runs, data, task)
       raise NonFiniteLossError(
         f'{error} Finished epochs are saved in {workdir}.'
       ) from error
     records.append(record)
     logging.info(
-      '%s seed %d epoch %d/%d: train loss %.3f, test top-1 error %.2f%%, '
-      '%.0f images/s',
-      run.arm, run.seed, epoch, config.epochs, record['train_loss'],
-      100 * record['top1_error'], record['images_per_second'],
+      '%s seed %d epoch %d/%d: %s', run.arm, run.seed, epoch, config.epochs,
+      task.describe(record),
     )  # fmt: skip
     checkpoints.save(
       run.manager, epoch, run.model, run.optimizer, records, config
     )
-    publish(workdir, config, runs, data)
+    publish(workdir, config, runs, data, task)
   run.manager.close()
 
 
-def train_and_evaluate(config, workdir):
+def describe(record):
+  """An epoch's log line: its training loss, test error and speed."""
+  return (
+    f'train loss {record["train_loss"]:.3f}, test top-1 error '
+    f'{100 * record["top1_error"]:.2f}%, '
+    f'{record["images_per_second"]:.0f} images/s'
+  )
+
+
+def train_and_evaluate(config, workdir, task=None):
   """Trains every arm and seed of `config`; returns the results dict.
 
-  The workdir is locked for the whole run (by process 0 of several): a
-  second run there is refused (`workdir_lock`).
+  `task` (a `Task`; CIFAR-100's by default) supplies the data, models,
+  training and metrics. The workdir is locked for the whole run (by process
+  0 of several): a second run there is refused (`workdir_lock`).
   """
-  config_checks.validate_config(config)
+  task = task or CIFAR100
+  task.validate_config(config)
   writer = distributed.is_writer()  # process 0 holds the lock for all
   with workdir_lock.held(workdir) if writer else contextlib.nullcontext():
     check_no_run_dropped(config, workdir)
-    return train_all(config, workdir)
+    return train_all(config, workdir, task)
 
 
 def check_no_run_dropped(config, workdir):
@@ -345,21 +360,57 @@ def check_no_run_dropped(config, workdir):
     )
 
 
-def train_all(config, workdir):
+def train_all(config, workdir, task):
   """`train_and_evaluate` once the workdir is this process's."""
   mesh = distributed.data_mesh(
     jax.devices()[: config_checks.num_devices(config)]
   )
-  data = load_data(config, mesh)
-  steps_per_epoch = data.sizes['steps_per_epoch']
+  data = task.load_data(config, mesh)
   for arm in config.arms:  # Fail on a bad optimizer before training any arm.
-    optimizers.arm_optimizer(arm, config, steps_per_epoch)
+    task.arm_optimizer(arm, config, data.sizes)
   runs = {arm: {} for arm in config.arms}
   for seed in config.seeds:
     for arm in config.arms:
-      run, records = start_run(
-        config, arm, seed, steps_per_epoch, mesh, workdir
-      )
+      model, optimizer = task.model_and_optimizer(config, arm, seed, data, mesh)
+      run, records = resume_run(config, arm, seed, model, optimizer, workdir)
       runs[arm][seed] = records
-      train_run(run, records, data, config, workdir, runs)
-  return publish(workdir, config, runs, data)
+      train_run(run, records, data, config, workdir, runs, task)
+  return publish(workdir, config, runs, data, task)
+
+
+class Task(NamedTuple):
+  """What a task supplies to the harness: its data, models and metrics.
+
+  Attributes:
+    validate_config: raises `ConfigError` naming a bad field of a config.
+    load_data: (config, mesh) -> the splits on the devices, with `.sizes`.
+    arm_optimizer: (arm, config, data sizes) -> the arm's optax optimizer.
+    model_and_optimizer: (config, arm, seed, data, mesh) -> a fresh model
+      and `nnx.Optimizer`, the same initialisation for every arm of a seed.
+    train_epoch_record: (run, epoch, data, config) -> the epoch's record.
+    collect_results: (config, runs, data sizes) -> what results.json holds.
+    describe: an epoch's record -> its log line.
+  """
+
+  validate_config: Callable
+  load_data: Callable
+  arm_optimizer: Callable
+  model_and_optimizer: Callable
+  train_epoch_record: Callable
+  collect_results: Callable
+  describe: Callable
+
+
+CIFAR100 = Task(
+  validate_config=config_checks.validate_config,
+  load_data=load_data,
+  arm_optimizer=lambda arm, config, sizes: optimizers.arm_optimizer(
+    arm, config, sizes['steps_per_epoch']
+  ),
+  model_and_optimizer=lambda config, arm, seed, data, mesh: model_and_optimizer(
+    config, arm, seed, data.sizes['steps_per_epoch'], mesh
+  ),
+  train_epoch_record=train_epoch_record,
+  collect_results=results_io.collect_results,
+  describe=describe,
+)

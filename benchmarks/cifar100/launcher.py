@@ -18,12 +18,14 @@ from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import workdir_lock
+from benchmarks.shakespeare import input_pipeline as shakespeare_corpus
 
 EXPECTED_ERRORS = (
   config_checks.ConfigError,
   checkpoints.CheckpointError,
   experiment.NonFiniteLossError,
   input_pipeline.DatasetUnavailableError,
+  shakespeare_corpus.CorpusError,
   workdir_lock.WorkdirError,
   OSError,  # a full disk or a lost directory while writing results
 )

@@ -128,17 +128,20 @@ def reproducible(results):
   }
 
 
-def collect_results(config, runs, data_sizes):
-  """What results.json holds: the config, the data, every run, the summary."""
+def cifar100_summary(runs, arms, epochs):
+  return summary.summarize(runs, arms, epochs, optimizers.CONTROLS)
+
+
+def collect_results(config, runs, data_sizes, summarize=cifar100_summary):
+  """What results.json holds: the config, the data, every run, the summary
+  (`summarize(runs, arms, epochs)`, CIFAR-100's by default)."""
   return {
     'config': config.to_dict(),
     'data': data_sizes,
     'runs': {
       arm: {str(s): h for s, h in seeds.items()} for arm, seeds in runs.items()
     },
-    'summary': summary.summarize(
-      runs, list(config.arms), config.epochs, optimizers.CONTROLS
-    ),
+    'summary': summarize(runs, list(config.arms), config.epochs),
   }
 
 

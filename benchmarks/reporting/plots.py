@@ -52,6 +52,38 @@ def plot_curves(workdir, results):
   )
 
 
+def plot_loss_curves(workdir, results):
+  """The language model's validation and train loss against the step,
+  mean and range over seeds."""
+  plt = pyplot()
+  figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  for arm, seeds in results['runs'].items():
+    runs = [r for r in map(summary.trained, seeds.values()) if r]
+    length = min((len(r) for r in runs), default=0)
+    if not length:
+      continue
+    steps = [e['step'] for e in runs[0][:length]]
+    for axis, metric in zip(axes, ('val_loss', 'train_loss'), strict=True):
+      values = np.array([[e[metric] for e in r[:length]] for r in runs])
+      (line,) = axis.plot(steps, values.mean(axis=0), label=arm)
+      axis.fill_between(
+        steps, values.min(axis=0), values.max(axis=0),
+        color=line.get_color(), alpha=0.2,
+      )  # fmt: skip
+  axes[0].set(xlabel='step', ylabel='validation loss (nats/char)')
+  axes[1].set(xlabel='step', ylabel='train loss (nats/char)')
+  for axis in axes:
+    axis.grid(alpha=0.3)
+    if axis.get_legend_handles_labels()[0]:
+      axis.legend()
+  figure.suptitle('Shakespeare, character GPT: mean and range over seeds')
+  figure.tight_layout()
+  path = os.path.join(workdir, 'curves.png')
+  figure.savefig(path, dpi=110)
+  plt.close(figure)
+  return path
+
+
 def plot_arm(axes, arm, runs):
   """One arm's mean curves and their range over seeds; returns its colour."""
   length = min(len(r) for r in runs)

@@ -2,6 +2,7 @@
 
 import ml_collections
 import numpy as np
+import tabulate
 
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import results_io
@@ -45,6 +46,29 @@ def format_table(results):
       'selected: test errors at the epoch of lowest validation top-1 error'
     )
   return '\n'.join(lines)
+
+
+def format_loss_table(results):
+  """The language model's side-by-side table: final losses in nats/char."""
+  rows = []
+  for name, entry in results['summary'].items():
+    cells = [
+      f'{entry[m]["mean"]:+.4f} ± {entry[m]["std"]:.4f}'
+      if ' - ' in name
+      else f'{entry[m]["mean"]:.4f} ± {entry[m]["std"]:.4f}'
+      for m in ('final_val_loss', 'final_test_loss')
+    ]
+    rate = entry.get('tokens_per_second')
+    rows.append([name, *cells, f'{rate["mean"]:.0f}' if rate else ''])
+  seeds = max(len(e['seeds']) for e in results['summary'].values())
+  return (
+    tabulate.tabulate(
+      rows, ['arm', 'validation loss', 'test loss', 'tokens/s'],
+      disable_numparse=True,
+    )
+    + f'\nnats per character at the end, mean ± std over {seeds} seed(s) '
+    '(a difference: paired by seed), on every window of each split'
+  )  # fmt: skip
 
 
 def pct(stats, sign=False):

@@ -56,6 +56,7 @@ class Study:
     borrowed: job -> the committed runs of another study's job it reuses.
     settings: what the study's own sections read, as its own typed
       settings (pools, ablations, sweeps, ...).
+    results_root: the folder of its task's committed reports.
   """
 
   name: str
@@ -69,6 +70,7 @@ class Study:
   arm_blocks: tuple[str, ...] | None = None
   borrowed: Mapping[str, 'Borrowed'] = dataclasses.field(default_factory=dict)
   settings: Any = None
+  results_root: str = RESULTS_ROOT
 
   @property
   def report_blocks(self):
@@ -77,7 +79,7 @@ class Study:
   @property
   def out(self):
     """Where its report and copied runs are committed."""
-    return os.path.join(RESULTS_ROOT, self.name)
+    return os.path.join(self.results_root, self.name)
 
 
 @dataclasses.dataclass(frozen=True)

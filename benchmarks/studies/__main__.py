@@ -5,7 +5,7 @@ import argparse
 from absl import logging
 
 from benchmarks import studies
-from benchmarks.cifar100 import experiment
+from benchmarks import tasks
 from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.studies import report
@@ -17,7 +17,7 @@ def run(study, workroot, jobs, seeds):
     workdir = studies.run_directory(workroot, job, seed)
     logging.info('== %s seed %d -> %s', job, seed, workdir)
     try:
-      experiment.train_and_evaluate(config, workdir)
+      tasks.train_and_evaluate(config, workdir)
     except workdir_lock.WorkdirInUseError as error:
       # Another worker trains it: this one goes on with the next run.
       logging.warning('== %s seed %d skipped: %s', job, seed, error)

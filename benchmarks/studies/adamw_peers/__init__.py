@@ -1,0 +1,57 @@
+"""Does PLP help AdamW train a transformer? Tuned, with lookahead and
+schedule-free AdamW beside it.
+
+nanoGPT's character-level Shakespeare model at its CPU setting
+(`benchmarks/shakespeare/configs/gpt_cpu.py`: 4 layers, 4 heads, width 128,
+context 64, batch 12, 2,000 steps, warm-up 100, cosine decay to a tenth of
+the peak, β2 0.99, weight decay 0.1, dropout 0), four arms: `adamw`,
+`adamw_plp`, `adamw_lookahead` (sync period 5, slow step 0.5, evaluated at
+its slow weights) and `schedule_free_adamw` (its warm-up, no decay,
+evaluated at its averaged weights). Each grid point is one job training all
+four arms at that peak rate on the selection seeds 0-2; a run whose loss
+turns non-finite is recorded as diverged and counts as an infinite loss.
+
+The study grows in stages, each fixed by the choices entered below once the
+stage before has all its runs, by the rule REPORT.md states (each arm's rate
+of lowest mean final validation loss over seeds 0-2, ties to the smaller):
+the factor-2 grid `GRID` (widened by a factor 2 past an edge where an arm's
+best is on it); √2 points around each arm's best (`GRID_BEST`); then the
+confirmation on fresh seeds at the rates chosen among all points
+(`CHOSEN`), its headline test stated in REPORT.md before its runs.
+"""
+
+from benchmarks.shakespeare.configs import gpt_cpu
+from benchmarks.studies import Study
+
+ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
+SEEDS = (0, 1, 2)
+GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
+# Arm -> its best grid point by the rule, entered once the grid has run.
+GRID_BEST = {}
+# Arm -> its rate re-chosen among its grid and √2 points: the confirmation's.
+CHOSEN = {}
+
+
+def base_config():
+  config = gpt_cpu.get_config()
+  config.arms = ARMS
+  config.on_divergence = 'record'
+  config.progress = False
+  return config
+
+
+def point_name(rate):
+  return f'lr_{rate:g}'
+
+
+JOBS = {
+  point_name(rate): {'learning_rate': rate, 'seeds': SEEDS} for rate in GRID
+}
+
+STUDY = Study(
+  name='adamw_peers',
+  base_config=base_config,
+  jobs=JOBS,
+  sections=(),
+  results_root='benchmarks/results/shakespeare',
+)
