@@ -1,0 +1,184 @@
+"""The language model's arms, training, records and resume (a made corpus)."""
+
+import json
+import math
+import re
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from benchmarks import tasks
+from benchmarks.cifar100 import config_checks
+from benchmarks.cifar100 import results_io
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
+from benchmarks.shakespeare import train
+from tests.shakespeare.conftest import tiny_config
+
+
+def quadratic_grads(params):
+  return jax.tree.map(lambda p: p - 1.0, params)
+
+
+def test_lookahead_on_params_walks_optax_lookaheads_path():
+  fast_optimizer = optax.adam(0.1)
+  ours = train.lookahead_on_params(fast_optimizer, 5, 0.5)
+  theirs = optax.lookahead(fast_optimizer, 5, 0.5)
+  params = {'w': jnp.array([0.0, 3.0])}
+  both = optax.LookaheadParams.init_synced(params)
+  state, their_state = ours.init(params), theirs.init(both)
+  for _ in range(12):
+    updates, state = ours.update(quadratic_grads(params), state, params)
+    params = optax.apply_updates(params, updates)
+    updates, their_state = theirs.update(
+      quadratic_grads(both.fast), their_state, both
+    )
+    both = optax.apply_updates(both, updates)
+    np.testing.assert_array_equal(params['w'], both.fast['w'])
+    np.testing.assert_array_equal(state.slow['w'], both.slow['w'])
+
+
+def test_each_arm_is_evaluated_at_its_own_weights():
+  config = tiny_config('unused')
+  params = {'w': jnp.array([0.0, 3.0])}
+  for arm in train.ARMS:
+    tx = train.arm_optimizer(arm, config)
+    state = tx.init(params)
+    moved = params
+    for _ in range(7):
+      updates, state = tx.update(quadratic_grads(moved), state, moved)
+      moved = optax.apply_updates(moved, updates)
+    got = train.evaluation_params(arm, state, moved)
+    if arm == 'adamw_lookahead':
+      want = state.slow
+    elif arm == 'schedule_free_adamw':
+      want = optax.contrib.schedule_free_eval_params(state[1], moved)
+    else:
+      want = moved
+    np.testing.assert_array_equal(got['w'], want['w'])
+    if arm in ('adamw_lookahead', 'schedule_free_adamw'):
+      assert not np.array_equal(got['w'], moved['w'])
+
+
+def test_the_schedule_warms_up_then_decays_to_a_tenth():
+  config = tiny_config('unused', learning_rate=0.01)
+  schedule = train.learning_rate(config)
+  total = config.epochs * config.steps_per_epoch
+  assert float(schedule(0)) == 0.0
+  assert float(schedule(config.warmup_steps)) == pytest.approx(0.01)
+  assert float(schedule(total)) == pytest.approx(0.001)
+
+
+def test_a_run_trains_every_arm_and_records_its_losses(uninterrupted, tmp_path):
+  workdir, results = uninterrupted
+  assert json.loads((workdir / 'results.json').read_text()) == json.loads(
+    json.dumps(results)
+  )
+  assert set(results['runs']) == set(train.ARMS)
+  config = results['config']
+  for seeds in results['runs'].values():
+    records = seeds['0']
+    assert [r['step'] for r in records] == [4, 8, 12]
+    for record in records:
+      assert math.isfinite(record['val_loss']) and record['val_loss'] > 0
+      assert -1 <= record['path_cosine'] <= 1
+    assert set(records[-1]) - set(records[0]) == {
+      'final_val_loss', 'final_test_loss'
+    }  # fmt: skip
+    assert records[-1]['train_loss'] < math.log(results['data']['vocabulary'])
+  summary = results['summary']
+  for arm in train.ARMS[1:]:
+    difference = summary[f'{arm} - adamw']['final_test_loss']
+    assert difference['mean'] == pytest.approx(
+      summary[arm]['final_test_loss']['mean']
+      - summary['adamw']['final_test_loss']['mean']
+    )
+  assert 'adamw_plp - schedule_free_adamw' in summary
+  assert config['task'] == 'shakespeare'
+  assert 'adamw_plp - adamw' in tables.format_loss_table(results)
+  assert plots.plot_loss_curves(tmp_path, results)
+  assert (tmp_path / 'curves.png').stat().st_size > 10_000
+
+
+def test_arms_share_initialisation_and_batches(corpus, tmp_path):
+  # Before PLP's first prediction (its third step), adamw_plp is adamw.
+  first = {}
+  for arm in ('adamw', 'adamw_plp'):
+    config = tiny_config(
+      corpus, arms=(arm,), epochs=1, steps_per_epoch=2, warmup_steps=1
+    )
+    results = tasks.train_and_evaluate(config, str(tmp_path / arm))
+    first[arm] = results['runs'][arm]['0'][0]
+  for key in ('train_loss', 'val_loss', 'final_test_loss'):
+    assert first['adamw'][key] == first['adamw_plp'][key]
+
+
+def test_a_killed_run_resumes_to_the_same_records(
+  uninterrupted, corpus, tmp_path, monkeypatch
+):
+  _, want = uninterrupted
+  real_train_epoch = train.train_epoch
+  calls = []
+
+  def killed_in_interval_three(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+      raise KeyboardInterrupt
+    return real_train_epoch(*args, **kwargs)
+
+  config = tiny_config(corpus, arms=train.ARMS)
+  monkeypatch.setattr(train, 'train_epoch', killed_in_interval_three)
+  with pytest.raises(KeyboardInterrupt):
+    tasks.train_and_evaluate(config, str(tmp_path))
+  partial = json.loads((tmp_path / 'results.json').read_text())
+  assert len(partial['runs']['adamw']['0']) == 2
+  monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
+  got = tasks.train_and_evaluate(config, str(tmp_path))
+  assert reproducible(got) == reproducible(want)
+
+
+def reproducible(results):
+  """Every record of every run without its speed and wall time."""
+  return {
+    arm: {
+      seed: [
+        {
+          k: v
+          for k, v in r.items()
+          if k not in ('tokens_per_second', 'wall_seconds')
+        }
+        for r in records
+      ]
+      for seed, records in seeds.items()
+    }
+    for arm, seeds in results['runs'].items()
+  }
+
+
+@pytest.mark.parametrize(
+  'field,value,message',
+  [
+    ('arms', ('sgd',), "config.arms is ('sgd',)"),
+    ('width', 17, 'a multiple of config.heads'),
+    ('warmup_steps', 12, 'an int in [0, 12)'),
+    ('eval_windows', -1, 'an int >= 0'),
+    ('task', 'imagenet', "config.task is 'imagenet'"),
+  ],
+)
+def test_a_bad_field_is_named_before_anything_trains(
+  corpus, tmp_path, field, value, message
+):
+  config = tiny_config(corpus, **{field: value})
+  with pytest.raises(config_checks.ConfigError, match=re.escape(message)):
+    tasks.train_and_evaluate(config, str(tmp_path))
+  assert not (tmp_path / 'results.json').exists()
+
+
+def test_results_io_keeps_the_language_models_records(uninterrupted):
+  workdir, results = uninterrupted
+  assert results_io.held_runs(str(workdir)) == [
+    (arm, '0') for arm in results['runs']
+  ]
