@@ -249,7 +249,10 @@ def test_committed_tables_regenerate_byte_identical(tmp_path):
 
 def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
   assert studies.names() == [
-    'adamw_peers', 'lr_sweep', 'paper_protocol', 'recipe_ablations',
+    'adamw_peers',
+    'lr_sweep',
+    'paper_protocol',
+    'recipe_ablations',
   ]
   with pytest.raises(ValueError, match="allowed: \\['adamw_peers'"):
     studies.load('sci_rep')

@@ -87,10 +87,8 @@ def with_summary(results):
   arms = [a for a in results['config']['arms'] if a in runs]
   arms += [a for a in runs if a not in arms]
   epochs = results['config']['epochs']
-  return {
-    **results,
-    'summary': summary.summarize(runs, arms, epochs, optimizers.CONTROLS),
-  }
+  summarize = SUMMARIES[results['config'].get('task', 'cifar100')]
+  return {**results, 'summary': summarize(runs, arms, epochs)}
 
 
 def copy_results(source, destination):
@@ -132,9 +130,17 @@ def cifar100_summary(runs, arms, epochs):
   return summary.summarize(runs, arms, epochs, optimizers.CONTROLS)
 
 
-def collect_results(config, runs, data_sizes, summarize=cifar100_summary):
+# Each task's `summarize(runs, arms, epochs)`, by the config's task.
+SUMMARIES = {
+  'cifar100': cifar100_summary,
+  'shakespeare': summary.summarize_losses,
+}
+
+
+def collect_results(config, runs, data_sizes):
   """What results.json holds: the config, the data, every run, the summary
-  (`summarize(runs, arms, epochs)`, CIFAR-100's by default)."""
+  (its task's, `SUMMARIES`)."""
+  summarize = SUMMARIES[config.get('task', 'cifar100')]
   return {
     'config': config.to_dict(),
     'data': data_sizes,

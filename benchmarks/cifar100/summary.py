@@ -207,3 +207,47 @@ def summarize(runs, arms, epochs, controls):
         finished(runs, arm, epochs), finished(runs, control, epochs), kinds
       )
   return summary
+
+
+# The language model's arms, its (arm, control) pairs beyond each arm against
+# the first (adamw_plp against each peer), and its metrics: the loss at the
+# end of the budget on every window of the held-out splits.
+LANGUAGE_MODEL_ARMS = (
+  'adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw',
+)  # fmt: skip
+LANGUAGE_MODEL_CONTROLS = tuple(
+  ('adamw_plp', peer) for peer in LANGUAGE_MODEL_ARMS[2:]
+)
+LOSS_METRICS = ('final_val_loss', 'final_test_loss')
+
+
+def loss_summary(done):
+  """One arm's final losses over seeds, and its mean loss curves."""
+  done = dict(sorted(done.items()))
+  entry = {'seeds': list(done)}
+  for metric in LOSS_METRICS:
+    entry[metric] = mean_std([r[-1][metric] for r in done.values()])
+  for metric in ('val_loss', 'test_loss'):
+    curves = np.array([[r[metric] for r in h] for h in done.values()])
+    entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
+  rates = [
+    np.median([r['tokens_per_second'] for r in h]) for h in done.values()
+  ]
+  entry['tokens_per_second'] = mean_std(rates)
+  return entry
+
+
+def summarize_losses(runs, arms, epochs):
+  """The language model's `summarize`: final losses, paired differences."""
+  done = {arm: finished(runs, arm, epochs) for arm in arms}
+  result = {arm: loss_summary(d) for arm, d in done.items() if d}
+  for arm, control in comparisons(list(arms), LANGUAGE_MODEL_CONTROLS):
+    if arm in result and control in result:
+      seeds = sorted(set(done[arm]) & set(done[control]))
+      result[f'{arm} - {control}'] = {'seeds': seeds} | {
+        m: difference_stats(
+          [done[arm][s][-1][m] - done[control][s][-1][m] for s in seeds]
+        )
+        for m in LOSS_METRICS
+      }
+  return result

@@ -23,7 +23,6 @@ from typing import NamedTuple
 from flax import nnx
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 
 from benchmarks.cifar100 import config_checks
@@ -36,13 +35,7 @@ from benchmarks.shakespeare import input_pipeline
 from benchmarks.shakespeare import models
 import optax_plp
 
-ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
-# (arm, control) pairs the summary compares beyond each arm against the first.
-CONTROLS = tuple(
-  (arm, peer) for arm in ARMS[1:2] for peer in ARMS[2:]
-)  # adamw_plp against each peer
-# The end of the budget, evaluated on every window of the held-out splits.
-METRICS = ('final_val_loss', 'final_test_loss')
+ARMS = summary.LANGUAGE_MODEL_ARMS
 
 
 def learning_rate(config):
@@ -336,38 +329,6 @@ def describe(record):
   )
 
 
-def arm_summary(done):
-  """Final validation and test loss over the seeds, and the mean curves."""
-  done = dict(sorted(done.items()))
-  entry = {'seeds': list(done)}
-  for metric in METRICS:
-    entry[metric] = summary.mean_std([r[-1][metric] for r in done.values()])
-  for metric in ('val_loss', 'test_loss'):
-    curves = np.array([[r[metric] for r in h] for h in done.values()])
-    entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
-  rates = [
-    np.median([r['tokens_per_second'] for r in h]) for h in done.values()
-  ]
-  entry['tokens_per_second'] = summary.mean_std(rates)
-  return entry
-
-
-def summarize(runs, arms, epochs):
-  """Per arm: final losses over seeds; per comparison: paired differences."""
-  finished = {arm: summary.finished(runs, arm, epochs) for arm in arms}
-  result = {arm: arm_summary(done) for arm, done in finished.items() if done}
-  for arm, control in summary.comparisons(list(arms), CONTROLS):
-    if arm in result and control in result:
-      seeds = sorted(set(finished[arm]) & set(finished[control]))
-      result[f'{arm} - {control}'] = {'seeds': seeds} | {
-        m: summary.difference_stats(
-          [finished[arm][s][-1][m] - finished[control][s][-1][m] for s in seeds]
-        )
-        for m in METRICS
-      }
-  return result
-
-
 def validate_config(config):
   """Raises `ConfigError` for a bad field, before anything is trained."""
   reject = functools.partial(config_checks.fail, config)
@@ -413,8 +374,6 @@ TASK = experiment.Task(
   arm_optimizer=arm_optimizer,
   model_and_optimizer=model_and_optimizer,
   train_epoch_record=train_epoch_record,
-  collect_results=functools.partial(
-    results_io.collect_results, summarize=summarize
-  ),
+  collect_results=results_io.collect_results,
   describe=describe,
 )

@@ -20,8 +20,11 @@ confirmation on fresh seeds at the rates chosen among all points
 (`CHOSEN`), its headline test stated in REPORT.md before its runs.
 """
 
+import dataclasses
+
 from benchmarks.shakespeare.configs import gpt_cpu
 from benchmarks.studies import Study
+from benchmarks.studies.adamw_peers import loss_sections
 
 ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
 SEEDS = (0, 1, 2)
@@ -48,10 +51,20 @@ JOBS = {
   point_name(rate): {'learning_rate': rate, 'seeds': SEEDS} for rate in GRID
 }
 
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """What the study's sections read."""
+
+  seeds: tuple[int, ...]  # the sweep's (the confirmation's are fresh)
+
+
 STUDY = Study(
   name='adamw_peers',
   base_config=base_config,
   jobs=JOBS,
-  sections=(),
+  sections=(loss_sections.sweep,),
+  figures=loss_sections.sweep_figure,
   results_root='benchmarks/results/shakespeare',
+  settings=Settings(seeds=SEEDS),
 )

@@ -1,0 +1,116 @@
+"""The transformer study's report sections: the sweep and each arm's rate."""
+
+import math
+import os
+
+import numpy as np
+import tabulate
+
+from benchmarks.cifar100 import summary
+from benchmarks.reporting import plots
+
+
+def seed_losses(block, arm, seeds):
+  """Seed -> the arm's final validation loss in a block (inf: diverged)."""
+  runs = block['runs'].get(arm, {}) if block else {}
+  losses = {int(s): r[-1]['final_val_loss'] for s, r in runs.items()}
+  diverged = (block or {}).get('diverged', {}).get(arm, [])
+  losses |= {seed: math.inf for seed in diverged}
+  return {s: v for s, v in losses.items() if s in seeds}
+
+
+def sweep_points(study, blocks):
+  """Arm -> [(rate, seed -> final validation loss)], by rate."""
+  points = {arm: [] for arm in study.base_config().arms}
+  for job, overrides in study.jobs.items():
+    for arm, found in points.items():
+      losses = seed_losses(blocks.get(job), arm, overrides['seeds'])
+      found.append((overrides['learning_rate'], losses))
+  return {arm: sorted(found) for arm, found in points.items()}
+
+
+def best_rate(points, seeds):
+  """The rule: the rate of lowest mean final validation loss over `seeds`
+  (a diverged run counts as infinite), ties (to 4 decimals) to the smaller;
+  among the points run on every seed. None where there are none."""
+  complete = [
+    (round(float(np.mean([losses[s] for s in seeds])), 4), rate)
+    for rate, losses in points
+    if set(seeds) <= set(losses)
+  ]
+  return min(complete)[1] if complete else None
+
+
+def cell(losses, seeds):
+  """'mean ± std' of the seeds run, or how many diverged or have run."""
+  if any(math.isinf(v) for v in losses.values()):
+    diverged = sum(math.isinf(v) for v in losses.values())
+    return f'diverged ({diverged} of {len(seeds)})'
+  if not losses:
+    return ''
+  stats = summary.mean_std(list(losses.values()))
+  done = (
+    '' if len(losses) == len(seeds) else f' ({len(losses)} of {len(seeds)})'
+  )
+  return f'{stats["mean"]:.4f} ± {stats["std"]:.4f}{done}'
+
+
+def sweep(study, blocks):
+  """Each arm's final validation loss at every peak rate, best in bold."""
+  points = sweep_points(study, blocks)
+  seeds = study.settings.seeds
+  best = {arm: best_rate(found, seeds) for arm, found in points.items()}
+  rates = sorted({rate for found in points.values() for rate, _ in found})
+  rows = []
+  for rate in rates:
+    row = [f'{rate:g}']
+    for arm, found in points.items():
+      text = cell(dict(found)[rate], seeds)
+      row.append(f'**{text}**' if rate == best[arm] and text else text)
+    rows.append(row)
+  table = tabulate.tabulate(
+    rows, ['peak rate', *points], tablefmt='github', disable_numparse=True
+  )
+  chosen = ', '.join(f'`{arm}` {rate:g}' for arm, rate in best.items() if rate)
+  return (
+    '## The sweep\n\nFinal validation loss (nats per character at step '
+    f'2,000, every window of the validation split), mean ± std over seeds '
+    f"{', '.join(map(str, seeds))}; in bold each arm's best among the points "
+    'run on every seed, by the rule (lowest mean, ties to the smaller rate).'
+    f'\n\n{table}\n\nBest so far: {chosen or "none yet"}.\n\n'
+  )
+
+
+def sweep_figure(study, blocks, out):
+  """Final validation loss against the peak rate per arm (mean, seed range):
+  OUT/sweep.png, compact; its path."""
+  plt = plots.pyplot()
+  figure, axis = plt.subplots(figsize=(6.4, 4))
+  for arm, found in sweep_points(study, blocks).items():
+    finite = [
+      (rate, list(losses.values()))
+      for rate, losses in found
+      if losses and not any(math.isinf(v) for v in losses.values())
+    ]
+    if not finite:
+      continue
+    rates = [rate for rate, _ in finite]
+    means = [np.mean(values) for _, values in finite]
+    (line,) = axis.plot(rates, means, 'o-', label=arm)
+    axis.fill_between(
+      rates, [min(v) for _, v in finite], [max(v) for _, v in finite],
+      color=line.get_color(), alpha=0.2,
+    )  # fmt: skip
+  axis.set(
+    xscale='log', xlabel='peak learning rate',
+    ylabel='final validation loss (nats/char)',
+    title='Shakespeare GPT: the sweep (mean and range over seeds)',
+  )  # fmt: skip
+  axis.grid(alpha=0.3)
+  if axis.get_legend_handles_labels()[0]:
+    axis.legend()
+  figure.tight_layout()
+  path = os.path.join(out, 'sweep.png')
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+  return path

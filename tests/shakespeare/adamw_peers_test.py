@@ -1,0 +1,41 @@
+"""The transformer study's rule and sweep table, on hand-made blocks."""
+
+import math
+
+from benchmarks import studies
+from benchmarks.studies.adamw_peers import loss_sections
+
+
+def test_the_rule_takes_the_lowest_mean_ties_to_the_smaller_rate():
+  seeds = (0, 1, 2)
+  points = [
+    (1e-3, {0: 1.90, 1: 1.92, 2: 1.91}),  # mean 1.91
+    (2e-3, {0: 1.89, 1: 1.93, 2: 1.91}),  # mean 1.91: a tie, not chosen
+    (4e-3, {0: 1.80, 1: 1.80}),  # lowest, but not run on every seed
+    (8e-3, {0: 1.5, 1: 1.5, 2: math.inf}),  # a diverged seed: infinite
+  ]
+  assert loss_sections.best_rate(points, seeds) == 1e-3
+  assert loss_sections.best_rate(points[1:], seeds) == 2e-3
+  assert loss_sections.best_rate(points[2:3], seeds) is None
+
+
+def block(arm, losses, diverged=()):
+  runs = {
+    str(seed): [{'epoch': 20, 'final_val_loss': loss}]
+    for seed, loss in losses.items()
+  }
+  return {'runs': {arm: runs}, 'diverged': {arm: list(diverged)}}
+
+
+def test_the_sweep_table_marks_each_arms_best_and_says_what_diverged():
+  study = studies.load('adamw_peers')
+  blocks = {
+    'lr_0.001': block('adamw', {0: 1.9, 1: 1.92, 2: 1.91}),
+    'lr_0.002': block('adamw', {0: 1.88, 1: 1.89, 2: 1.9}),
+    'lr_0.016': block('adamw', {0: 1.95}, diverged=(1, 2)),
+  }
+  text = loss_sections.sweep(study, blocks)
+  assert '| 0.002       | **1.8900 ± 0.0100**' in text
+  assert '| 0.001       | 1.9100 ± 0.0100 ' in text
+  assert 'diverged (2 of 3)' in text
+  assert 'Best so far: `adamw` 0.002.' in text
