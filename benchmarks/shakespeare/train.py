@@ -84,7 +84,10 @@ def lookahead_on_params(fast_optimizer, sync_period, slow_step_size):
 
   def init(params):
     synced = optax.LookaheadParams.init_synced(params)
-    return LookaheadOnParamsState(inner.init(synced), params)
+    # The slow weights are a copy: a step that donates the parameters and
+    # the state must not be handed one buffer twice.
+    slow = jax.tree.map(jnp.copy, params)
+    return LookaheadOnParamsState(inner.init(synced), slow)
 
   def update(updates, state, params):
     both = optax.LookaheadParams(fast=params, slow=state.slow)
