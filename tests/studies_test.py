@@ -358,3 +358,29 @@ def test_a_studys_fields_name_its_own_blocks_and_jobs(name):
   in_blocks = {job for jobs in study.report_blocks.values() for job in jobs}
   assert set(study.borrowed) <= in_blocks - set(study.jobs)  # not run here
   assert study.settings is None or dataclasses.is_dataclass(study.settings)
+
+
+@pytest.mark.parametrize(
+  'arguments,message',
+  [
+    (['--jobs', 'lr_0.001', 'nope'], "jobs ['nope'] are not in the study"),
+    (['--seeds', '99'], 'seeds [99] are planned by none of the jobs'),
+    (['--seeds', '-1', '0'], 'seeds [-1] are planned by none of the jobs'),
+  ],
+)
+def test_the_study_command_checks_jobs_and_seeds_before_training(
+  tmp_path, arguments, message
+):
+  import subprocess
+  import sys
+
+  root = tmp_path / 'runs'
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.studies', 'run', 'adamw_peers',
+     str(root), *arguments],
+    capture_output=True, text=True, timeout=300,
+  )  # fmt: skip
+  assert done.returncode == 1
+  last = done.stderr.strip().splitlines()[-1]
+  assert last.startswith('error: ') and message in last
+  assert not root.exists()  # nothing trained, nothing made

@@ -130,11 +130,31 @@ def run_directory(workroot, job, seed):
 
 
 def planned_runs(study, jobs=None, seeds=None):
-  """(job, seed, config) of every run, in the jobs' order, seed by seed."""
-  for job in jobs or study.jobs:
-    config = job_config(study, job)
+  """(job, seed, config) of every run, in the jobs' order, seed by seed.
+
+  Checked whole before anything runs: a job the study lacks, or a seed that
+  none of the chosen jobs plans, raises `ConfigError` naming them.
+  """
+  jobs = list(jobs or study.jobs)
+  unknown = [job for job in jobs if job not in study.jobs]
+  if unknown:
+    raise config_checks.ConfigError(
+      f'jobs {unknown} are not in the study {study.name!r}; allowed: '
+      f'{sorted(study.jobs)}.'
+    )
+  configs = {job: job_config(study, job) for job in jobs}
+  planned = {seed for config in configs.values() for seed in config.seeds}
+  stray = sorted(set(seeds or ()) - planned)
+  if stray:
+    raise config_checks.ConfigError(
+      f'seeds {stray} are planned by none of the jobs {jobs}; allowed: '
+      f'{sorted(planned)}.'
+    )
+  runs = []
+  for job, config in configs.items():
     for seed in config.seeds:
       if seeds is None or seed in seeds:
         single = config.copy_and_resolve_references()
         single.seeds = (seed,)
-        yield job, seed, single
+        runs.append((job, seed, single))
+  return runs

@@ -12,8 +12,12 @@ from benchmarks.studies import report
 
 
 def run(study, workroot, jobs, seeds):
-  """Trains the study's planned runs in turn (see `launch_runs`)."""
-  for job, seed, config in studies.planned_runs(study, jobs, seeds):
+  """Trains the study's planned runs in turn (see `launch_runs`), every
+  job, seed and config checked before the first trains."""
+  planned = studies.planned_runs(study, jobs, seeds)
+  for _, _, config in planned:
+    tasks.task_of(config).validate_config(config)
+  for job, seed, config in planned:
     workdir = studies.run_directory(workroot, job, seed)
     logging.info('== %s seed %d -> %s', job, seed, workdir)
     try:
