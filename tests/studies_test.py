@@ -384,3 +384,25 @@ def test_the_study_command_checks_jobs_and_seeds_before_training(
   last = done.stderr.strip().splitlines()[-1]
   assert last.startswith('error: ') and message in last
   assert not root.exists()  # nothing trained, nothing made
+
+
+def test_a_committed_study_folder_is_safe_from_the_run_command(tmp_path):
+  # The committed runs have no checkpoints: a run there would replace them.
+  import subprocess
+  import sys
+
+  study = tmp_path / 'lr_sweep'
+  shutil.copytree(studies.load('lr_sweep').out, study)
+  results = study / 'sgd_lr_0.002' / 'seed_0' / 'results.json'
+  before = results.read_bytes()
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.studies', 'run', 'lr_sweep',
+     str(study), '--jobs', 'sgd_lr_0.002', '--seeds', '0'],
+    capture_output=True, text=True, timeout=600,
+  )  # fmt: skip
+  assert done.returncode == 1, done.stderr[-2000:]
+  last = done.stderr.strip().splitlines()[-1]
+  assert 'holds records no checkpoint here can give back' in last
+  assert 'sgd seed 0: 13 epochs, checkpointed to 0' in last
+  assert results.read_bytes() == before
+  assert [p.name for p in results.parent.iterdir()] == ['results.json']

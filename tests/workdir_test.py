@@ -93,6 +93,21 @@ def test_a_run_started_later_is_refused_naming_the_holder(
   )
 
 
+def test_the_lock_holds_when_its_file_is_deleted(uninterrupted, tmp_path):
+  _, alone = uninterrupted
+  first = start(tmp_path)
+  wait_until_locked(first, tmp_path)
+  (tmp_path / workdir_lock.LOCK_NAME).unlink()
+  code, stderr = finish(start(tmp_path))
+  assert code == 1
+  line = stderr.strip().splitlines()[-1]
+  assert 'is in use by another process (its lock file was deleted)' in line
+  assert finish(first)[0] == 0
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
+
+
 def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
   _, alone = uninterrupted
   first = start(tmp_path)

@@ -64,6 +64,22 @@ def checkpoint_manager(workdir, arm, seed):
   )
 
 
+def latest_epoch(workdir, arm, seed):
+  """The newest finished checkpoint's epoch of a run, 0 where it has none.
+
+  Read from the directory names (orbax names a finished step by its number
+  and an unfinished one with a suffix), without opening a manager.
+  """
+  directory = seed_directories.seed_directory(
+    os.path.join(workdir, 'checkpoints', arm), seed
+  )
+  try:
+    names = os.listdir(directory)
+  except OSError:
+    return 0
+  return max((int(n) for n in names if n.isdigit()), default=0)
+
+
 def restore(manager, model, optimizer, config):
   """Restores the latest checkpoint into model and optimizer; its records."""
   step = manager.latest_step()

@@ -340,6 +340,10 @@ def train_and_evaluate(config, workdir, task=None):
   """
   task = task or CIFAR100
   task.validate_config(config)
+  if os.path.isdir(workdir):
+    # Refused before the lock too, so that a refused run leaves nothing (no
+    # lock file) in a folder of committed results.
+    check_no_run_dropped(config, workdir)
   writer = distributed.is_writer()  # process 0 holds the lock for all
   with workdir_lock.held(workdir) if writer else contextlib.nullcontext():
     check_no_run_dropped(config, workdir)
@@ -347,9 +351,13 @@ def train_and_evaluate(config, workdir, task=None):
 
 
 def check_no_run_dropped(config, workdir):
-  """Refuses a config whose results.json would lose runs the workdir holds."""
+  """Refuses a run that would lose records the workdir's results.json holds:
+  runs this config does not run, and records no checkpoint can give back
+  (a committed study folder, or a workdir whose checkpoints were removed).
+  """
+  held = results_io.held_runs(workdir)
   planned = {(arm, str(seed)) for arm in config.arms for seed in config.seeds}
-  dropped = sorted(set(results_io.held_runs(workdir)) - planned)
+  dropped = sorted(set(held) - planned)
   if dropped:
     named = ', '.join(f'{arm} seed {seed}' for arm, seed in dropped)
     raise config_checks.ConfigError(
@@ -357,6 +365,18 @@ def check_no_run_dropped(config, workdir):
       'and rewriting it would drop them: include their arms and seeds in '
       'config.arms and config.seeds (finished runs only reload), or give '
       'another --workdir.'
+    )
+  unbacked = [
+    f'{arm} seed {seed}: {count} epochs, checkpointed to {saved}'
+    for (arm, seed), count in sorted(held.items())
+    if (saved := checkpoints.latest_epoch(workdir, arm, seed)) < count
+  ]
+  if unbacked:
+    raise config_checks.ConfigError(
+      f'{workdir}/results.json holds records no checkpoint here can give '
+      f'back ({"; ".join(unbacked)}), and training here would replace them: '
+      'train into a fresh --workdir (a study: another WORKROOT), or move '
+      'results.json away to discard them.'
     )
 
 

@@ -4,6 +4,8 @@ import glob
 import json
 import os
 
+from absl import logging
+
 from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import seed_directories
@@ -152,22 +154,30 @@ def collect_results(config, runs, data_sizes):
 
 
 def held_runs(workdir):
-  """(arm, seed) of every run in WORKDIR/results.json with a record.
+  """(arm, seed) -> the number of trained records of every run in
+  WORKDIR/results.json that has records.
 
-  None of them where it is missing or unreadable (a run rebuilds it from its
-  checkpoints).
+  Empty where the file is missing, and where it is unreadable (a run
+  rebuilds it from its checkpoints; a warning says so).
   """
+  path = os.path.join(workdir, 'results.json')
+  if not os.path.exists(path):
+    return {}
   try:
-    with open(os.path.join(workdir, 'results.json')) as file:
+    with open(path) as file:
       runs = json.load(file)['runs']
-  except (OSError, ValueError, KeyError, TypeError):
-    return []
-  return [
-    (arm, str(seed))
-    for arm, seeds in runs.items()
-    for seed, records in seeds.items()
-    if records
-  ]
+    return {
+      (arm, str(seed)): len(summary.trained(records))
+      for arm, seeds in runs.items()
+      for seed, records in seeds.items()
+      if records
+    }
+  except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+    logging.warning(
+      '%s cannot be read (%s: %s); it is rebuilt from the checkpoints.',
+      path, type(error).__name__, error,
+    )  # fmt: skip
+    return {}
 
 
 def write_results(workdir, results):

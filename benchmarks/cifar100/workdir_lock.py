@@ -2,10 +2,12 @@
 
 Two runs in one workdir corrupt each other: orbax's start-up cleanup deletes
 the other's save in progress, and each rewrites results.json with its own
-runs. `held` takes WORKDIR/.lock with `fcntl.flock` before anything in the
-workdir is read or cleaned, and a second process is refused with a message
-naming the holder. The kernel releases the lock when its holder dies, however
-it dies, so a crashed run never blocks the next; the holder's description,
+runs. `held` takes WORKDIR/.lock, and the workdir directory itself, with
+`fcntl.flock` before anything in the workdir is read or cleaned, and a
+second process is refused with a message naming the holder (the directory's
+lock holds even when the file is deleted). The kernel releases the locks
+when their holder dies, however it dies, so a crashed run never blocks the
+next; the holder's description,
 left in the file by a run that did not end cleanly, is logged when the next
 run takes the lock over.
 """
@@ -78,6 +80,25 @@ def open_lock_file(workdir):
     ) from None
 
 
+def lock_directory(workdir):
+  """Locks the workdir directory itself; its descriptor, or None where the
+  file system cannot lock a directory (the file lock still holds there).
+
+  The file lock alone is bypassed when WORKDIR/.lock is deleted while held
+  (a second run would create and lock a new file); the directory's is not.
+  """
+  descriptor = os.open(workdir, os.O_RDONLY)
+  try:
+    fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+  except BlockingIOError:
+    os.close(descriptor)
+    raise
+  except OSError:
+    os.close(descriptor)
+    return None
+  return descriptor
+
+
 @contextlib.contextmanager
 def held(workdir):
   """Holds `workdir`'s lock while the block runs; a WorkdirError if taken."""
@@ -85,8 +106,11 @@ def held(workdir):
   descriptor = open_lock_file(workdir)
   try:
     fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    directory = lock_directory(workdir)
   except BlockingIOError:
-    holder = read_holder(descriptor) or 'another process'
+    holder = (
+      read_holder(descriptor) or 'another process (its lock file was deleted)'
+    )
     os.close(descriptor)
     raise WorkdirInUseError(
       f'the workdir {workdir} is in use by {holder}. Wait for that run to '
@@ -105,3 +129,5 @@ def held(workdir):
   finally:
     os.ftruncate(descriptor, 0)  # a clean end leaves no holder behind
     os.close(descriptor)  # and releases the lock
+    if directory is not None:
+      os.close(directory)

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -177,8 +178,21 @@ def test_a_bad_field_is_named_before_anything_trains(
   assert not (tmp_path / 'results.json').exists()
 
 
-def test_results_io_keeps_the_language_models_records(uninterrupted):
+def test_records_no_checkpoint_backs_are_never_replaced(
+  uninterrupted, tmp_path
+):
   workdir, results = uninterrupted
-  assert results_io.held_runs(str(workdir)) == [
-    (arm, '0') for arm in results['runs']
-  ]
+  assert results_io.held_runs(str(workdir)) == {
+    (arm, '0'): 3 for arm in results['runs']
+  }
+  copy = tmp_path / 'copy'
+  copy.mkdir()
+  shutil.copy(workdir / 'results.json', copy / 'results.json')
+  before = (copy / 'results.json').read_bytes()
+  config = tiny_config(results['config']['data_dir'], arms=train.ARMS)
+  with pytest.raises(config_checks.ConfigError) as error:
+    tasks.train_and_evaluate(config, str(copy))
+  message = str(error.value)
+  assert 'adamw seed 0: 3 epochs, checkpointed to 0' in message
+  assert 'fresh --workdir' in message and '\n' not in message
+  assert (copy / 'results.json').read_bytes() == before
