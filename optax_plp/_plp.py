@@ -119,11 +119,12 @@ def _injected_values_ok(every, start_step, order):
   """
   ok = jnp.bool_(True)
   if _is_traced(every):
-    ok &= (every >= 3) & (every <= _MAX_COUNT)
+    ok &= (every >= 3) & (every <= _MAX_COUNT) & (every == jnp.round(every))
   if _is_traced(start_step):
     ok &= (start_step >= 0) & (start_step <= _MAX_COUNT)
+    ok &= start_step == jnp.round(start_step)
   if _is_traced(order):
-    ok &= (order == 1) | (order == 2)
+    ok &= (order == 1) | (order == 2)  # 1.5 is neither
   return ok
 
 
@@ -152,6 +153,38 @@ def _check_params(params, history_dtype):
         f'{where} is complex ({dtype}) but `history_dtype` is '
         f'{jnp.dtype(history_dtype)}, which would drop its imaginary part; '
         'use a complex history_dtype (jnp.complex64) or None.'
+      )
+
+
+def _check_like_state(params, history, history_dtype):
+  """Refuses params unlike those `init` saw: another structure, or a leaf of
+  another shape (or dtype, where the history keeps the params' own).
+
+  Shapes and dtypes are static, so under `jax.jit` this costs nothing.
+  """
+  if jax.tree.structure(params) != jax.tree.structure(history):
+    raise ValueError(
+      '`plp` got params of another structure than at `init` '
+      f'({jax.tree.structure(params)} against '
+      f'{jax.tree.structure(history)}); pass the params it was initialised '
+      'with.'
+    )
+  for (path, p), h in zip(
+    jax.tree_util.tree_leaves_with_path(params), jax.tree.leaves(history),
+    strict=True,
+  ):  # fmt: skip
+    where = f'params{jax.tree_util.keystr(path)}'
+    if p.shape != h.shape:
+      raise ValueError(
+        f'{where} has shape {p.shape} at `update` but {h.shape} at `init`; '
+        'PLP extrapolates each leaf from its own past values: re-initialise '
+        'the optimizer state when the params change shape.'
+      )
+    if history_dtype is None and p.dtype != h.dtype:
+      raise ValueError(
+        f'{where} has dtype {p.dtype} at `update` but {h.dtype} at `init`; '
+        'cast the params back, or re-initialise the optimizer state (or set '
+        '`history_dtype`).'
       )
 
 
@@ -262,7 +295,9 @@ def plp(
   Returns:
     A `GradientTransformationExtraArgs` whose ``update`` needs ``params``.
     Bad arguments raise a ``ValueError`` naming them; so do non-floating
-    parameters (mask them out with ``optax.masked``).
+    parameters (mask them out with ``optax.masked``), and params at
+    ``update`` whose structure, or a leaf's shape or dtype, differ from
+    ``init``'s (checked while tracing: free under ``jax.jit``).
 
   Example:
     >>> import jax.numpy as jnp
@@ -317,6 +352,7 @@ def plp(
         '`plp` needs the current params: call `update(updates, state, params)`.'
       )
     updates, params = _as_arrays(updates), _as_arrays(params)
+    _check_like_state(params, state.history, history_dtype)
     count = state.count
     # A cycle's last two steps: the second-to-last stores h1 (the params
     # passed in there), the last predicts from h1, h2 (its params) and u3.

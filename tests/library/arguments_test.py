@@ -73,8 +73,13 @@ def test_an_injected_bad_cycle_is_refused_at_init(kwargs):
 
 
 @pytest.mark.parametrize(
-  'name,value', [('every', 2), ('every', 0), ('start_step', -1), ('order', 3)]
-)
+  'name,value',
+  [
+    ('every', 2), ('every', 0), ('start_step', -1), ('order', 3),
+    # Not integers: stored as floats, which the state then holds.
+    ('every', 3.5), ('start_step', 1.5), ('order', 1.5),
+  ],
+)  # fmt: skip
 def test_an_injected_value_made_bad_later_gives_nan_not_a_silent_change(
   name, value
 ):
@@ -86,7 +91,8 @@ def test_an_injected_value_made_bad_later_gives_nan_not_a_silent_change(
   update = jax.jit(injected.update)
   good, _ = update(jnp.ones(2), state, params)
   assert np.all(np.isfinite(good))
-  state.hyperparams[name] = jnp.asarray(value, state.hyperparams[name].dtype)
+  dtype = None if isinstance(value, float) else state.hyperparams[name].dtype
+  state.hyperparams[name] = jnp.asarray(value, dtype)
   for _ in range(3):
     bad, state = update(jnp.ones(2), state, params)
     assert np.all(np.isnan(bad)), (name, value)
@@ -161,3 +167,34 @@ def test_python_scalar_leaves_are_arrays():
     params = optax.apply_updates(params, updates)
   np.testing.assert_allclose(params['w'], 0.875)
   np.testing.assert_allclose(params['b'], 0.875)
+
+
+@pytest.mark.parametrize(
+  'at_update,message',
+  [
+    ({'w': jnp.zeros(3)}, r"params\['w'\] has shape \(3,\) at `update` but "
+     r"\(1,\) at `init`"),
+    ({'w': jnp.zeros(1, jnp.bfloat16)}, r"params\['w'\] has dtype bfloat16 at "
+     r"`update` but float32 at `init`"),
+    ({'w': jnp.zeros(1), 'b': jnp.zeros(1)},
+     'another structure than at `init`'),
+  ],
+)  # fmt: skip
+def test_params_unlike_those_at_init_are_refused_naming_the_leaf(
+  at_update, message
+):
+  tx = optax_plp.plp()
+  state = tx.init({'w': jnp.zeros(1)})
+  updates = jax.tree.map(jnp.ones_like, at_update)
+  with pytest.raises(ValueError, match=message):
+    tx.update(updates, state, at_update)
+  with pytest.raises(ValueError, match=message):  # at trace time, under jit
+    jax.jit(tx.update)(updates, state, at_update)
+
+
+def test_a_narrower_history_dtype_takes_params_of_the_inits_dtype():
+  tx = optax_plp.plp(history_dtype=jnp.bfloat16)
+  params = {'w': jnp.zeros(2)}
+  state = tx.init(params)
+  updates, _ = tx.update({'w': jnp.ones(2)}, state, params)
+  assert updates['w'].dtype == jnp.float32
