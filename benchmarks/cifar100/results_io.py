@@ -7,6 +7,7 @@ import os
 from absl import logging
 
 from benchmarks.cifar100 import atomic_files
+from benchmarks.cifar100 import checkpoints
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import seed_directories
 from benchmarks.cifar100 import summary
@@ -30,20 +31,45 @@ def load_results(directory):
   one). None where there are no results.
   """
   path = os.path.join(directory, 'results.json')
+  seed_dirs = seed_directories.seed_directories(directory)
+  if os.path.exists(path) and seed_dirs:
+    raise PoolingError(
+      f'{path} would shadow the runs of {", ".join(seed_dirs)}: a job folder '
+      'holds either its own results.json or seed_N folders, not both; move '
+      'one of them away.'
+    )
   if os.path.exists(path):
     with open(path) as file:
       return json.load(file)
-  seed_dirs = seed_directories.seed_directories(directory)
-  return merge_results([load_results(d) for d in seed_dirs])
+  return merge_results([load_results(d) for d in seed_dirs], seed_dirs)
 
 
-def merge_results(parts):
+class PoolingError(ValueError):
+  """Runs that must not be pooled: the message names them and why."""
+
+
+def trained_like(config):
+  """The fields of a run's config that decide what it computes (those free
+  on resume left out, those added later at the value older runs had)."""
+  fields = {**checkpoints.FIELDS_ADDED_SINCE, **config}
+  return {
+    k: v
+    for k, v in fields.items()
+    if k not in checkpoints.FIELDS_FREE_ON_RESUME
+  }
+
+
+def merge_results(parts, names=None):
   """One results dict holding every arm and seed of `parts` (Nones skipped).
 
-  The config and data sizes are the first part's; there is no summary.
+  The config and data sizes are the first part's; there is no summary. An
+  arm's runs are pooled only where their configs agree beyond the seed
+  (`trained_like`); else a `PoolingError` names the parts (`names`, their
+  folders) and the fields that differ.
   """
-  merged = None
-  for part in parts:
+  names = names or [f'part {i}' for i in range(len(parts))]
+  merged, first_of = None, {}  # arm -> (name, trained_like) of its first
+  for name, part in zip(names, parts, strict=True):
     if part is None:
       continue
     merged = merged or {
@@ -52,18 +78,33 @@ def merge_results(parts):
       'runs': {},
     }
     for arm, seeds in part['runs'].items():
+      check_poolable(arm, name, trained_like(arm_config(part, arm)), first_of)
       merged['runs'].setdefault(arm, {}).update(seeds)
   return merged
 
 
-def merged_block(parts):
+def check_poolable(arm, name, config, first_of):
+  """Refuses `arm`'s runs of `name` where its earlier runs' config differs."""
+  first_name, first = first_of.setdefault(arm, (name, config))
+  differ = sorted(
+    k for k in first.keys() | config.keys() if first.get(k) != config.get(k)
+  )
+  if differ:
+    raise PoolingError(
+      f'the {arm} runs of {first_name} and {name} were trained with '
+      f'different configs (fields {differ}) and cannot be pooled as seeds of '
+      'one arm: report them apart.'
+    )
+
+
+def merged_block(parts, names=None):
   """Runs of one model and protocol but for their arms (`parts`), as one
   summarised results dict whose arms are all of theirs; None where every
   part is None. Its config is the first part's; 'arm_configs' keeps each
   arm's own, whose rates may differ (a confirmation's arms each run at
   their own chosen rate).
   """
-  merged = merge_results(parts)
+  merged = merge_results(parts, names)
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}

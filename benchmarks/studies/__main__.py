@@ -1,12 +1,14 @@
 """Runs or reports a study: see `benchmarks/studies/__init__.py`."""
 
 import argparse
+import sys
 
 from absl import logging
 
 from benchmarks import studies
 from benchmarks import tasks
 from benchmarks.cifar100 import launcher
+from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.studies import report
 
@@ -74,7 +76,10 @@ def main(argv=None):
     drawn = report.draw_run_figures(study, args.workroot, args.out)
     print(f'drew {len(drawn)} figures under {args.workroot}')
   else:
-    print(report.write_report(study, args.workroot, args.out))
+    try:
+      print(report.write_report(study, args.workroot, args.out))
+    except results_io.PoolingError as error:
+      sys.exit(launcher.error_message(error))
 
 
 if __name__ == '__main__':

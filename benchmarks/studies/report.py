@@ -79,7 +79,12 @@ def load_block(study, out, jobs):
   """
   parts = [job_results(study, out, job) for job in jobs]
   done = [p and finished_runs(p) for p in parts]
-  merged = results_io.merged_block([d for d in done if d and d['runs']])
+  kept = [
+    (job, d) for job, d in zip(jobs, done, strict=True) if d and d['runs']
+  ]
+  merged = results_io.merged_block(
+    [d for _, d in kept], [f'job {job}' for job, _ in kept]
+  )
   diverged = diverged_runs(parts)
   if merged is None and diverged:
     first = next(filter(None, parts))
