@@ -20,6 +20,7 @@ from absl import flags
 import pytest
 
 from benchmarks import main
+from benchmarks.cifar100 import checkpoints
 from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import results_io
@@ -307,6 +308,9 @@ def test_a_corrupt_checkpoint_ends_in_a_line_and_deletes_nothing(
   for path in (latest / 'state').rglob('*'):
     if path.is_file():
       path.write_bytes(b'garbage')
+  # Without its manifest (saved before manifests were written) the damage
+  # is found only when orbax reads it.
+  (latest / checkpoints.MANIFEST).unlink()
   before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
   code, stderr = finish(start(tmp_path, '--config.epochs=4'))
   assert code == 1
@@ -315,6 +319,28 @@ def test_a_corrupt_checkpoint_ends_in_a_line_and_deletes_nothing(
   assert 'Older checkpoints kept: [2]' in line
   after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
   assert after == before
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_before_it(
+  uninterrupted, tmp_path
+):
+  source, alone = uninterrupted
+  shutil.copytree(source, tmp_path, dirs_exist_ok=True)
+  latest = tmp_path / 'checkpoints' / 'sgd' / 'seed_0' / '3'
+  data = max(
+    (p for p in (latest / 'state').rglob('*') if p.is_file()),
+    key=lambda p: p.stat().st_size,
+  )
+  flipped = bytearray(data.read_bytes())
+  flipped[len(flipped) // 2] ^= 1  # one bit
+  data.write_bytes(bytes(flipped))
+  code, stderr = finish(start(tmp_path))
+  assert code == 0, stderr[-2000:]
+  assert f'The checkpoint {latest} is damaged' in stderr
+  assert (latest.parent / '3.damaged').is_dir()  # set aside, not deleted
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
 
 
 @pytest.mark.parametrize(

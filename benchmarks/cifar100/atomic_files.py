@@ -1,6 +1,7 @@
 """Files written whole or not at all: what a kill leaves is the old file."""
 
 import contextlib
+import hashlib
 import os
 import tempfile
 
@@ -29,3 +30,12 @@ def write_atomically(path, data):
     with contextlib.suppress(OSError):
       os.remove(file.name)
     raise
+
+
+def sha256_of(path):
+  """The SHA-256 of the file at `path`, read in blocks, as hex."""
+  digest = hashlib.sha256()
+  with open(path, 'rb') as file:
+    for block in iter(lambda: file.read(1 << 20), b''):
+      digest.update(block)
+  return digest.hexdigest()

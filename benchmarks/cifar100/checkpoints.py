@@ -3,10 +3,12 @@
 import json
 import os
 
+from absl import logging
 from flax import nnx
 import jax
 import orbax.checkpoint as ocp
 
+from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import seed_directories
 
 # Config fields a run may change when it resumes a checkpoint: they choose
@@ -64,20 +66,87 @@ def checkpoint_manager(workdir, arm, seed):
   )
 
 
-def latest_epoch(workdir, arm, seed):
-  """The newest finished checkpoint's epoch of a run, 0 where it has none.
+# Each finished save's manifest, in its step's directory: the SHA-256 of every
+# file orbax wrote there, checked before the step is restored.
+MANIFEST = 'sha256.json'
 
-  Read from the directory names (orbax names a finished step by its number
-  and an unfinished one with a suffix), without opening a manager.
+
+def file_digests(step_directory):
+  """Relative path -> SHA-256 of every file of a step (not the manifest)."""
+  digests = {}
+  for root, _, names in os.walk(step_directory):
+    for name in names:
+      path = os.path.join(root, name)
+      relative = os.path.relpath(path, step_directory)
+      if relative != MANIFEST:
+        digests[relative] = atomic_files.sha256_of(path)
+  return digests
+
+
+def write_manifest(step_directory):
+  atomic_files.write_atomically(
+    os.path.join(step_directory, MANIFEST),
+    json.dumps(file_digests(step_directory), sort_keys=True),
+  )
+
+
+def damage(step_directory):
+  """What is wrong with a step's files against its manifest, or None.
+
+  A step without a manifest (saved before manifests, or cut off between
+  its save and its manifest) cannot be checked and passes.
   """
+  path = os.path.join(step_directory, MANIFEST)
+  if not os.path.exists(path):
+    return None
+  with open(path) as file:
+    want = json.load(file)
+  got = file_digests(step_directory)
+  changed = sorted(
+    k for k in want.keys() | got.keys() if want.get(k) != got.get(k)
+  )
+  return (
+    f'{", ".join(changed[:3])} differ from its manifest' if changed else None
+  )
+
+
+def set_aside_damaged(workdir, arm, seed):
+  """Renames the newest steps whose files fail their manifest to
+  STEP.damaged (orbax ignores them), so that the run resumes from the newest
+  good one; says so for each. Nothing is deleted."""
   directory = seed_directories.seed_directory(
     os.path.join(workdir, 'checkpoints', arm), seed
   )
+  for step in sorted(steps_in(directory), reverse=True):
+    where = os.path.join(directory, str(step))
+    problem = damage(where)
+    if problem is None:
+      return
+    os.replace(where, f'{where}.damaged')
+    logging.warning(
+      'The checkpoint %s is damaged (%s): set aside as %s.damaged; the run '
+      'resumes from the newest good checkpoint before it.', where, problem,
+      where,
+    )  # fmt: skip
+
+
+def steps_in(directory):
+  """The finished steps in a run's checkpoint directory, by their names
+  (orbax names a finished step by its number, an unfinished one with a
+  suffix); none where it is missing."""
   try:
     names = os.listdir(directory)
   except OSError:
-    return 0
-  return max((int(n) for n in names if n.isdigit()), default=0)
+    return []
+  return [int(n) for n in names if n.isdigit()]
+
+
+def latest_epoch(workdir, arm, seed):
+  """The newest finished checkpoint's epoch of a run, 0 where it has none."""
+  directory = seed_directories.seed_directory(
+    os.path.join(workdir, 'checkpoints', arm), seed
+  )
+  return max(steps_in(directory), default=0)
 
 
 def restore(manager, model, optimizer, config):
@@ -100,9 +169,12 @@ def restore(manager, model, optimizer, config):
     )
   except Exception as error:  # orbax raises many types for a bad checkpoint.
     older = [s for s in manager.all_steps() if s != step]
+    # Orbax's messages can run to pages (a TensorStore spec): the first
+    # line, cut short, names the cause.
+    cause = (str(error).strip().splitlines() or [''])[0][:200]
     raise CheckpointError(
       f'Cannot restore the checkpoint {where} ({type(error).__name__}: '
-      f'{error}). Older checkpoints kept: {older or "none"}. Delete {where} '
+      f'{cause}). Older checkpoints kept: {older or "none"}. Delete {where} '
       'to resume from the previous one, or use a new --workdir.'
     ) from error
   wanted = training_fields(config)
@@ -133,6 +205,8 @@ def save(manager, epoch, model, optimizer, records, config):
       ),
     )
     manager.wait_until_finished()
+    if jax.process_index() == 0:
+      write_manifest(os.path.join(manager.directory, str(epoch)))
   except Exception as error:  # orbax raises many types, from its threads too.
     text = str(error).strip()
     # Orbax reports a full disk as a ValueError from its storage layer, with

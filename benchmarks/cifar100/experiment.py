@@ -181,6 +181,8 @@ def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
 
 def resume_run(config, arm, seed, model, optimizer, workdir):
   """A run of a fresh model and optimizer, restored if checkpointed."""
+  if distributed.is_writer():
+    checkpoints.set_aside_damaged(workdir, arm, seed)
   # The checkpoint manager's first barrier is a collective.
   distributed.arrive_together(f'start of {arm}, seed {seed}')
   manager = checkpoints.checkpoint_manager(workdir, arm, seed)

