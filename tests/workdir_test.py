@@ -109,6 +109,28 @@ def test_the_lock_holds_when_its_file_is_deleted(uninterrupted, tmp_path):
   )
 
 
+@pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_stops_a_run_in_one_line_and_it_resumes(
+  uninterrupted, tmp_path, signal_number
+):
+  _, alone = uninterrupted
+  first = start(tmp_path)
+  wait_until_locked(first, tmp_path)
+  first.send_signal(signal_number)
+  code, stderr = finish(first)
+  name = signal.Signals(signal_number).name
+  assert code == 128 + signal_number, stderr[-2000:]
+  assert stderr.strip().splitlines()[-1] == (
+    f'stopped by {name}: every finished epoch is saved; rerun the same '
+    'command to resume.'
+  )
+  assert lock_holder(tmp_path) == ''  # released
+  assert finish(start(tmp_path))[0] == 0
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
+
+
 def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
   _, alone = uninterrupted
   first = start(tmp_path)

@@ -8,6 +8,7 @@ status 1, at once.
 """
 
 import os
+import signal
 import sys
 
 from absl import logging
@@ -73,20 +74,43 @@ def join_processes(distributed_run, cluster, heartbeat_timeout_seconds):
   )
 
 
+class Stopped(BaseException):
+  """The process was asked to stop (SIGINT or SIGTERM)."""
+
+
+def stop_on(signal_number, frame):
+  del frame
+  raise Stopped(signal.Signals(signal_number).name)
+
+
 def launch(
   train,
   distributed_run=False,
   cluster=(None, None, None),
   heartbeat_timeout_seconds=distributed.HEARTBEAT_TIMEOUT_SECONDS,
 ):
-  """Runs `train()` as a launched run does; returns what it returns."""
+  """Runs `train()` as a launched run does; returns what it returns.
+
+  SIGINT (Ctrl-C) and SIGTERM stop it in one line: the save under way is
+  abandoned (a rerun removes what it left), the workdir's lock is released
+  as the stack unwinds, and the finished epochs stay saved.
+  """
   experiment.log_progress()
   join_processes(distributed_run, cluster, heartbeat_timeout_seconds)
+  for signal_number in (signal.SIGINT, signal.SIGTERM):
+    signal.signal(signal_number, stop_on)
   with distributed.failing_fast(distributed_run):
     try:
       return train()
     except EXPECTED_ERRORS as error:
       exit_with(error_message(error))
+    except (Stopped, KeyboardInterrupt) as stop:
+      name = str(stop) or 'SIGINT'
+      exit_with(
+        f'stopped by {name}: every finished epoch is saved; rerun the same '
+        'command to resume.',
+        status=128 + getattr(signal, name, signal.SIGINT),
+      )
 
 
 def launch_with_options(train, options):
@@ -99,8 +123,8 @@ def launch_with_options(train, options):
   )
 
 
-def exit_with(message):
-  """Prints `message` as stderr's last line and ends the process, status 1.
+def exit_with(message, status=1):
+  """Prints `message` as stderr's last line and ends the process (status 1).
 
   Not `sys.exit`: after a failed save, orbax's background threads would hold
   the interpreter's exit for minutes, and print tracebacks meanwhile, so
@@ -114,7 +138,7 @@ def exit_with(message):
   os.dup2(devnull, 2)  # other threads' writes go nowhere from here on
   # On a line of its own: a thread may have left a line unfinished.
   os.write(stderr, f'\n{message}\n'.encode())
-  os._exit(1)
+  os._exit(status)
 
 
 def error_message(error):
