@@ -53,10 +53,16 @@ def parse_flags(argv):
              '--helpfull to see help on flags.')  # fmt: skip
   except (AttributeError, KeyError) as error:
     overrides = [a.split('=')[0] for a in argv if a.startswith('--config.')]
-    field = str(error).strip('"\' ')
+    # ml_collections's message, "'name'\nDid you mean ...?", arrives quoted
+    # and escaped again by KeyError's str: undo both.
+    text = str(error).strip('"')
+    text = text.encode().decode('unicode_escape').replace("\\'", "'")
+    field, _, hint = text.strip("'").partition('\n')
+    hint = f' {hint}' if hint else ''
     sys.exit(
-      f'error: the config has no field {field!r} (overrides given: '
-      f'{", ".join(overrides)}); see the config file for its fields.'
+      f'error: the config has no field {field.strip(chr(39) + chr(34))!r} '
+      f'(overrides given: {", ".join(overrides)}).{hint} See the config file '
+      'for its fields.'
     )
 
 

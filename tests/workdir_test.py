@@ -238,14 +238,31 @@ def short_error(stderr):
   'flags,expected',
   [
     (('--config.nope=1',), "error: the config has no field 'nope'"),
+    (('--config.epoch=2',), "field 'epoch' (overrides given: "
+     '--config.epoch). Did you mean "epochs" instead of "epoch"?'),
     (('--config.epochs=0',), 'error: config.epochs is 0'),
+    (('--config.test_limit=0',), 'error: config.test_limit is 0'),
+    (('--config.seeds=(-1,)',), 'error: config.seeds is (-1,); allowed: '),
+    (("--config.seeds=('a',)",), "error: config.seeds is ('a',); allowed: "),
+    (('--config.seeds=(4294967296,)',), 'in [0, 2**32)'),
   ],
-)
+)  # fmt: skip
 def test_a_bad_config_field_ends_in_one_line(tmp_path, flags, expected):
   code, stderr = finish(start(tmp_path / 'run', *flags))
   assert code == 1 and expected in short_error(stderr)
   assert len(stderr.strip().splitlines()) <= 2, stderr
   assert not (tmp_path / 'run').exists()
+
+
+def test_a_validation_fraction_that_holds_out_nothing_is_refused(tmp_path):
+  code, stderr = finish(
+    start(tmp_path / 'run', '--config.validation_fraction=0.01')
+  )
+  assert code == 1
+  assert short_error(stderr).startswith(
+    'error: config.validation_fraction is 0.01, which holds out none of the '
+  )
+  assert not (tmp_path / 'run' / 'results.json').exists()
 
 
 def test_a_workdir_that_is_a_file_ends_in_one_line(tmp_path):

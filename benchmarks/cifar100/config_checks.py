@@ -36,11 +36,15 @@ def validate_config(config):
     reject('arms', f'a non-empty list of {sorted(optimizers.ARMS)}')
   if len(set(arms)) != len(arms):
     reject('arms', 'names without repeats')
-  if not config.seeds or len(set(config.seeds)) != len(config.seeds):
-    reject('seeds', 'a non-empty list of distinct ints')
+  check_seeds(config.seeds, reject)
   for field in ('epochs', 'batch_size', 'eval_batch_size'):
     if not isinstance(config[field], int) or config[field] < 1:
       reject(field, 'an int >= 1')
+  for field in ('train_limit', 'test_limit'):  # None: the whole split
+    if config[field] is not None and (
+      not isinstance(config[field], int) or config[field] < 1
+    ):
+      reject(field, 'None (the whole split) or an int >= 1')
   for field in ('trajectory_probes', 'batch_norm_recalibration_batches'):
     if not isinstance(config[field], int) or config[field] < 0:
       reject(field, 'an int >= 0')
@@ -83,6 +87,24 @@ def validate_optimizer_config(config, reject):
     optax_plp.plp(config.prediction.step_size, every=config.prediction.every)
   except ValueError as error:
     raise ConfigError(f'config.prediction: {error}') from error
+
+
+# Seeds feed NumPy's and JAX's generators, which take 32-bit seeds (2**32
+# would seed like 0).
+SEEDS_ALLOWED = 'a non-empty list of distinct ints in [0, 2**32)'
+
+
+def check_seeds(seeds, reject):
+  """Refuses seeds that are not distinct ints in [0, 2**32), before any
+  data is loaded."""
+  whole = all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)
+  if (
+    not seeds
+    or not whole
+    or len(set(seeds)) != len(seeds)
+    or not all(0 <= s < 2**32 for s in seeds)
+  ):
+    reject('seeds', SEEDS_ALLOWED)
 
 
 def num_devices(config):

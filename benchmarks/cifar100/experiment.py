@@ -83,6 +83,12 @@ def load_data(config, mesh):
     config.validation_fraction,
     config.validation_seed,
   )
+  if validation_split is not None and not len(validation_split):
+    raise config_checks.ConfigError(
+      f'config.validation_fraction is {config.validation_fraction}, which '
+      f'holds out none of the {len(train_split)} training examples; '
+      f'allowed: 0 (no validation) or at least {1 / len(train_split):.3g}.'
+    )
   test_split = load(config.test_split, limit=config.test_limit)
   return place_data(config, train_split, validation_split, test_split, mesh)
 

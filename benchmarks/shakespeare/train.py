@@ -339,8 +339,7 @@ def validate_config(config):
     reject('arms', f'a non-empty list of {list(ARMS)}')
   if len(set(config.arms)) != len(config.arms):
     reject('arms', 'names without repeats')
-  if not config.seeds or len(set(config.seeds)) != len(config.seeds):
-    reject('seeds', 'a non-empty list of distinct ints')
+  config_checks.check_seeds(config.seeds, reject)
   positive = (
     'layers', 'heads', 'width', 'context', 'batch_size', 'epochs',
     'steps_per_epoch', 'eval_batch_size',
