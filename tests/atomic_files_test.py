@@ -39,3 +39,24 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     atomic_files.write_atomically(str(path), None)  # neither text nor bytes
   assert path.read_text() == 'old'
   assert [p.name for p in tmp_path.iterdir()] == ['results.json']
+
+
+def test_a_killed_writes_temporary_is_removed_by_the_next_write(tmp_path):
+  import subprocess
+  import sys
+
+  target = tmp_path / 'results.json'
+  # A writer killed between its temporary and the rename: a process that is
+  # gone, whose temporary is left.
+  gone = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                        capture_output=True, text=True, check=True)  # fmt: skip
+  leftover = tmp_path / f'.results.json.{gone.stdout.strip()}.abc.tmp'
+  leftover.write_text('{"half":')
+  alive = tmp_path / f'.results.json.{os.getpid()}.def.tmp'  # being written
+  alive.write_text('{')
+  other = tmp_path / f'.other.json.{gone.stdout.strip()}.ghi.tmp'
+  other.write_text('{')
+  atomic_files.write_atomically(str(target), '{}')
+  assert target.read_text() == '{}'
+  assert not leftover.exists()
+  assert alive.exists() and other.exists()  # not this write's to remove

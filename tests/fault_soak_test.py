@@ -66,3 +66,17 @@ def test_the_rounds_are_capped_and_the_report_says_so(monkeypatch):
   # A soak that made every kill asked for says nothing of a cap.
   record['asked'] = 0
   assert 'Stopped at the cap' not in fault_soak.markdown(record, ['soak'])
+
+
+def test_a_soak_of_no_kills_is_refused_and_writes_nothing(tmp_path):
+  import subprocess
+  import sys
+
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.faults.fault_soak', '--kills', '-1',
+     '--workroot', str(tmp_path / 'soak'), '--out', str(tmp_path / 'r.md')],
+    capture_output=True, text=True, timeout=300,
+  )  # fmt: skip
+  assert done.returncode == 2
+  assert '--kills is -1; allowed: an int >= 1.' in done.stderr
+  assert not (tmp_path / 'soak').exists() and not (tmp_path / 'r.md').exists()

@@ -1,6 +1,8 @@
-"""Files written whole or not at all: what a kill leaves is the old file."""
+"""Files written whole or not at all: what a kill leaves is the old file
+(and a temporary beside it, removed by the next write of that file)."""
 
 import contextlib
+import glob
 import hashlib
 import os
 import tempfile
@@ -12,8 +14,10 @@ def write_atomically(path, data):
   directory = os.path.dirname(os.path.abspath(path))
   os.makedirs(directory, exist_ok=True)
   mode = 'wb' if isinstance(data, bytes) else 'w'
+  # Named for its target and writer, so that a kill's leftover is found.
+  prefix = f'.{os.path.basename(path)}.{os.getpid()}.'
   with tempfile.NamedTemporaryFile(
-    mode, dir=directory, suffix='.tmp', delete=False
+    mode, dir=directory, prefix=prefix, suffix='.tmp', delete=False
   ) as file:
     try:
       file.write(data)
@@ -30,6 +34,32 @@ def write_atomically(path, data):
     with contextlib.suppress(OSError):
       os.remove(file.name)
     raise
+  remove_leftovers(path)
+
+
+def remove_leftovers(path):
+  """Removes the temporaries that killed writes of `path` left behind (those
+  of a writer no longer running)."""
+  pattern = f'.{glob.escape(os.path.basename(path))}.*.tmp'
+  for leftover in glob.glob(
+    os.path.join(os.path.dirname(path) or '.', pattern)
+  ):
+    writer = os.path.basename(leftover)[len(os.path.basename(path)) + 2 :]
+    pid = writer.split('.')[0]
+    if pid.isdigit() and not running(int(pid)):
+      with contextlib.suppress(OSError):
+        os.remove(leftover)
+
+
+def running(pid):
+  """Whether a process `pid` exists (on this host)."""
+  try:
+    os.kill(pid, 0)
+  except ProcessLookupError:
+    return False
+  except PermissionError:
+    return True
+  return True
 
 
 def sha256_of(path):

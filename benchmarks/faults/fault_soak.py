@@ -1,7 +1,7 @@
 """Kills a tiny training run with SIGKILL again and again; it must resume.
 
   python -m benchmarks.faults.fault_soak [--kills 12] [--seed 0] \
-      [--workroot DIR] [--out benchmarks/results/fault_soak.md]
+      [--workroot DIR] [--out workdir/fault_soak.md]
 
 First two uninterrupted runs of `configs/tiny.py` (on the CIFAR-100 that
 TFDS finds) give the reference. Then each round trains into a fresh
@@ -257,12 +257,17 @@ def markdown(record, argv):
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--kills', type=int, default=12)
+  parser.add_argument('--kills', type=int, default=12, help='>= 1')
   parser.add_argument('--seed', type=int, default=0)
   parser.add_argument('--workroot')
   parser.add_argument('--launcher', default='benchmarks.main')
-  parser.add_argument('--out', default='benchmarks/results/fault_soak.md')
+  parser.add_argument(
+    '--out', default='workdir/fault_soak.md',
+    help='the record (the committed one is benchmarks/results/fault_soak.md)',
+  )  # fmt: skip
   args = parser.parse_args()
+  if args.kills < 1:
+    parser.error(f'--kills is {args.kills}; allowed: an int >= 1.')
   workroot = args.workroot or tempfile.mkdtemp(prefix='fault_soak_')
   record = soak(workroot, args.kills, args.seed, args.launcher)
   text = markdown(
