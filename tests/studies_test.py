@@ -237,7 +237,7 @@ def test_pooled_difference_concatenates_each_blocks_pairs():
 
 
 def test_committed_tables_regenerate_byte_identical(tmp_path):
-  for name in ('paper_protocol', 'recipe_ablations', 'lr_sweep'):
+  for name in ('paper_protocol', 'recipe_ablations', 'lr_sweep', 'adamw_peers'):
     study = studies.load(name)
     committed = (pathlib.Path(study.out) / 'tables.md').read_text()
     out = tmp_path / name
