@@ -112,3 +112,55 @@ def test_a_split_that_does_not_match_its_checksums_is_refused(
   np.savez(tampered, **changed)
   with pytest.raises(data_arrays.ChecksumError, match="'test' split"):
     data_arrays.read_split(tampered, 'test')
+
+
+@pytest.mark.parametrize(
+  'damage', ['truncated', 'zeroed_middle', 'not_a_zip', 'no_checksums']
+)
+def test_a_damaged_copy_is_named_in_one_line(compact_copy, tmp_path, damage):
+  path, _ = compact_copy
+  data = open(path, 'rb').read()
+  tampered = tmp_path / 'tampered.npz'
+  if damage == 'truncated':
+    tampered.write_bytes(data[: len(data) // 2])
+  elif damage == 'zeroed_middle':
+    middle = len(data) // 2
+    tampered.write_bytes(data[:middle] + bytes(4096) + data[middle + 4096 :])
+  elif damage == 'not_a_zip':
+    tampered.write_bytes(b'garbage')
+  else:
+    with np.load(path) as arrays:
+      kept = {k: v for k, v in arrays.items() if k != 'checksums'}
+    np.savez(tampered, **kept)
+  with pytest.raises(data_arrays.ChecksumError) as error:
+    data_arrays.read_split(str(tampered), 'test')
+  message = str(error.value)
+  assert str(tampered) in message and '\n' not in message
+  assert len(message) < 400
+  # A run that reads it ends in that one line (an expected error).
+  assert isinstance(error.value, input_pipeline.DatasetUnavailableError)
+
+
+@pytest.mark.parametrize('text', ['{"file": "a", "sha', '{"file": "a"}'])
+def test_assemble_refuses_a_manifest_that_is_not_whole(tmp_path, text):
+  (tmp_path / data_arrays.MANIFEST).write_text(text)
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.cifar100.data_arrays', 'assemble',
+     str(tmp_path), str(tmp_path / 'joined')],
+    capture_output=True, text=True, check=False,
+  )  # fmt: skip
+  assert done.returncode == 1
+  (line,) = done.stderr.strip().splitlines()
+  assert line.startswith('error: ') and 'is not a whole manifest' in line
+
+
+@pytest.mark.parametrize('part_mib', ['0', '-1'])
+def test_build_refuses_parts_of_no_size(tmp_path, part_mib):
+  done = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.cifar100.data_arrays', 'build',
+     str(tmp_path / 'copy'), '--part-mib', part_mib],
+    capture_output=True, text=True, check=False,
+  )  # fmt: skip
+  assert done.returncode == 2
+  assert f'--part-mib is {part_mib}; allowed: an int >= 1.' in done.stderr
+  assert not (tmp_path / 'copy').exists()

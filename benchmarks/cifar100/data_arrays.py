@@ -29,6 +29,7 @@ import json
 import os
 import re
 import sys
+import zipfile
 
 import numpy as np
 
@@ -42,7 +43,7 @@ NAME = 'cifar100.npz'
 MIB = 2**20
 
 
-class ChecksumError(ValueError):
+class ChecksumError(input_pipeline.DatasetUnavailableError, ValueError):
   """A file, part or split is not what its checksum says."""
 
 
@@ -102,13 +103,22 @@ def read_split(path, split, limit=None):
 
   The checksum covers the whole split, so a `limit` decodes it all first.
   """
-  with np.load(path) as arrays:
-    if f'{split}_labels' not in arrays:
-      raise ValueError(f'{path} has no split {split!r}; it has {SPLITS}.')
-    manifest = json.loads(arrays['checksums'].tobytes())
-    images = decode(arrays[f'{split}_webp'], arrays[f'{split}_offsets'])
-    labels = arrays[f'{split}_labels'].astype(np.int32)
-  if checksums(images, labels) != manifest[split]:
+  try:
+    with np.load(path) as arrays:
+      if f'{split}_labels' not in arrays:
+        raise ValueError(f'{path} has no split {split!r}; it has {SPLITS}.')
+      manifest = json.loads(arrays['checksums'].tobytes())
+      images = decode(arrays[f'{split}_webp'], arrays[f'{split}_offsets'])
+      labels = arrays[f'{split}_labels'].astype(np.int32)
+  except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+    # A damaged copy fails in numpy's zip reader, the image decoder or the
+    # JSON: whichever, the file is what to replace.
+    raise ChecksumError(
+      f'{path} is damaged ({type(error).__name__}: '
+      f'{str(error).splitlines()[0][:120] if str(error) else "unreadable"}); '
+      'rebuild it (`build`) or assemble its parts again.'
+    ) from None
+  if checksums(images, labels) != manifest.get(split):
     raise ChecksumError(
       f'{path}: the {split!r} split does not match its checksums; rebuild '
       'it (`build`) or assemble its parts again.'
@@ -139,8 +149,7 @@ def write_parts(path, directory, part_bytes):
 
 def assemble(directory, path):
   """Joins the parts in `directory` into `path`, checking every checksum."""
-  with open(os.path.join(directory, MANIFEST)) as file:
-    manifest = json.load(file)
+  manifest = read_manifest(directory)
   chunks = []
   for part in manifest['parts']:
     where = os.path.join(directory, part['name'])
@@ -158,6 +167,26 @@ def assemble(directory, path):
     raise ChecksumError(f'the parts in {directory} do not make up the file.')
   atomic_files.write_atomically(path, data)
   return path
+
+
+def read_manifest(directory):
+  """The parts' manifest in `directory`; a ChecksumError where it is not
+  whole (cut short, or without its file, checksum or parts)."""
+  path = os.path.join(directory, MANIFEST)
+  with open(path) as file:
+    text = file.read()
+  try:
+    manifest = json.loads(text)
+    fields = ('name', 'sha256')
+    assert isinstance(manifest['sha256'], str)
+    assert all(all(f in part for f in fields) for part in manifest['parts'])
+  except (ValueError, KeyError, TypeError, AssertionError):
+    raise ChecksumError(
+      f"{path} is not a whole manifest (it needs the file's sha256 and its "
+      "parts, each with its name and sha256): copy it again from the parts' "
+      'source.'
+    ) from None
+  return manifest
 
 
 def load_split(split, *, dataset='cifar100', download=True, limit=None):
@@ -215,6 +244,8 @@ def main(argv=None):
   assemble_parser.add_argument('parts')
   assemble_parser.add_argument('path')
   args = parser.parse_args(argv)
+  if args.action == 'build' and args.part_mib < 1:
+    parser.error(f'--part-mib is {args.part_mib}; allowed: an int >= 1.')
   try:
     if args.action == 'build':
       manifest = build(args.directory, args.part_mib)
