@@ -131,6 +131,33 @@ def test_a_signal_stops_a_run_in_one_line_and_it_resumes(
   )
 
 
+def test_ctrl_c_during_a_save_ends_in_one_line_and_the_run_resumes(
+  uninterrupted, tmp_path
+):
+  _, alone = uninterrupted
+  argv = fault_soak.command(tmp_path, LAUNCHER)
+  argv = [argv[0], '-m', 'benchmarks.faults.stop_in_save', *argv[2:]]
+  process = subprocess.Popen(
+    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+  )
+  # It stops itself with a save open; Ctrl-C reaches it there.
+  assert fault_soak.stopped_or_ended(process, TIMEOUT), 'no save was open'
+  assert fault_soak.partial_saves(tmp_path)
+  process.send_signal(signal.SIGINT)
+  process.send_signal(signal.SIGCONT)
+  code, stderr = finish(process)
+  assert code == 128 + signal.SIGINT, stderr[-3000:]
+  lines = stderr.strip().splitlines()
+  assert lines[-1].startswith('stopped by SIGINT: every finished epoch')
+  assert not any('Event loop is closed' in line for line in lines)
+  assert lock_holder(tmp_path) == ''
+  assert finish(start(tmp_path))[0] == 0
+  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
+    alone
+  )
+  assert not fault_soak.partial_saves(tmp_path)
+
+
 def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
   _, alone = uninterrupted
   first = start(tmp_path)

@@ -216,3 +216,20 @@ def test_a_damaged_checkpoint_is_set_aside_and_retrained(
   got = tasks.train_and_evaluate(config, str(copy))
   assert (latest.parent / '3.damaged').is_dir()
   assert reproducible(got) == reproducible(want)
+
+
+@pytest.mark.parametrize('damage', ['[1, 2]', '{"runs": ', ''])
+def test_a_damaged_results_file_is_rebuilt_with_a_warning(
+  uninterrupted, tmp_path, caplog, damage
+):
+  workdir, want = uninterrupted
+  copy = tmp_path / 'copy'
+  shutil.copytree(workdir, copy)
+  (copy / 'results.json').write_text(damage)
+  config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
+  got = tasks.train_and_evaluate(config, str(copy))
+  assert 'cannot be read' in caplog.text and 'rebuilt from the' in caplog.text
+  assert reproducible(got) == reproducible(want)
+  assert json.loads((copy / 'results.json').read_text())['runs'] == json.loads(
+    json.dumps(got['runs'])
+  )
