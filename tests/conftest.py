@@ -36,6 +36,20 @@ def write_run(directory, results, arms, seed):
   results_io.write_json_atomically(str(directory / 'results.json'), part)
 
 
+def killed_at_call(function, call):
+  """`function`, but its `call`-th call (from 1) raises KeyboardInterrupt:
+  a run killed there, in process."""
+  calls = []
+
+  def killed(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == call:
+      raise KeyboardInterrupt
+    return function(*args, **kwargs)
+
+  return killed
+
+
 def tiny_run(workdir, **overrides):
   """A run of tiny.py on mock data: (workdir, results)."""
   from benchmarks.cifar100 import experiment

@@ -24,40 +24,16 @@ from benchmarks.cifar100 import checkpoints
 from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import workdir_lock
 from benchmarks.cifar100.configs import tiny
 from benchmarks.faults import fault_soak
 from benchmarks.studies import __main__ as runner
 from tests.conftest import mock_cifar
-
-TIMEOUT = 600  # seconds: a guard against a hang, never a measured moment
-LAUNCHER = 'tests.mock_main'
-
-
-def start(workdir, *flags, launcher=LAUNCHER):
-  return subprocess.Popen(
-    fault_soak.command(workdir, launcher, *flags),
-    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-  )  # fmt: skip
-
-
-def finish(process):
-  """(return code, stderr) of `process`, once it has ended."""
-  _, stderr = process.communicate(timeout=TIMEOUT)
-  return process.returncode, stderr
-
-
-def lock_holder(workdir):
-  path = pathlib.Path(workdir) / workdir_lock.LOCK_NAME
-  return path.read_text() if path.exists() else ''
-
-
-def wait_until_locked(process, workdir):
-  """Waits until `process` holds the workdir's lock (its pid is written)."""
-  held = fault_soak.wait_for(
-    process, lambda: f'process {process.pid} ' in lock_holder(workdir), TIMEOUT
-  )
-  assert held, 'the run never took the lock'
+from tests.processes import TIMEOUT
+from tests.processes import finish
+from tests.processes import lock_holder
+from tests.processes import short_error
+from tests.processes import start
+from tests.processes import wait_until_locked
 
 
 def test_two_simultaneous_runs_one_workdir_one_is_refused(
@@ -94,70 +70,6 @@ def test_a_run_started_later_is_refused_naming_the_holder(
   )
 
 
-def test_the_lock_holds_when_its_file_is_deleted(uninterrupted, tmp_path):
-  _, alone = uninterrupted
-  first = start(tmp_path)
-  wait_until_locked(first, tmp_path)
-  (tmp_path / workdir_lock.LOCK_NAME).unlink()
-  code, stderr = finish(start(tmp_path))
-  assert code == 1
-  line = stderr.strip().splitlines()[-1]
-  assert 'is in use by another process (its lock file was deleted)' in line
-  assert finish(first)[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
-
-
-@pytest.mark.parametrize('signal_number', [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_stops_a_run_in_one_line_and_it_resumes(
-  uninterrupted, tmp_path, signal_number
-):
-  _, alone = uninterrupted
-  first = start(tmp_path)
-  wait_until_locked(first, tmp_path)
-  first.send_signal(signal_number)
-  code, stderr = finish(first)
-  name = signal.Signals(signal_number).name
-  assert code == 128 + signal_number, stderr[-2000:]
-  assert stderr.strip().splitlines()[-1] == (
-    f'stopped by {name}: every finished epoch is saved; rerun the same '
-    'command to resume.'
-  )
-  assert lock_holder(tmp_path) == ''  # released
-  assert finish(start(tmp_path))[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
-
-
-def test_ctrl_c_during_a_save_ends_in_one_line_and_the_run_resumes(
-  uninterrupted, tmp_path
-):
-  _, alone = uninterrupted
-  argv = fault_soak.command(tmp_path, LAUNCHER)
-  argv = [argv[0], '-m', 'benchmarks.faults.stop_in_save', *argv[2:]]
-  process = subprocess.Popen(
-    argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-  )
-  # It stops itself with a save open; Ctrl-C reaches it there.
-  assert fault_soak.stopped_or_ended(process, TIMEOUT), 'no save was open'
-  assert fault_soak.partial_saves(tmp_path)
-  process.send_signal(signal.SIGINT)
-  process.send_signal(signal.SIGCONT)
-  code, stderr = finish(process)
-  assert code == 128 + signal.SIGINT, stderr[-3000:]
-  lines = stderr.strip().splitlines()
-  assert lines[-1].startswith('stopped by SIGINT: every finished epoch')
-  assert not any('Event loop is closed' in line for line in lines)
-  assert lock_holder(tmp_path) == ''
-  assert finish(start(tmp_path))[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
-  assert not fault_soak.partial_saves(tmp_path)
-
-
 def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
   _, alone = uninterrupted
   first = start(tmp_path)
@@ -179,6 +91,13 @@ STUDY_WORKER = textwrap.dedent("""
   from benchmarks.cifar100 import launcher
   from benchmarks.studies import __main__ as runner
   from tests.conftest import mock_cifar
+from tests.processes import LAUNCHER
+from tests.processes import TIMEOUT
+from tests.processes import finish
+from tests.processes import lock_holder
+from tests.processes import short_error
+from tests.processes import start
+from tests.processes import wait_until_locked
 
   def base_config():
     config = tiny.get_config()
@@ -249,16 +168,6 @@ def test_a_rerun_with_fewer_arms_is_refused_and_keeps_every_record(
     ):
       experiment.train_and_evaluate(config, str(tmp_path))
   assert (tmp_path / 'results.json').read_bytes() == before
-
-
-def short_error(stderr):
-  """The error a failed run ends with: 'error: ...', in one or two lines."""
-  lines = stderr.strip().splitlines()
-  starts = [i for i, line in enumerate(lines) if line.startswith('error: ')]
-  assert starts and len(lines) - starts[-1] <= 2, stderr[-3000:]
-  message = ' '.join(lines[starts[-1] :])
-  assert len(message) < 1000, message
-  return message
 
 
 @pytest.mark.parametrize(
@@ -387,32 +296,10 @@ def test_a_corrupt_checkpoint_ends_in_a_line_and_deletes_nothing(
   assert after == before
 
 
-def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_before_it(
-  uninterrupted, tmp_path
-):
-  source, alone = uninterrupted
-  shutil.copytree(source, tmp_path, dirs_exist_ok=True)
-  latest = tmp_path / 'checkpoints' / 'sgd' / 'seed_0' / '3'
-  data = max(
-    (p for p in (latest / 'state').rglob('*') if p.is_file()),
-    key=lambda p: p.stat().st_size,
-  )
-  flipped = bytearray(data.read_bytes())
-  flipped[len(flipped) // 2] ^= 1  # one bit
-  data.write_bytes(bytes(flipped))
-  code, stderr = finish(start(tmp_path))
-  assert code == 0, stderr[-2000:]
-  assert f'The checkpoint {latest} is damaged' in stderr
-  assert (latest.parent / '3.damaged').is_dir()  # set aside, not deleted
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
-
-
 @pytest.mark.parametrize(
   'arguments,expected',
   [
-    (['--jobs', 'nope'], "error: job is 'nope'; allowed:"),
+    (['--jobs', 'nope'], "error: jobs ['nope'] are not in the study"),
     (['--process_id=1'], 'error: --process_id given without --distributed'),
   ],
 )

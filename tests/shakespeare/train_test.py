@@ -17,6 +17,7 @@ from benchmarks.cifar100 import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.shakespeare import train
+from tests.conftest import killed_at_call
 from tests.shakespeare.conftest import tiny_config
 
 
@@ -122,16 +123,10 @@ def test_a_killed_run_resumes_to_the_same_records(
 ):
   _, want = uninterrupted
   real_train_epoch = train.train_epoch
-  calls = []
-
-  def killed_in_interval_three(*args, **kwargs):
-    calls.append(1)
-    if len(calls) == 3:
-      raise KeyboardInterrupt
-    return real_train_epoch(*args, **kwargs)
-
   config = tiny_config(corpus, arms=train.ARMS)
-  monkeypatch.setattr(train, 'train_epoch', killed_in_interval_three)
+  monkeypatch.setattr(
+    train, 'train_epoch', killed_at_call(real_train_epoch, 3)
+  )  # in the third interval
   with pytest.raises(KeyboardInterrupt):
     tasks.train_and_evaluate(config, str(tmp_path))
   partial = json.loads((tmp_path / 'results.json').read_text())
