@@ -91,13 +91,6 @@ STUDY_WORKER = textwrap.dedent("""
   from benchmarks.cifar100 import launcher
   from benchmarks.studies import __main__ as runner
   from tests.conftest import mock_cifar
-from tests.processes import LAUNCHER
-from tests.processes import TIMEOUT
-from tests.processes import finish
-from tests.processes import lock_holder
-from tests.processes import short_error
-from tests.processes import start
-from tests.processes import wait_until_locked
 
   def base_config():
     config = tiny.get_config()
