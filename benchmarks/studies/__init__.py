@@ -31,7 +31,7 @@ from benchmarks.cifar100 import seed_directories
 
 RESULTS_ROOT = 'benchmarks/results/cifar100'
 # Modules of this package that define no study.
-NOT_STUDIES = ('report', 'sections', '__main__')
+NOT_STUDIES = ('report', 'sections', 'comparisons', '__main__')
 
 
 @dataclasses.dataclass(frozen=True)

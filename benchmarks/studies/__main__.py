@@ -1,4 +1,8 @@
-"""Runs or reports a study: see `benchmarks/studies/__init__.py`."""
+"""Runs or reports a study: see `benchmarks/studies/__init__.py`.
+
+`python -m benchmarks.studies comparisons [--out DIR]` writes every study's
+pre-stated comparisons as one table and forest plot (`comparisons.py`).
+"""
 
 import argparse
 import sys
@@ -10,6 +14,7 @@ from benchmarks import tasks
 from benchmarks.cifar100 import launcher
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import workdir_lock
+from benchmarks.studies import comparisons
 from benchmarks.studies import report
 
 
@@ -50,6 +55,12 @@ def add_process_options(parser):
 
 
 def main(argv=None):
+  if argv is None:
+    argv = sys.argv[1:]
+  if argv[:1] == ['comparisons']:  # every study's pre-stated comparisons
+    out = argv[2] if argv[1:2] == ['--out'] else 'benchmarks/results'
+    print(comparisons.write(out))
+    return
   parser = argparse.ArgumentParser(
     prog='python -m benchmarks.studies',
     description='Runs or reports a study.',

@@ -1,0 +1,42 @@
+"""The table and forest plot of every pre-stated comparison: generated from
+the committed runs, and the README shows that very table."""
+
+import pathlib
+
+import pytest
+
+from benchmarks.studies import comparisons
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_the_committed_table_regenerates_and_the_readme_shows_it(tmp_path):
+  text = comparisons.write(str(tmp_path))
+  assert text == (ROOT / 'benchmarks/results/comparisons.md').read_text()
+  assert text in (ROOT / 'README.md').read_text()
+  assert (tmp_path / 'comparisons.png').stat().st_size > 10_000
+
+
+def row(mean, low, high):
+  return comparisons.Row(comparisons.PRE_STATED[0], 8, mean, low, high, 1.0)
+
+
+@pytest.mark.parametrize(
+  'interval,words',
+  [
+    ((0.4, -0.3, 1.1), 'not distinguishable from zero; a gain above 0.30'),
+    ((1.0, 0.2, 1.8), 'PLP worse (by 0.20 to 1.80 points)'),
+    ((-1.0, -1.8, -0.2), 'PLP better (by 0.20 to 1.80 points)'),
+  ],
+)
+def test_the_reading_says_what_the_interval_allows(interval, words):
+  assert words in comparisons.reading(row(*interval))
+
+
+def test_the_headline_numbers_are_the_reports():
+  # The second confirmation's, as REPORT.md read it (commit 2e246d4).
+  wider = comparisons.measured(comparisons.PRE_STATED[2])
+  assert (round(wider.mean, 2), round(wider.low, 2), round(wider.high, 2)) == (
+    0.40, -0.30, 1.11,
+  )  # fmt: skip
+  assert round(wider.detectable, 2) == 0.98
