@@ -114,3 +114,8 @@ def test_the_version_the_changelog_and_the_package_agree():
   assert f'`{version}`' in changelog.split('## [' + latest)[0]
   for heading in ['Unreleased', *(v for v, _ in released)]:
     assert re.search(rf'^\[{re.escape(heading)}\]: https://', changelog, re.M)
+
+
+def test_the_readme_is_a_front_page():
+  # Read in two minutes: the details live in the docs and the reports.
+  assert len((ROOT / 'README.md').read_bytes()) <= 10_000

@@ -1,4 +1,5 @@
-"""The README's Quickstart runs as written, with the library alone."""
+"""The README's Quickstart and the API page's examples run as written, with
+the library alone."""
 
 import contextlib
 import io
@@ -7,7 +8,9 @@ import re
 
 import numpy as np
 
-README = pathlib.Path(__file__).resolve().parents[2] / 'README.md'
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+README = ROOT / 'README.md'
+API_PAGE = ROOT / 'docs' / 'api.md'
 
 
 def test_the_quickstart_runs_and_predicts():
@@ -26,7 +29,7 @@ def test_the_quickstart_runs_and_predicts():
 
 
 def test_the_injection_examples_run():
-  text = README.read_text()
+  text = API_PAGE.read_text()
   section = text[text.index('**Schedules and `inject_hyperparams`.**') :]
   code = re.search(r'```python\n(.*?)```', section, re.S).group(1)
   import jax.numpy as jnp
@@ -36,7 +39,7 @@ def test_the_injection_examples_run():
 
   namespace = {'jnp': jnp, 'optax': optax, 'optax_plp': optax_plp}
   namespace['params'] = jnp.zeros(2)
-  exec(compile(code, str(README), 'exec'), namespace)
+  exec(compile(code, str(API_PAGE), 'exec'), namespace)
   state = namespace['tx'].init(namespace['params'])
   updates, _ = namespace['tx'].update(jnp.ones(2), state, namespace['params'])
   assert updates.shape == (2,)
