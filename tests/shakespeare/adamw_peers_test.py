@@ -39,3 +39,33 @@ def test_the_sweep_table_marks_each_arms_best_and_says_what_diverged():
   assert '| 0.001       | 1.9100 ± 0.0100 ' in text
   assert 'diverged (2 of 3)' in text
   assert 'Best so far: `adamw` 0.002.' in text
+
+
+def curve(*losses):
+  return [
+    {'step': 100 * (i + 1), 'val_loss': loss} for i, loss in enumerate(losses)
+  ]
+
+
+def test_steps_to_reach_interpolates_between_evaluations():
+  records = curve(2.5, 2.1, 1.9, 1.8)
+  assert loss_sections.steps_to_reach(records, 2.0) == 250.0  # 2.1 -> 1.9
+  assert loss_sections.steps_to_reach(records, 1.9) == 300.0
+  assert loss_sections.steps_to_reach(records, 2.6) == 100.0
+  assert loss_sections.steps_to_reach(records, 1.7) is None
+
+
+def test_path_straightness_averages_each_third_over_seeds():
+  study = studies.load('adamw_peers')
+  runs = {
+    str(seed): [{'path_cosine': c} for c in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)]
+    for seed in (0, 1)
+  }
+  runs['1'][0]['path_cosine'] = 0.3  # first third: mean of 0.1, 0.2, 0.3, 0.2
+  blocks = {'lr_0.001': {'runs': {'adamw': runs}}}
+  text = loss_sections.path_straightness(study, blocks)
+  assert (
+    '| 0.001       | adamw   | 2       | 0.200         | 0.350    | 0.550  |'
+    in text
+  )
+  assert loss_sections.path_straightness(study, {}) == ''

@@ -63,7 +63,7 @@ STUDY = Study(
   name='adamw_peers',
   base_config=base_config,
   jobs=JOBS,
-  sections=(loss_sections.sweep,),
+  sections=(loss_sections.sweep, loss_sections.path_straightness),
   figures=loss_sections.sweep_figure,
   results_root='benchmarks/results/shakespeare',
   settings=Settings(seeds=SEEDS),

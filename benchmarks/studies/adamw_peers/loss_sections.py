@@ -114,3 +114,54 @@ def sweep_figure(study, blocks, out):
   figure.savefig(path, dpi=100)
   plt.close(figure)
   return path
+
+
+def steps_to_reach(records, target):
+  """The first step at which a run's validation loss reaches `target`,
+  linearly interpolated between its evaluations (None if it never does).
+
+  Evaluations come every `steps_per_epoch` steps; before the first one the
+  run is taken to start from the loss at its first evaluation's step, so a
+  run already below the target there reaches it at that step.
+  """
+  steps = [r['step'] for r in records]
+  losses = [r['val_loss'] for r in records]
+  if losses[0] <= target:
+    return float(steps[0])
+  for i in range(1, len(losses)):
+    if losses[i] <= target:
+      fraction = (losses[i - 1] - target) / (losses[i - 1] - losses[i])
+      return steps[i - 1] + fraction * (steps[i] - steps[i - 1])
+  return None
+
+
+def path_straightness(study, blocks):
+  """Exploratory: the cosine between the last two moves of each of PLP's
+  cycles, by arm and rate, over the first, middle and last third of the
+  training (mean over cycles and seeds)."""
+  rows = []
+  for job, overrides in study.jobs.items():
+    block = blocks.get(job)
+    for arm, runs in sorted((block or {'runs': {}})['runs'].items()):
+      records = [summary.trained(r) for r in runs.values()]
+      thirds = np.array_split(np.arange(len(records[0])), 3)
+      means = [
+        np.mean([r[i]['path_cosine'] for r in records for i in part])
+        for part in thirds
+      ]
+      rows.append([f'{overrides["learning_rate"]:g}', arm, len(records)]
+                  + [f'{m:.3f}' for m in means])  # fmt: skip
+  if not rows:
+    return ''
+  table = tabulate.tabulate(
+    rows, ['peak rate', 'arm', 'seeds', 'first third', 'middle', 'last'],
+    tablefmt='github', disable_numparse=True,
+  )  # fmt: skip
+  return (
+    '## How straight the path is (exploratory)\n\nThe cosine between the '
+    "last two moves of each cycle of 3 steps (PLP's h2 − h1 and h3 − h2, "
+    'all parameters as one vector), averaged over the cycles of each third '
+    'of the training and over the seeds. PLP can gain only where it is near '
+    "1. For `adamw_plp` the second move includes PLP's jump.\n\n"
+    f'{table}\n\n'
+  )
