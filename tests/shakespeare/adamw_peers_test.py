@@ -65,7 +65,7 @@ def test_path_straightness_averages_each_third_over_seeds():
   blocks = {'lr_0.001': {'runs': {'adamw': runs}}}
   text = loss_sections.path_straightness(study, blocks)
   assert (
-    '| 0.001       | adamw   | 2       | 0.200         | 0.350    | 0.550  |'
+    '| 0.001       | adamw | 2       | 0.200         | 0.350    | 0.550  |'
     in text
   )
   assert loss_sections.path_straightness(study, {}) == ''
