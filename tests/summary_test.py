@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import results_io
@@ -196,3 +197,19 @@ def test_paired_power_agrees_with_simulated_t_tests():
   t = differences.mean(1) / (differences.std(1, ddof=1) / np.sqrt(n))
   assert np.mean(np.abs(t) > 2.364624) == pytest.approx(0.8, abs=0.01)
   assert summary.paired_power(0.0, spread, n) == pytest.approx(0.05)
+
+
+def test_the_confidence_interval_is_the_paired_t_interval():
+  differences = [0.4, -0.2, 1.1, 0.3, 0.9]
+  values = np.asarray(differences)
+  half = (
+    stats.t.ppf(0.975, len(values) - 1)
+    * values.std(ddof=1)
+    / np.sqrt(len(values))
+  )
+  low, high = summary.confidence_interval(differences)
+  np.testing.assert_allclose(
+    [low, high], [values.mean() - half, values.mean() + half]
+  )
+  assert summary.confidence_interval([0.5, 0.5, 0.5]) == (0.5, 0.5)
+  assert summary.confidence_interval([0.5]) is None

@@ -31,12 +31,13 @@ def confidence_interval(differences, level=0.95):
 
   mean ± t_{(1 + level) / 2, n - 1} · std / √n; None with fewer than 2.
   """
-  n = len(differences)
-  if n < 2:
+  if len(differences) < 2:
     return None
   values = np.asarray(differences, np.float64)
-  half = stats.t.ppf((1 + level) / 2, n - 1) * values.std(ddof=1) / np.sqrt(n)
-  return float(values.mean() - half), float(values.mean() + half)
+  if np.all(values == values[0]):  # scipy's interval is NaN without spread
+    return float(values[0]), float(values[0])
+  interval = stats.ttest_1samp(values, 0.0).confidence_interval(level)
+  return float(interval.low), float(interval.high)
 
 
 def paired_power(effect, spread, n, alpha=0.05):
