@@ -128,6 +128,27 @@ def _injected_values_ok(every, start_step, order):
   return ok
 
 
+def _cycle_steps(count, every, start_step):
+  """Whether the step at `count` stores h1 and whether it predicts.
+
+  A cycle's last two steps: the second-to-last stores h1 (the params passed
+  in there), the last predicts from h1, h2 (its params) and u3.
+  """
+  position = jnp.mod(count - start_step, every)
+  started = count >= start_step
+  return started & (position == every - 2), started & (position == every - 1)
+
+
+def _nan_where_injected_bad(updates, every, start_step, order):
+  """`updates`, or NaN where an injected argument is no longer valid."""
+  if not any(map(_is_traced, (every, start_step, order))):
+    return updates
+  ok = _injected_values_ok(every, start_step, order)
+  return jax.tree.map(
+    lambda u: jnp.where(ok, u, jnp.nan).astype(u.dtype), updates
+  )
+
+
 def _check_gate(gate: Any) -> None:
   if not isinstance(gate, (str, type(None))) or gate not in GATES:
     raise ValueError(f'`gate` must be one of {GATES}, got {gate!r}.')
@@ -354,12 +375,7 @@ def plp(
     updates, params = _as_arrays(updates), _as_arrays(params)
     _check_like_state(params, state.history, history_dtype)
     count = state.count
-    # A cycle's last two steps: the second-to-last stores h1 (the params
-    # passed in there), the last predicts from h1, h2 (its params) and u3.
-    position = jnp.mod(count - start_step, every)
-    started = count >= start_step
-    store = started & (position == every - 2)
-    predict = started & (position == every - 1)
+    store, predict = _cycle_steps(count, every, start_step)
     k = step_size(count) if callable(step_size) else step_size
     rule = functools.partial(
       _predicted, predict=predict, k=k, order=order, gate=gate
@@ -370,11 +386,7 @@ def plp(
     write = functools.partial(_written_history, store=store)
     history = jax.tree.map(write, updates, params, state.history)
     new_updates = jax.tree.map(rule, updates, params, history)
-    if any(map(_is_traced, (every, start_step, order))):
-      ok = _injected_values_ok(every, start_step, order)
-      new_updates = jax.tree.map(
-        lambda u: jnp.where(ok, u, jnp.nan).astype(u.dtype), new_updates
-      )
+    new_updates = _nan_where_injected_bad(new_updates, every, start_step, order)
     return new_updates, PLPState(
       count=optax.safe_increment(count), history=history
     )
