@@ -67,14 +67,14 @@ MIN_VENV := .venv-min
 test-min:
 	$(PYTHON) -m venv $(MIN_VENV)
 	$(MIN_VENV)/bin/python -m pip install --quiet \
-	  $$($(PYTHON) tests/minimum_versions.py) chex pytest pytest-xdist
+	  $$($(PYTHON) tests/support/minimum_versions.py) chex pytest pytest-xdist
 	$(MIN_VENV)/bin/python -m pip install --quiet --no-deps -e .
 	$(MIN_VENV)/bin/python -m pytest -q -n auto tests/library optax_plp
 
 # The whole suite while busy loops keep every core busy (a machine at least
 # 2x slower): no test may depend on how fast the machine is.
 test-loaded: lint
-	$(PY) -m tests.under_load $(PYTEST)
+	$(PY) -m tests.support.under_load $(PYTEST)
 
 # The pure-Python wheels `python -m benchmarks.device_check` needs beyond the
 # accelerator image's packages, for the device tool to carry (see its README).

@@ -1,5 +1,5 @@
-"""PLP's benchmarks on CIFAR-100, by concern (tests/layering_test.py keeps
-each layer to importing the ones before it):
+"""PLP's benchmarks on CIFAR-100, by concern (tests/harness/layering_test.py
+keeps each layer to importing the ones before it):
 
 1. `cifar100`: the training harness; one config's runs, to results.json.
 2. `reporting`: tables and figures read from results.json.

@@ -13,7 +13,8 @@ import tempfile
 import numpy as np
 import pytest
 
-MOCK_EXAMPLES = 40  # TFDS mock examples; tests.mock_main serves the same
+# TFDS mock examples; tests.support.mock_main serves the same.
+MOCK_EXAMPLES = 40
 
 
 def mock_cifar():

@@ -12,7 +12,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(
 ):
   _, want = uninterrupted
   record = fault_soak.soak(
-    str(tmp_path), kills=2, seed=0, launcher='tests.mock_main',
+    str(tmp_path), kills=2, seed=0, launcher='tests.support.mock_main',
     reference=results_io.reproducible(want),
   )  # fmt: skip
   first, *_ = record['kills']

@@ -1,9 +1,9 @@
 """Nothing lost, nothing silently wrong: one process per workdir, results that
 never shrink, and every expected failure of a run in a line or two.
 
-Each case runs the real command (`tests.mock_main`, main.py on mock data) as a
-subprocess and waits for events (a lock file's holder, a log line, an exit),
-never for a guessed moment.
+Each case runs the real command (`tests.support.mock_main`, main.py on mock
+data) as a subprocess and waits for events (a lock file's holder, a log line,
+an exit), never for a guessed moment.
 """
 
 import argparse
@@ -28,12 +28,12 @@ from benchmarks.cifar100.configs import tiny
 from benchmarks.faults import fault_soak
 from benchmarks.studies import __main__ as runner
 from tests.conftest import mock_cifar
-from tests.processes import TIMEOUT
-from tests.processes import finish
-from tests.processes import lock_holder
-from tests.processes import short_error
-from tests.processes import start
-from tests.processes import wait_until_locked
+from tests.support.processes import TIMEOUT
+from tests.support.processes import finish
+from tests.support.processes import lock_holder
+from tests.support.processes import short_error
+from tests.support.processes import start
+from tests.support.processes import wait_until_locked
 
 
 def test_two_simultaneous_runs_one_workdir_one_is_refused(
@@ -234,7 +234,7 @@ def test_missing_data_ends_in_one_line(tmp_path):
 
 @pytest.fixture
 def small_disk(tmp_path):
-  """A small tmpfs, for a run that fills it (tests.full_disk_main)."""
+  """A small tmpfs, for a run that fills it (tests.support.full_disk_main)."""
   disk = tmp_path / 'disk'
   disk.mkdir()
   mounted = subprocess.run(
@@ -254,7 +254,11 @@ def test_a_full_disk_during_a_save_ends_in_a_line_and_loses_nothing(
   # point of failure does not hang on how much orbax writes on this machine.
   workdir = small_disk / 'run'
   code, stderr = finish(
-    start(workdir, "--config.arms=('sgd',)", launcher='tests.full_disk_main')
+    start(
+      workdir,
+      "--config.arms=('sgd',)",
+      launcher='tests.support.full_disk_main',
+    )  # fmt: skip
   )
   assert code == 1
   line = short_error(stderr)

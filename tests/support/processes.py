@@ -12,7 +12,7 @@ from benchmarks.cifar100 import workdir_lock
 from benchmarks.faults import fault_soak
 
 TIMEOUT = 600  # seconds: a guard against a hang, never a measured moment
-LAUNCHER = 'tests.mock_main'
+LAUNCHER = 'tests.support.mock_main'
 
 
 def start(workdir, *flags, launcher=LAUNCHER):

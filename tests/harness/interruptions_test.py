@@ -1,7 +1,7 @@
 """A run stopped from outside, or whose workdir is tampered with while it
 runs or between runs: the lock's file deleted, SIGTERM, Ctrl-C inside a save,
 a checkpoint with a flipped bit. Each case runs the real command
-(`tests.mock_main`) as a subprocess and waits for events.
+(`tests.support.mock_main`) as a subprocess and waits for events.
 """
 
 import shutil
@@ -11,12 +11,12 @@ import subprocess
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.faults import fault_soak
-from tests.processes import LAUNCHER
-from tests.processes import TIMEOUT
-from tests.processes import finish
-from tests.processes import lock_holder
-from tests.processes import start
-from tests.processes import wait_until_locked
+from tests.support.processes import LAUNCHER
+from tests.support.processes import TIMEOUT
+from tests.support.processes import finish
+from tests.support.processes import lock_holder
+from tests.support.processes import start
+from tests.support.processes import wait_until_locked
 
 
 def test_the_lock_holds_when_its_file_is_deleted(uninterrupted, tmp_path):

@@ -1,6 +1,8 @@
-"""`tests.mock_main` whose disk fills up just before epoch 2's checkpoint.
+"""`tests.support.mock_main` whose disk fills up just before epoch 2's
+checkpoint.
 
-  python -m tests.full_disk_main --config=... --workdir=DIR [main.py's flags]
+  python -m tests.support.full_disk_main --config=... --workdir=DIR \
+      [main.py's flags]
 
 Before the save of epoch 2, a ballast file takes every free block of the
 workdir's filesystem, so that save meets a real `No space left on device` at

@@ -8,7 +8,7 @@ import venv
 
 import nbformat
 
-from tests.notebooks_test import NOTEBOOKS
+from tests.project.notebooks_test import NOTEBOOKS
 
 
 def colab(tmp_path, *present):

@@ -7,7 +7,7 @@ import pytest
 
 from benchmarks.studies import comparisons
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_the_committed_table_regenerates_and_the_readme_shows_it(tmp_path):

@@ -20,7 +20,7 @@ import tempfile
 import nbclient
 import nbformat
 
-NOTEBOOKS = pathlib.Path(__file__).resolve().parents[1] / 'notebooks'
+NOTEBOOKS = pathlib.Path(__file__).resolve().parents[2] / 'notebooks'
 NAME = 'cifar100.ipynb'
 KEY = 'optax_plp'  # the notebook metadata's entry for the stored outputs
 

@@ -1,7 +1,7 @@
 """Two processes on this machine train one run, as two hosts would.
 
 Each process has one CPU device and runs the README's multi-host command on
-TFDS's mock data (`tests.mock_main`); JAX's gloo collectives join them.
+TFDS's mock data (`tests.support.mock_main`); JAX's gloo collectives join them.
 """
 
 import json
@@ -84,7 +84,7 @@ def start_processes(workdir, logs):
   for process_id in (0, 1):
     argv = fault_soak.command(
       workdir,
-      'tests.mock_main',
+      'tests.support.mock_main',
       '--distributed',
       f'--coordinator_address={address}',
       '--num_processes=2',
@@ -119,7 +119,7 @@ def two_processes(tmp_path_factory):
   single = tmp_path_factory.mktemp('two_devices')
   log = logs / 'two_devices.log'
   reference = launch(
-    fault_soak.command(single, 'tests.mock_main'),
+    fault_soak.command(single, 'tests.support.mock_main'),
     environment(devices=2),
     log,
   )

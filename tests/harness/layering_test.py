@@ -4,7 +4,7 @@ ones, and no modules import each other in a circle, lazily or not."""
 import ast
 import pathlib
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Lowest first; a module belongs to the layer of its longest matching prefix.
 LAYERS = (
   ('optax_plp',),

@@ -8,7 +8,7 @@ import sys
 import venv
 import zipfile
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def run(*argv, cwd=ROOT):

@@ -1,7 +1,8 @@
 """`python -m benchmarks.main` on TFDS's mock CIFAR-100, for tests.
 
-  python -m tests.mock_main --config=benchmarks/cifar100/configs/tiny.py \
-      --workdir=DIR [every other flag of main.py]
+  python -m tests.support.mock_main \
+      --config=benchmarks/cifar100/configs/tiny.py --workdir=DIR \
+      [every other flag of main.py]
 
 The same flags and code as main.py; only the data are TFDS's mock examples,
 the same in every process.

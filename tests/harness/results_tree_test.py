@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 RESULTS = ROOT / 'benchmarks' / 'results'
 MAX_TRACKED_BYTES = 12_000_000  # so that the data travel to a device in 3 calls
 

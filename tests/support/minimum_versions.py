@@ -1,6 +1,6 @@
 """Prints the library's declared minimum versions as pip requirements.
 
-  python tests/minimum_versions.py   ->   jax==0.5.0 jaxlib==0.5.0 ...
+  python tests/support/minimum_versions.py   ->   jax==0.5.0 jaxlib==0.5.0 ...
 
 Read from pyproject.toml's `dependencies` (each `>=` bound pinned), so that
 `make test-min` tests exactly what the package declares; jaxlib follows jax.
@@ -9,7 +9,7 @@ Read from pyproject.toml's `dependencies` (each `>=` bound pinned), so that
 import pathlib
 import re
 
-PYPROJECT = pathlib.Path(__file__).resolve().parents[1] / 'pyproject.toml'
+PYPROJECT = pathlib.Path(__file__).resolve().parents[2] / 'pyproject.toml'
 
 
 def minimum_requirements():

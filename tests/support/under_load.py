@@ -1,6 +1,6 @@
 """Runs a command while busy loops keep every core of this machine busy.
 
-  python -m tests.under_load COMMAND [ARGS ...]
+  python -m tests.support.under_load COMMAND [ARGS ...]
 
 One spinning process per core (`os.cpu_count()`) at the command's priority,
 so that the command gets about half the machine: every test must still pass
@@ -23,7 +23,7 @@ def spin():
 def main():
   command = sys.argv[1:]
   if not command:
-    sys.exit('usage: python -m tests.under_load COMMAND [ARGS ...]')
+    sys.exit('usage: python -m tests.support.under_load COMMAND [ARGS ...]')
   hogs = [
     multiprocessing.Process(target=spin, daemon=True)
     for _ in range(os.cpu_count() or 1)

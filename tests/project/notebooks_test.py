@@ -2,9 +2,9 @@
 
 import nbformat
 
-from tests.notebook_outputs import NOTEBOOKS
-from tests.notebook_outputs import execute
-from tests.notebook_outputs import source_digest
+from tests.support.notebook_outputs import NOTEBOOKS
+from tests.support.notebook_outputs import execute
+from tests.support.notebook_outputs import source_digest
 
 
 def outputs(notebook, kind):
@@ -34,7 +34,7 @@ def test_cifar100_is_stored_with_the_outputs_of_its_cells_as_they_are():
   stored = notebook.metadata.get('optax_plp', {}).get('outputs_of_sources')
   assert stored == source_digest(notebook), (
     'a cell changed since its outputs were stored: run '
-    '`python -m tests.notebook_outputs` with TFDS_DATA_DIR set'
+    '`python -m tests.support.notebook_outputs` with TFDS_DATA_DIR set'
   )
   # One run of every cell in order (the workdir's cell, set for the run and
   # not stored, took a number), without an error, with its figure.
