@@ -28,11 +28,18 @@ def test_the_tracked_tree_is_under_its_size():
 
 
 def shown_images():
-  """Every image a markdown file under benchmarks/results shows or links."""
+  """Every image a markdown file under benchmarks/results shows or links,
+  and every one of them the README shows (by its address on the repository).
+  """
   shown = set()
   for page in RESULTS.rglob('*.md'):
     for target in re.findall(r'\]\(([^)#?\s]+\.png)\)', page.read_text()):
       shown.add((page.parent / target).resolve())
+  readme = (ROOT / 'README.md').read_text()
+  for target in re.findall(
+    r'/blob/main/(benchmarks/results/[^)?\s]+\.png)', readme
+  ):
+    shown.add((ROOT / target).resolve())
   return shown
 
 
