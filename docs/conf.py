@@ -96,3 +96,31 @@ GENERATED.mkdir(exist_ok=True)
 (GENERATED / 'readme_results.md').write_text(
   readme_section('## Results so far\n', '## Notebooks')
 )
+
+
+def readable_type_aliases(app, doctree, docname):
+  """A type alias in a union (`jax.typing.DTypeLike | None`) by its name.
+
+  autodoc hands it over as the repr of its forward reference, cut into
+  emphasised pieces: TypeAliasForwardRef, (, 'name', ).
+  """
+  del app, docname
+  from docutils import nodes
+
+  for node in list(doctree.findall(nodes.emphasis)):
+    parent = node.parent
+    if node.astext() != 'TypeAliasForwardRef' or parent is None:
+      continue
+    index = parent.index(node)
+    pieces = parent.children[index : index + 4]
+    if len(pieces) < 4 or pieces[1].astext() != '(':
+      continue
+    name = pieces[2].astext().strip("'")
+    tail = pieces[3].astext()[1:]  # what follows the ')' (a space)
+    for piece in pieces:
+      parent.remove(piece)
+    parent.insert(index, nodes.emphasis(text=name + tail))
+
+
+def setup(app):
+  app.connect('doctree-resolved', readable_type_aliases)

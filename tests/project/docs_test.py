@@ -55,4 +55,7 @@ def test_the_site_shows_its_maths_figures_and_outputs_offline(tmp_path):
   assert 'src="_images/sweep_SGD.png"' in pages['results.html']
   # optax's type alias by its name.
   assert 'optax.ScalarOrSchedule' in pages['api.html']
+  # JAX's dtype alias too, by its name, not its forward reference's repr.
+  assert 'TypeAliasForwardRef' not in pages['api.html']
+  assert 'jax.typing.DTypeLike' in pages['api.html']
   assert 'Union[' not in pages['api.html']
