@@ -76,11 +76,12 @@ test-min:
 test-loaded: lint
 	$(PY) -m tests.support.under_load $(PYTEST)
 
-# The pure-Python wheels `python -m benchmarks.device_check` needs beyond the
-# accelerator image's packages, for the device tool to carry (see its README).
+# The pure-Python wheels `python -m benchmarks.device_check` and
+# `benchmarks.paper_scale` need beyond the accelerator image's packages, for
+# the device tool to carry (see its README).
 device-wheels:
 	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: \
-	  --python-version 3.12 -d .whl ml-collections==1.1.0
+	  --python-version 3.12 -d .whl ml-collections==1.1.0 tabulate==0.9.0
 
 # The library's wheel, in dist/: `pip install dist/optax_plp-*.whl` anywhere.
 wheel:

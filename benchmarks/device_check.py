@@ -20,10 +20,10 @@ finish within 6 minutes on one H100 or H200, compilation included. --tiny
 runs the same sections at toy sizes on a CPU in about two minutes, for the
 test suite.
 
-It needs jax, flax, optax, orbax-checkpoint, absl-py and ml_collections, and
-neither TensorFlow nor TFDS. On an accelerator image without ml_collections
-(pure Python), carry its wheel: `make device-wheels` puts it in `.whl/`, and
-on the machine
+It needs jax, flax, optax, orbax-checkpoint, absl-py, ml_collections and
+tabulate, and neither TensorFlow nor TFDS. On an accelerator image without
+ml_collections and tabulate (pure Python), carry their wheels: `make
+device-wheels` puts them in `.whl/`, and on the machine
 
   python3 -m pip install -q --no-index --no-deps --target /tmp/site \
       .whl/*.whl && PYTHONPATH=/tmp/site python3 -m benchmarks.device_check
