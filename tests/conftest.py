@@ -51,6 +51,17 @@ def killed_at_call(function, call):
   return killed
 
 
+def flip_one_bit(step_directory):
+  """Flips one bit in the middle of a checkpoint step's largest data file."""
+  data = max(
+    (p for p in (step_directory / 'state').rglob('*') if p.is_file()),
+    key=lambda p: p.stat().st_size,
+  )
+  flipped = bytearray(data.read_bytes())
+  flipped[len(flipped) // 2] ^= 1
+  data.write_bytes(bytes(flipped))
+
+
 def tiny_run(workdir, **overrides):
   """A run of tiny.py on mock data: (workdir, results)."""
   from benchmarks.cifar100 import experiment

@@ -51,13 +51,16 @@ def training_fields(config):
   return json.loads(json.dumps(fields))
 
 
+def checkpoint_directory(workdir, arm, seed):
+  """WORKDIR/checkpoints/ARM/seed_N: where a run's checkpoints live."""
+  return seed_directories.seed_directory(
+    os.path.join(workdir, 'checkpoints', arm), seed
+  )
+
+
 def checkpoint_manager(workdir, arm, seed):
   return ocp.CheckpointManager(
-    os.path.abspath(
-      seed_directories.seed_directory(
-        os.path.join(workdir, 'checkpoints', arm), seed
-      )
-    ),
+    os.path.abspath(checkpoint_directory(workdir, arm, seed)),
     # A save cut off by a kill leaves a temporary directory; it is removed
     # when the run resumes, so it never stands in the way.
     options=ocp.CheckpointManagerOptions(
@@ -114,9 +117,7 @@ def set_aside_damaged(workdir, arm, seed):
   """Renames the newest steps whose files fail their manifest to
   STEP.damaged (orbax ignores them), so that the run resumes from the newest
   good one; says so for each. Nothing is deleted."""
-  directory = seed_directories.seed_directory(
-    os.path.join(workdir, 'checkpoints', arm), seed
-  )
+  directory = checkpoint_directory(workdir, arm, seed)
   for step in sorted(steps_in(directory), reverse=True):
     where = os.path.join(directory, str(step))
     problem = damage(where)
@@ -143,10 +144,7 @@ def steps_in(directory):
 
 def latest_epoch(workdir, arm, seed):
   """The newest finished checkpoint's epoch of a run, 0 where it has none."""
-  directory = seed_directories.seed_directory(
-    os.path.join(workdir, 'checkpoints', arm), seed
-  )
-  return max(steps_in(directory), default=0)
+  return max(steps_in(checkpoint_directory(workdir, arm, seed)), default=0)
 
 
 def restore(manager, model, optimizer, config):

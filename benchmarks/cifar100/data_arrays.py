@@ -177,10 +177,12 @@ def read_manifest(directory):
     text = file.read()
   try:
     manifest = json.loads(text)
-    fields = ('name', 'sha256')
-    assert isinstance(manifest['sha256'], str)
-    assert all(all(f in part for f in fields) for part in manifest['parts'])
-  except (ValueError, KeyError, TypeError, AssertionError):
+    whole = isinstance(manifest['sha256'], str) and all(
+      'name' in part and 'sha256' in part for part in manifest['parts']
+    )
+  except (ValueError, KeyError, TypeError):
+    whole = False
+  if not whole:
     raise ChecksumError(
       f"{path} is not a whole manifest (it needs the file's sha256 and its "
       "parts, each with its name and sha256): copy it again from the parts' "

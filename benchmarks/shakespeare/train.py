@@ -153,7 +153,6 @@ class Data(NamedTuple):
   validation: jax.Array
   test: jax.Array
   evaluation_starts: dict
-  characters: str
   sizes: dict
   batch_sharding: jax.sharding.NamedSharding
 
@@ -187,7 +186,7 @@ def load_data(config, mesh):
   }
   return Data(
     encoded['train'], encoded['validation'], encoded['test'], starts,
-    characters, sizes, distributed.batch_sharding(mesh),
+    sizes, distributed.batch_sharding(mesh),
   )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ import subprocess
 from benchmarks.cifar100 import results_io
 from benchmarks.cifar100 import workdir_lock
 from benchmarks.faults import fault_soak
+from tests.conftest import flip_one_bit
 from tests.support.processes import LAUNCHER
 from tests.support.processes import TIMEOUT
 from tests.support.processes import finish
@@ -90,13 +91,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_before_it(
   source, alone = uninterrupted
   shutil.copytree(source, tmp_path, dirs_exist_ok=True)
   latest = tmp_path / 'checkpoints' / 'sgd' / 'seed_0' / '3'
-  data = max(
-    (p for p in (latest / 'state').rglob('*') if p.is_file()),
-    key=lambda p: p.stat().st_size,
-  )
-  flipped = bytearray(data.read_bytes())
-  flipped[len(flipped) // 2] ^= 1  # one bit
-  data.write_bytes(bytes(flipped))
+  flip_one_bit(latest)
   code, stderr = finish(start(tmp_path))
   assert code == 0, stderr[-2000:]
   assert f'The checkpoint {latest} is damaged' in stderr

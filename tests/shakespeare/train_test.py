@@ -17,6 +17,7 @@ from benchmarks.cifar100 import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.shakespeare import train
+from tests.conftest import flip_one_bit
 from tests.conftest import killed_at_call
 from tests.shakespeare.conftest import tiny_config
 
@@ -200,13 +201,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_retrained(
   copy = tmp_path / 'copy'
   shutil.copytree(workdir, copy)
   latest = copy / 'checkpoints' / 'adamw_plp' / 'seed_0' / '3'
-  data = max(
-    (p for p in (latest / 'state').rglob('*') if p.is_file()),
-    key=lambda p: p.stat().st_size,
-  )
-  flipped = bytearray(data.read_bytes())
-  flipped[len(flipped) // 2] ^= 1
-  data.write_bytes(bytes(flipped))
+  flip_one_bit(latest)
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
   assert (latest.parent / '3.damaged').is_dir()
