@@ -76,8 +76,8 @@ test-min:
 test-loaded: lint
 	$(PY) -m tests.support.under_load $(PYTEST)
 
-# The pure-Python wheels `python -m benchmarks.device_check` and
-# `benchmarks.paper_scale` need beyond the accelerator image's packages, for
+# The pure-Python wheels `python -m benchmarks.tools.device_check` and
+# `benchmarks.tools.paper_scale` need beyond the accelerator image's packages, for
 # the device tool to carry (see its README).
 device-wheels:
 	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: \

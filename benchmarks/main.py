@@ -22,8 +22,8 @@ from absl import flags
 from ml_collections import config_flags
 
 from benchmarks import tasks
-from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import launcher
+from benchmarks.harness import distributed
+from benchmarks.harness import launcher
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 

@@ -1,10 +1,11 @@
 """The harness's tasks, by the name a config's `task` field gives."""
 
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import experiment
+from benchmarks.cifar100 import train as cifar100
+from benchmarks.harness import config_checks
+from benchmarks.harness import experiment
 from benchmarks.shakespeare import train as shakespeare
 
-TASKS = {'cifar100': experiment.CIFAR100, 'shakespeare': shakespeare.TASK}
+TASKS = {'cifar100': cifar100.TASK, 'shakespeare': shakespeare.TASK}
 
 
 def task_of(config):

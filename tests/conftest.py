@@ -26,7 +26,7 @@ def mock_cifar():
 
 def write_run(directory, results, arms, seed):
   """A run directory holding `arms` of `results`' seed 0, relabelled `seed`."""
-  from benchmarks.cifar100 import results_io
+  from benchmarks.harness import results_io
 
   part = {
     **results,
@@ -64,13 +64,13 @@ def flip_one_bit(step_directory):
 
 def tiny_run(workdir, **overrides):
   """A run of tiny.py on mock data: (workdir, results)."""
-  from benchmarks.cifar100 import experiment
+  from benchmarks import tasks
   from benchmarks.cifar100.configs import tiny
 
   config = tiny.get_config()
   config.update(overrides)
   with mock_cifar():
-    return workdir, experiment.train_and_evaluate(config, str(workdir))
+    return workdir, tasks.train_and_evaluate(config, str(workdir))
 
 
 def once_per_session(tmp_path_factory, name, make):
@@ -134,20 +134,20 @@ def validated(tmp_path_factory):
 
 def _train_validated(workdir):
   """The `validated` fixture's run, trained in `workdir`."""
-  from benchmarks.cifar100 import experiment
+  from benchmarks import tasks
   from benchmarks.cifar100 import input_pipeline
-  from benchmarks.cifar100 import train
+  from benchmarks.cifar100 import steps
 
   trained_on = []
-  real_train_epoch = train.train_epoch
+  real_train_epoch = steps.train_epoch
 
   def recording_train_epoch(model, optimizer, split, order, *args):
     trained_on.append(np.asarray(split[0])[order.ravel()])
     return real_train_epoch(model, optimizer, split, order, *args)
 
   with pytest.MonkeyPatch.context() as patch:
-    patch.setattr(train, 'train_epoch', recording_train_epoch)
+    patch.setattr(steps, 'train_epoch', recording_train_epoch)
     with mock_cifar():
-      results = experiment.train_and_evaluate(validated_config(), str(workdir))
+      results = tasks.train_and_evaluate(validated_config(), str(workdir))
       everything = input_pipeline.load_split('train', download=False, limit=32)
   return results, trained_on, everything

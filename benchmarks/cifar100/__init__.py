@@ -1,1 +1,1 @@
-"""The training harness: data, models, optimizers, training, checkpoints."""
+"""The CIFAR-100 task: its data, models, optimizers, steps and configs."""

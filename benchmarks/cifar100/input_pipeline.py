@@ -4,22 +4,33 @@ The whole split is loaded once (CIFAR-100 is 180 MB as uint8) and later put
 on the accelerator; batches are gathered and augmented inside the jitted step,
 so the input pipeline never waits on the host. TFDS finds the data under
 ``TFDS_DATA_DIR`` (or its default directory) and downloads it if allowed.
-(`data_arrays.load_split` reads the same splits from a compact copy, without
-TensorFlow, where one is named.)
+`load_split` reads the same splits from a compact copy instead, without
+TensorFlow, where the environment variable OPTAX_PLP_CIFAR100 names one
+(`benchmarks/tools/data_arrays.py` writes it, for an accelerator).
 """
 
 import dataclasses
+import hashlib
+import io
+import json
 import os
+import re
+import zipfile
 
 import numpy as np
+
+from benchmarks.harness import experiment
 
 # Per-channel statistics of the CIFAR-100 training images, in [0, 255].
 MEAN = np.array([129.30, 124.07, 112.43], np.float32)
 STD = np.array([68.17, 65.39, 70.42], np.float32)
 NUM_CLASSES = 100
+# The compact copy: the variable naming it, and the splits it holds.
+ENVIRONMENT_VARIABLE = 'OPTAX_PLP_CIFAR100'
+SPLITS = ('train', 'test')
 
 
-class DatasetUnavailableError(RuntimeError):
+class DatasetUnavailableError(experiment.DataUnavailableError):
   """The dataset, or the package that reads it, is not available."""
 
 
@@ -35,7 +46,7 @@ class Split:
     return iter((self.images, self.labels))
 
 
-def load_split(split, *, dataset='cifar100', download=True, limit=None):
+def load_tfds_split(split, *, dataset='cifar100', download=True, limit=None):
   """Loads a whole split as uint8 images and int32 labels.
 
   Args:
@@ -76,6 +87,39 @@ def load_split(split, *, dataset='cifar100', download=True, limit=None):
   images = np.concatenate([images for images, _ in batches])
   labels = np.concatenate([labels for _, labels in batches])
   return Split(np.asarray(images, np.uint8), np.asarray(labels, np.int32))
+
+
+def load_split(split, *, dataset='cifar100', download=True, limit=None):
+  """`load_tfds_split`, read from the compact copy where the environment
+  variable OPTAX_PLP_CIFAR100 names one (CIFAR-100 only; see
+  `benchmarks/tools/data_arrays.py`, which writes it)."""
+  path = os.environ.get(ENVIRONMENT_VARIABLE)
+  if path and dataset == 'cifar100':
+    return load_split_from_arrays(path, split, limit)
+  return load_tfds_split(split, dataset=dataset, download=download, limit=limit)
+
+
+def load_split_from_arrays(path, split, limit=None):
+  """`load_split` from the compact copy at `path`.
+
+  Takes a split name, optionally with a first-N slice (``'train[:32]'``).
+  """
+  found = re.fullmatch(r'(\w+)(?:\[:(\d+)\])?', split)
+  if not found:
+    raise ValueError(
+      f'split is {split!r}; the compact copy takes a name and an optional '
+      "first-N slice, such as 'train' or 'test[:1000]'."
+    )
+  name, first = found.group(1), found.group(2)
+  limits = [int(n) for n in (first, limit) if n is not None]
+  if not os.path.exists(path):
+    raise DatasetUnavailableError(
+      f'{ENVIRONMENT_VARIABLE} is {path}, which does not exist: '
+      'assemble it (python -m benchmarks.tools.data_arrays assemble) or '
+      'unset the variable to read CIFAR-100 through TFDS.'
+    )
+  images, labels = read_split(path, name, min(limits) if limits else None)
+  return Split(images, labels)
 
 
 def import_tfds(dataset):
@@ -127,3 +171,60 @@ def split_validation(split, fraction, seed):
     Split(split.images[train], split.labels[train]),
     Split(split.images[validation], split.labels[validation]),
   )
+
+
+class ChecksumError(DatasetUnavailableError, ValueError):
+  """A file, part or split is not what its checksum says."""
+
+
+def sha256(data):
+  return hashlib.sha256(data).hexdigest()
+
+
+def decode(blob, offsets):
+  """The uint8 images [N, 32, 32, 3] of `encode`'s output."""
+  from PIL import Image
+
+  data = blob.tobytes()
+  images = [
+    np.asarray(Image.open(io.BytesIO(data[start:end])).convert('RGB'))
+    for start, end in zip(offsets[:-1], offsets[1:], strict=True)
+  ]
+  return np.stack(images).astype(np.uint8)
+
+
+def checksums(images, labels):
+  return {
+    'images': sha256(np.ascontiguousarray(images, np.uint8).tobytes()),
+    'labels': sha256(np.ascontiguousarray(labels, np.int32).tobytes()),
+  }
+
+
+def read_split(path, split, limit=None):
+  """(images, labels) of `split` from the compact file, checked.
+
+  The checksum covers the whole split, so a `limit` decodes it all first.
+  """
+  try:
+    with np.load(path) as arrays:
+      if f'{split}_labels' not in arrays:
+        raise ValueError(f'{path} has no split {split!r}; it has {SPLITS}.')
+      manifest = json.loads(arrays['checksums'].tobytes())
+      images = decode(arrays[f'{split}_webp'], arrays[f'{split}_offsets'])
+      labels = arrays[f'{split}_labels'].astype(np.int32)
+  except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
+    # A damaged copy fails in numpy's zip reader, the image decoder or the
+    # JSON: whichever, the file is what to replace.
+    raise ChecksumError(
+      f'{path} is damaged ({type(error).__name__}: '
+      f'{str(error).splitlines()[0][:120] if str(error) else "unreadable"}); '
+      'rebuild it (`build`) or assemble its parts again.'
+    ) from None
+  if checksums(images, labels) != manifest.get(split):
+    raise ChecksumError(
+      f'{path}: the {split!r} split does not match its checksums; rebuild '
+      'it (`build`) or assemble its parts again.'
+    )
+  if limit is not None:
+    images, labels = images[:limit], labels[:limit]
+  return images, labels

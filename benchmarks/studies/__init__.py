@@ -26,8 +26,8 @@ from typing import Any
 
 import ml_collections
 
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import seed_directories
+from benchmarks.harness import checkpoints
+from benchmarks.harness import config_checks
 
 RESULTS_ROOT = 'benchmarks/results/cifar100'
 # Modules of this package that define no study.
@@ -126,7 +126,7 @@ def job_config(study, job):
 
 def run_directory(workroot, job, seed):
   """Where one seed of one job trains: WORKROOT/JOB/seed_N."""
-  return seed_directories.seed_directory(os.path.join(workroot, job), seed)
+  return checkpoints.seed_directory(os.path.join(workroot, job), seed)
 
 
 def planned_runs(study, jobs=None, seeds=None):

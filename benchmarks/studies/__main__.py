@@ -11,9 +11,9 @@ from absl import logging
 
 from benchmarks import studies
 from benchmarks import tasks
-from benchmarks.cifar100 import launcher
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import workdir_lock
+from benchmarks.harness import launcher
+from benchmarks.harness import results_io
+from benchmarks.harness import workdir_lock
 from benchmarks.studies import comparisons
 from benchmarks.studies import report
 

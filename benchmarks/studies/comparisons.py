@@ -15,7 +15,7 @@ from typing import NamedTuple
 import tabulate
 
 from benchmarks import studies
-from benchmarks.cifar100 import summary
+from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.studies import report
 

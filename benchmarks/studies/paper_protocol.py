@@ -10,8 +10,8 @@ schedules and the selection are the paper's protocol.
 
 import dataclasses
 
-from benchmarks.cifar100 import summary
-from benchmarks.cifar100.configs import paper_protocol as protocol_config
+from benchmarks.cifar100.configs import paper as protocol_config
+from benchmarks.harness import summary
 from benchmarks.reporting import tables
 from benchmarks.studies import Study
 from benchmarks.studies import sections

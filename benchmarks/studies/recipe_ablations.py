@@ -11,10 +11,9 @@ image on CPU, is the narrowest.
 import dataclasses
 
 from benchmarks.cifar100 import models
-from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import summary
 from benchmarks.cifar100.configs import reference_recipe
+from benchmarks.harness import results_io
+from benchmarks.harness import summary
 from benchmarks.reporting import tables
 from benchmarks.studies import Study
 from benchmarks.studies import sections
@@ -171,7 +170,7 @@ def ablation_table(blocks, settings):
     runs = ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds)
     epochs = blocks[job]['config']['epochs']
     entries = summary.summarize(
-      runs, [base_arm, name], epochs, optimizers.CONTROLS
+      runs, [base_arm, name], epochs, summary.CIFAR100_CONTROLS
     )
     difference = entries.get(f'{name} - {base_arm}')
     if not difference:

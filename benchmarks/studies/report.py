@@ -7,9 +7,9 @@ them finished; each block's jobs are merged and summarised from the runs.
 import glob
 import os
 
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import seed_directories
-from benchmarks.cifar100 import summary
+from benchmarks.harness import checkpoints
+from benchmarks.harness import results_io
+from benchmarks.harness import summary
 from benchmarks.reporting import plots
 
 
@@ -27,7 +27,7 @@ def run_directories(job_directory):
   """The directories holding a results.json: the job's own, or its seeds'."""
   if os.path.exists(os.path.join(job_directory, 'results.json')):
     return [job_directory]
-  return seed_directories.seed_directories(job_directory)
+  return checkpoints.seed_directories(job_directory)
 
 
 def copy_finished_runs(workroot, job, out):

@@ -12,10 +12,11 @@ import pytest
 
 from benchmarks import studies
 from benchmarks import tasks
-from benchmarks.cifar100 import config_checks
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100.configs import paper_protocol
+from benchmarks.cifar100 import train
+from benchmarks.cifar100.configs import paper
 from benchmarks.cifar100.configs import reference_recipe
+from benchmarks.harness import summary
 from benchmarks.shakespeare import train as shakespeare
 import optax_plp
 
@@ -40,7 +41,7 @@ CYCLIC = [
 def test_cyclic_schedules_match_pytorchs_cycliclr(
   step, x, scale, learning_rate, momentum
 ):
-  config = paper_protocol.get_config()
+  config = paper.get_config()
   rate = optimizers.learning_rate_schedule(0.001, 312, config)
   arm = optimizers.ARMS['sgd']
   cycle_momentum = optimizers.momentum_schedule(arm, 312, config)
@@ -49,7 +50,7 @@ def test_cyclic_schedules_match_pytorchs_cycliclr(
 
 
 def test_without_cycle_momentum_the_momentum_is_constant():
-  config = paper_protocol.get_config()
+  config = paper.get_config()
   config.cycle_momentum = False
   assert (
     optimizers.momentum_schedule(optimizers.ARMS['sgd'], 312, config) == 0.9
@@ -71,7 +72,7 @@ def test_demon_decays_momentum_by_its_rule():
 
 
 def test_demon_decays_the_cyclic_momentum_of_the_paper_config():
-  config = paper_protocol.get_config()
+  config = paper.get_config()
   config.epochs = 10
   demon = optimizers.momentum_schedule(optimizers.ARMS['demon'], 400, config)
   total = 4000
@@ -129,7 +130,7 @@ def first_update(name, config):
 
 
 def test_arms_are_their_base_optimizers_with_the_named_changes():
-  config = paper_protocol.get_config()
+  config = paper.get_config()
   sgd = first_update('sgd', config)
   np.testing.assert_allclose(first_update('plp', config), sgd)  # step 1
   np.testing.assert_allclose(
@@ -145,7 +146,7 @@ def test_arms_are_their_base_optimizers_with_the_named_changes():
   state = tx.init({'w': jnp.ones(3)})
   assert isinstance(state[-1], optax_plp.PLPState)
   assert set(optimizers.ARMS) >= {
-    a for pair in optimizers.CONTROLS for a in pair
+    a for pair in summary.CIFAR100_CONTROLS for a in pair
   }
 
 
@@ -157,7 +158,7 @@ def test_every_base_optimizer_is_registered_with_a_checked_rate():
     config = reference_recipe.get_config()
     config[base.rate_field] = 0.0
     with pytest.raises(ValueError, match=f'config.{base.rate_field}'):
-      config_checks.validate_config(config)
+      train.validate_config(config)
 
 
 CONFIG_MODULES = [
@@ -194,7 +195,7 @@ def check_every_arm_builds(config):
 
 def test_the_configs_folder_holds_single_run_configs_only():
   assert sorted(CONFIG_MODULES) == [
-    'cpu', 'paper_protocol', 'quick', 'reference_recipe', 'tiny',
+    'cpu', 'paper', 'quick', 'reference_recipe', 'tiny',
   ]  # fmt: skip
 
 
@@ -218,7 +219,7 @@ def test_schedule_phases_start_at_the_decay_boundaries():
     (468, '0.04 × base'),
     (624, '0.008 × base'),
   ]
-  assert optimizers.schedule_phases(paper_protocol.get_config(), 312) == [
+  assert optimizers.schedule_phases(paper.get_config(), 312) == [
     (0, 'cyclic 0.001-0.002')
   ]
 
@@ -245,9 +246,9 @@ def test_schedule_phases_name_the_rates_of_the_arms_base_optimizer():
 
 
 def test_equal_configs_share_one_optimizer_and_its_compilations():
-  config = paper_protocol.get_config()
+  config = paper.get_config()
   first = optimizers.arm_optimizer('plp', config, 312)
-  again = optimizers.arm_optimizer('plp', paper_protocol.get_config(), 312)
+  again = optimizers.arm_optimizer('plp', paper.get_config(), 312)
   assert again is first
   assert optimizers.arm_optimizer('sgd', config, 312) is not first
   assert optimizers.arm_optimizer('plp', config, 390) is not first

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from benchmarks.cifar100 import atomic_files
+from benchmarks.harness import atomic_files
 
 
 def test_text_and_bytes_are_written_readable_by_others(tmp_path):

@@ -18,9 +18,9 @@ from jax.sharding import PartitionSpec as P
 import numpy as np
 import pytest
 
-from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import results_io
-from benchmarks.faults import fault_soak
+from benchmarks.harness import distributed
+from benchmarks.harness import results_io
+from benchmarks.tools.faults import fault_soak
 
 DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 HEARTBEAT_TIMEOUT_SECONDS = 10
@@ -40,7 +40,7 @@ import sys, time
 import jax
 import numpy as np
 from jax.experimental import multihost_utils
-from benchmarks.cifar100 import distributed
+from benchmarks.harness import distributed
 
 address, process_id, late = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
 distributed.initialize(address, 2, process_id)

@@ -12,15 +12,17 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from benchmarks.cifar100 import checkpoints
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import experiment
+from benchmarks import tasks
 from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import results_io
+from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import train
 from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import tiny
+from benchmarks.harness import checkpoints
+from benchmarks.harness import config_checks
+from benchmarks.harness import distributed
+from benchmarks.harness import experiment
+from benchmarks.harness import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from tests.conftest import killed_at_call
@@ -83,9 +85,9 @@ def test_arms_share_initialisation_and_data_order(uninterrupted, tmp_path):
     config.arms = (arm,)
     config.epochs = 1
     config.train_limit = 16  # two steps: no prediction yet
-    first_steps[arm] = experiment.train_and_evaluate(
-      config, str(tmp_path / arm)
-    )['runs'][arm]['0'][0]
+    first_steps[arm] = tasks.train_and_evaluate(config, str(tmp_path / arm))[
+      'runs'
+    ][arm]['0'][0]
   assert first_steps['sgd']['train_loss'] == first_steps['plp']['train_loss']
   assert first_steps['sgd']['test_loss'] == first_steps['plp']['test_loss']
 
@@ -94,16 +96,16 @@ def test_a_killed_run_resumes_to_the_same_result(
   uninterrupted, tmp_path, monkeypatch
 ):
   _, want = uninterrupted
-  real_train_epoch = train.train_epoch
+  real_train_epoch = steps.train_epoch
   monkeypatch.setattr(
-    train, 'train_epoch', killed_at_call(real_train_epoch, 3)
+    steps, 'train_epoch', killed_at_call(real_train_epoch, 3)
   )  # in epoch three
   with pytest.raises(KeyboardInterrupt):
-    experiment.train_and_evaluate(tiny.get_config(), str(tmp_path))
+    tasks.train_and_evaluate(tiny.get_config(), str(tmp_path))
   partial = json.loads((tmp_path / 'results.json').read_text())
   assert len(partial['runs']['sgd']['0']) == 2
-  monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
-  got = experiment.train_and_evaluate(tiny.get_config(), str(tmp_path))
+  monkeypatch.setattr(steps, 'train_epoch', real_train_epoch)
+  got = tasks.train_and_evaluate(tiny.get_config(), str(tmp_path))
   assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
@@ -118,7 +120,7 @@ def test_two_devices_match_four(tmp_path):
     config.learning_rate = 0.01
     config.num_devices = devices
     workdir = tmp_path / f'{devices}_devices'
-    runs[devices] = experiment.train_and_evaluate(config, str(workdir))
+    runs[devices] = tasks.train_and_evaluate(config, str(workdir))
   for arm in ('sgd', 'plp'):
     for key in ('train_loss', 'test_loss'):
       np.testing.assert_allclose(
@@ -132,22 +134,22 @@ def test_two_devices_match_four(tmp_path):
 def stepwise_errors_one_step_after(config, arm, epochs):
   """Errors after `epochs` epochs and one step more, trained step by step."""
   mesh = distributed.data_mesh(jax.devices()[:1])
-  data = experiment.load_data(config, mesh)
+  data = train.load_data(config, mesh)
   sizes = data.sizes
-  model, optimizer = experiment.model_and_optimizer(
+  model, optimizer = train.model_and_optimizer(
     config, arm, 0, sizes['steps_per_epoch'], mesh
   )
   for epoch in range(1, epochs + 2):
-    order = train.epoch_order(
+    order = steps.epoch_order(
       0, epoch, sizes['train_examples'], config.batch_size
     )
     key = jax.random.fold_in(jax.random.key(0), epoch)
     order = order if epoch <= epochs else order[:1]
-    train.train_epoch_stepwise(
+    steps.train_epoch_stepwise(
       model, optimizer, data.train, order, key, data.batch_sharding, False,
       trajectory.Probe(0, len(order), 0),
     )  # fmt: skip
-  return experiment.evaluation_record(model, data, config)
+  return train.evaluation_record(model, data, config)
 
 
 def test_one_step_later_is_the_next_step_and_changes_no_run(
@@ -158,9 +160,9 @@ def test_one_step_later_is_the_next_step_and_changes_no_run(
   config.epochs = 2
   config.train_limit = 24  # 3 steps an epoch: each ends on a PLP jump
   config.num_devices = 1
-  plain_2 = experiment.train_and_evaluate(config, str(tmp_path / 'plain'))
+  plain_2 = tasks.train_and_evaluate(config, str(tmp_path / 'plain'))
   config.evaluate_one_step_later = True
-  got = experiment.train_and_evaluate(config, str(tmp_path / 'later'))
+  got = tasks.train_and_evaluate(config, str(tmp_path / 'later'))
   assert results_io.reproducible(got) == results_io.reproducible(plain_2)
   for arm in ('sgd', 'plp'):
     first = got['runs'][arm]['0'][0]
@@ -178,7 +180,7 @@ def test_batch_norm_recalibration_is_a_measurement_that_changes_no_run(
   _, plain = uninterrupted
   config = tiny.get_config()
   config.batch_norm_recalibration_batches = 2
-  got = experiment.train_and_evaluate(config, str(tmp_path))
+  got = tasks.train_and_evaluate(config, str(tmp_path))
   assert results_io.reproducible(got) == results_io.reproducible(plain)
   for arm in ('sgd', 'plp'):
     for record in got['runs'][arm]['0']:
@@ -191,16 +193,16 @@ def test_batch_norm_recalibration_is_a_measurement_that_changes_no_run(
   mesh = distributed.data_mesh(
     jax.devices()[: config_checks.num_devices(config)]
   )
-  data = experiment.load_data(config, mesh)
-  run, _ = experiment.start_run(config, 'plp', 0, 4, mesh, str(tmp_path))
+  data = train.load_data(config, mesh)
+  run, _ = train.start_run(config, 'plp', 0, 4, mesh, str(tmp_path))
   run.manager.close()
-  order = train.epoch_order(0, 0, data.sizes['train_examples'], 8)[:2]
-  model = train.recalibrated_batch_norm(
+  order = steps.epoch_order(0, 0, data.sizes['train_examples'], 8)[:2]
+  model = steps.recalibrated_batch_norm(
     run.model, data.train, order, jax.random.fold_in(jax.random.key(0), 0),
     data.batch_sharding,
   )  # fmt: skip
   last = got['runs']['plp']['0'][-1]['batch_norm_recalibrated']
-  assert experiment.evaluation_record(model, data, config) == pytest.approx(
+  assert train.evaluation_record(model, data, config) == pytest.approx(
     last, rel=1e-5
   )
   assert plain['runs']['sgd']['0'][0].get('batch_norm_recalibrated') is None
@@ -234,7 +236,7 @@ def test_bad_config_fails_before_training(field, value, message, tmp_path):
   config.lr_schedule = 'cyclic' if field != 'lr_schedule' else value
   config[field] = value
   with pytest.raises(config_checks.ConfigError, match=re.escape(message)):
-    experiment.train_and_evaluate(config, str(tmp_path))
+    tasks.train_and_evaluate(config, str(tmp_path))
   assert not (tmp_path / 'checkpoints').exists()
 
 
@@ -244,7 +246,7 @@ def test_bad_plp_argument_names_the_field(tmp_path):
   with pytest.raises(
     config_checks.ConfigError, match='config.prediction: `every` must be'
   ):
-    experiment.train_and_evaluate(config, str(tmp_path))
+    tasks.train_and_evaluate(config, str(tmp_path))
 
 
 def test_missing_dataset_says_what_to_do(tmp_path, monkeypatch):
@@ -275,7 +277,7 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
   with pytest.raises(
     checkpoints.CheckpointError, match='Older checkpoints kept'
   ):
-    experiment.train_and_evaluate(config, str(copy))
+    tasks.train_and_evaluate(config, str(copy))
   assert (copy / 'checkpoints' / 'sgd' / 'seed_0' / '2').exists()
 
 
@@ -286,7 +288,7 @@ def test_checkpoint_of_another_config_is_refused(uninterrupted, tmp_path):
   config = tiny.get_config()
   config.learning_rate = 0.05
   with pytest.raises(checkpoints.CheckpointError, match="'learning_rate'"):
-    experiment.train_and_evaluate(config, str(copy))
+    tasks.train_and_evaluate(config, str(copy))
 
 
 def test_a_checkpoint_older_than_a_field_resumes_at_its_old_value(
@@ -301,21 +303,21 @@ def test_a_checkpoint_older_than_a_field_resumes_at_its_old_value(
       del config[field]
       saved.write_text(json.dumps(config))
   # Every epoch is checkpointed, so these resume without training a step.
-  got = experiment.train_and_evaluate(tiny.get_config(), str(copy))
+  got = tasks.train_and_evaluate(tiny.get_config(), str(copy))
   assert results_io.reproducible(got) == results_io.reproducible(want)
   config = tiny.get_config()
   config.batch_norm_fast_variance = False
   with pytest.raises(
     checkpoints.CheckpointError, match="'batch_norm_fast_variance'"
   ):
-    experiment.train_and_evaluate(config, str(copy))
+    tasks.train_and_evaluate(config, str(copy))
 
 
 def test_non_finite_loss_stops_naming_arm_and_epoch(tmp_path):
   config = tiny.get_config()
   config.learning_rate = 1e30
   with pytest.raises(experiment.NonFiniteLossError, match="arm 'sgd', seed 0"):
-    experiment.train_and_evaluate(config, str(tmp_path))
+    tasks.train_and_evaluate(config, str(tmp_path))
   assert (tmp_path / 'results.json').exists()
 
 
@@ -325,7 +327,7 @@ def test_a_diverged_run_is_recorded_and_the_next_one_trains(tmp_path):
   config.learning_rate = 1e30  # sgd and plp both diverge in their 1st epoch
   config.seeds = (0, 1)
   with mock_cifar():
-    results = experiment.train_and_evaluate(config, str(tmp_path))
+    results = tasks.train_and_evaluate(config, str(tmp_path))
   for arm in ('sgd', 'plp'):
     for seed in ('0', '1'):
       assert results['runs'][arm][seed] == [{'epoch': 1, 'diverged': True}]
@@ -333,7 +335,7 @@ def test_a_diverged_run_is_recorded_and_the_next_one_trains(tmp_path):
   bad = tiny.get_config()
   bad.on_divergence = 'ignore'
   with pytest.raises(config_checks.ConfigError, match='on_divergence'):
-    config_checks.validate_config(bad)
+    train.validate_config(bad)
 
 
 def test_main_applies_overrides_and_reports_errors(tmp_path):

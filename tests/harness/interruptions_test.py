@@ -8,9 +8,9 @@ import shutil
 import signal
 import subprocess
 
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import workdir_lock
-from benchmarks.faults import fault_soak
+from benchmarks.harness import results_io
+from benchmarks.harness import workdir_lock
+from benchmarks.tools.faults import fault_soak
 from tests.conftest import flip_one_bit
 from tests.support.processes import LAUNCHER
 from tests.support.processes import TIMEOUT
@@ -63,7 +63,7 @@ def test_ctrl_c_during_a_save_ends_in_one_line_and_the_run_resumes(
 ):
   _, alone = uninterrupted
   argv = fault_soak.command(tmp_path, LAUNCHER)
-  argv = [argv[0], '-m', 'benchmarks.faults.stop_in_save', *argv[2:]]
+  argv = [argv[0], '-m', 'benchmarks.tools.faults.stop_in_save', *argv[2:]]
   process = subprocess.Popen(
     argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
   )

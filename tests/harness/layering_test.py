@@ -8,16 +8,19 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Lowest first; a module belongs to the layer of its longest matching prefix.
 LAYERS = (
   ('optax_plp',),
-  ('benchmarks.cifar100', 'benchmarks.shakespeare', 'benchmarks.tasks'),
+  ('benchmarks.harness',),  # serves any task
+  ('benchmarks.cifar100', 'benchmarks.shakespeare'),  # the tasks
+  ('benchmarks.tasks',),
   ('benchmarks.reporting',),
   ('benchmarks.main', 'benchmarks.studies'),
-  (
-    'benchmarks.speed',
-    'benchmarks.faults',
-    'benchmarks.device_check',
-    'benchmarks.paper_scale',
-  ),
+  ('benchmarks.tools',),  # for the accelerator, faults and speed
 )
+# The folders a run passes through, each kept small enough to read.
+RUN_PATH = ('benchmarks', 'harness', 'cifar100', 'shakespeare')
+MOST_MODULES_A_FOLDER = 10
+# A task's files, named alike in every task: the loop, data, model, configs.
+TASK_FILES = ('train', 'input_pipeline', 'models', 'configs')
+TASK_MODULES = [f'{task}.{name}' for task in LAYERS[2] for name in TASK_FILES]
 
 
 def module_names():
@@ -96,3 +99,28 @@ def test_the_layers_name_only_modules_that_exist():
   for prefixes in LAYERS:
     for prefix in prefixes:
       assert prefix in modules, prefix
+
+
+def test_no_two_modules_share_a_file_name():
+  """Save a task's own files, which every task names alike (Flax's way)."""
+  by_name = {}
+  for name in module_names():
+    by_name.setdefault(name.rsplit('.', 1)[-1], []).append(name)
+  shared = {
+    name: modules
+    for name, modules in by_name.items()
+    if len(modules) > 1
+    and not (name in TASK_FILES and all(m in TASK_MODULES for m in modules))
+  }
+  assert not shared, shared
+
+
+def test_no_folder_of_the_run_path_holds_more_than_ten_modules():
+  for folder in RUN_PATH:
+    path = (
+      ROOT / 'benchmarks'
+      if folder == 'benchmarks'
+      else (ROOT / 'benchmarks' / folder)
+    )
+    modules = [p for p in path.glob('*.py') if p.name != '__init__.py']
+    assert len(modules) <= MOST_MODULES_A_FOLDER, (folder, len(modules))

@@ -8,8 +8,8 @@ from scipy import stats
 
 from benchmarks import studies
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import summary
+from benchmarks.harness import results_io
+from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.studies import lr_sweep

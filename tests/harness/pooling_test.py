@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from benchmarks.cifar100 import results_io
+from benchmarks.harness import results_io
 from benchmarks.studies import report
 
 

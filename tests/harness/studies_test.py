@@ -10,8 +10,8 @@ import pytest
 from scipy import stats
 
 from benchmarks import studies
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import results_io
+from benchmarks.harness import config_checks
+from benchmarks.harness import results_io
 from benchmarks.studies import paper_protocol
 from benchmarks.studies import report
 from benchmarks.studies import sections

@@ -6,13 +6,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100 import summary
+from benchmarks.harness import results_io
+from benchmarks.harness import summary
 from benchmarks.reporting import tables
 
 # The harness's controls: the statistics take them as an argument.
-CONTROLS = optimizers.CONTROLS
+CONTROLS = summary.CIFAR100_CONTROLS
 
 
 def records(test_errors, validation_errors=None):

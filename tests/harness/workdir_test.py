@@ -20,13 +20,13 @@ from absl import flags
 import pytest
 
 from benchmarks import main
-from benchmarks.cifar100 import checkpoints
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import launcher
-from benchmarks.cifar100 import results_io
 from benchmarks.cifar100.configs import tiny
-from benchmarks.faults import fault_soak
+from benchmarks.harness import checkpoints
+from benchmarks.harness import config_checks
+from benchmarks.harness import launcher
+from benchmarks.harness import results_io
 from benchmarks.studies import __main__ as runner
+from benchmarks.tools.faults import fault_soak
 from tests.conftest import mock_cifar
 from tests.support.processes import TIMEOUT
 from tests.support.processes import finish
@@ -88,7 +88,7 @@ STUDY_WORKER = textwrap.dedent("""
   import sys
   from benchmarks import studies
   from benchmarks.cifar100.configs import tiny
-  from benchmarks.cifar100 import launcher
+  from benchmarks.harness import launcher
   from benchmarks.studies import __main__ as runner
   from tests.conftest import mock_cifar
 
@@ -128,7 +128,7 @@ def test_a_study_worker_skips_a_run_another_worker_holds(tmp_path):
 
 HOLD_LOCK = textwrap.dedent("""
   import sys, time
-  from benchmarks.cifar100 import workdir_lock
+  from benchmarks.harness import workdir_lock
   with workdir_lock.held(sys.argv[1]):
     print('locked', flush=True)
     time.sleep(3600)
@@ -149,17 +149,17 @@ def test_a_rerun_with_fewer_arms_is_refused_and_keeps_every_record(
   before = (tmp_path / 'results.json').read_bytes()
   config = tiny.get_config()
   config.arms = ('plp',)
-  from benchmarks.cifar100 import experiment
+  from benchmarks import tasks
 
   with mock_cifar():
     with pytest.raises(config_checks.ConfigError, match=r'\(sgd seed 0\)'):
-      experiment.train_and_evaluate(config, str(tmp_path))
+      tasks.train_and_evaluate(config, str(tmp_path))
     config.arms = ('sgd', 'plp')
     config.seeds = (1,)
     with pytest.raises(
       config_checks.ConfigError, match='plp seed 0, sgd seed 0'
     ):
-      experiment.train_and_evaluate(config, str(tmp_path))
+      tasks.train_and_evaluate(config, str(tmp_path))
   assert (tmp_path / 'results.json').read_bytes() == before
 
 

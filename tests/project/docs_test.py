@@ -59,3 +59,19 @@ def test_the_site_shows_its_maths_figures_and_outputs_offline(tmp_path):
   assert 'TypeAliasForwardRef' not in pages['api.html']
   assert 'jax.typing.DTypeLike' in pages['api.html']
   assert 'Union[' not in pages['api.html']
+  # The install page, and every study's report as a page of the site,
+  # linked from the results page within the site, its figures served.
+  assert 'Known limitations' in pages['install.html']
+  assert 'pip install .' in pages['install.html']
+  reports = sorted(ROOT.glob('benchmarks/results/**/REPORT.md'))
+  assert reports
+  for report in reports:
+    page = 'reports/' + str(report.relative_to(ROOT).with_suffix('.html'))
+    assert page in pages, page
+    assert f'href="{page}' in pages['results.html'], page
+  assert 'blob/main/benchmarks/results' not in pages['results.html'].replace(
+    'results/comparisons', ''
+  )
+  assert 'src="_images/comparisons.png"' in pages['results.html']
+  # Wide tables and code scroll instead of running off the column.
+  assert 'overflow-x: auto' in (tmp_path / '_static' / 'custom.css').read_text()

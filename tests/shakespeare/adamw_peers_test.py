@@ -1,8 +1,10 @@
 """The transformer study's rule and sweep table, on hand-made blocks."""
 
 import math
+import pathlib
 
 from benchmarks import studies
+from benchmarks.harness import results_io
 from benchmarks.studies.adamw_peers import loss_sections
 
 
@@ -69,3 +71,14 @@ def test_path_straightness_averages_each_third_over_seeds():
     in text
   )
   assert loss_sections.path_straightness(study, {}) == ''
+
+
+def test_the_readme_gives_the_sweeps_adamw_at_the_cpu_settings_rate():
+  """The number set beside nanoGPT's ~1.88 is the committed one."""
+  root = pathlib.Path(studies.__file__).parents[1]
+  job = root / 'results' / 'shakespeare' / 'adamw_peers' / 'lr_0.001'
+  results = results_io.with_summary(results_io.load_results(str(job)))
+  loss = results['summary']['adamw']['final_val_loss']
+  assert results['summary']['adamw']['seeds'] == [0, 1, 2]
+  readme = (root / 'shakespeare' / 'README.md').read_text()
+  assert f'**{loss["mean"]:.4f} ± {loss["std"]:.4f}**' in readme

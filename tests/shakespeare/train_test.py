@@ -12,8 +12,8 @@ import optax
 import pytest
 
 from benchmarks import tasks
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import results_io
+from benchmarks.harness import config_checks
+from benchmarks.harness import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.shakespeare import train

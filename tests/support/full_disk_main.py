@@ -17,7 +17,7 @@ from absl import app
 from absl import flags
 
 from benchmarks import main
-from benchmarks.cifar100 import checkpoints
+from benchmarks.harness import checkpoints
 from tests.conftest import mock_cifar
 
 FULL_BEFORE_EPOCH = 2

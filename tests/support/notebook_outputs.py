@@ -1,13 +1,14 @@
-"""Stores the CIFAR-100 notebook's outputs from a real run, for the docs.
+"""Stores the notebooks' outputs from a real run, for the docs and previews.
 
-  TFDS_DATA_DIR=... python docs/notebook_outputs.py
+  TFDS_DATA_DIR=... python -m tests.support.notebook_outputs [NAME.ipynb ...]
 
-The quickstart is executed when the docs are built; the CIFAR-100 notebook
-needs the dataset and TensorFlow, which the docs' environment has not, so its
-outputs are those of this command: the notebook as committed, on real
-CIFAR-100, its parameters as they stand (only the workdir is a fresh
-temporary folder). The digest of its cells' sources is stored beside them; a
-test fails when a cell changes without its outputs being stored again.
+The docs show the notebooks as stored (they are not executed when the docs
+are built): the quickstart's outputs, and the CIFAR-100 notebook's on real
+CIFAR-100 (it needs the dataset and TensorFlow), each notebook as committed
+with its parameters as they stand (only the CIFAR-100 workdir is a fresh
+temporary folder). The digest of a notebook's cells' sources is stored beside
+its outputs; a test fails when a cell changes without its outputs being
+stored again.
 """
 
 import hashlib
@@ -21,7 +22,8 @@ import nbclient
 import nbformat
 
 NOTEBOOKS = pathlib.Path(__file__).resolve().parents[2] / 'notebooks'
-NAME = 'cifar100.ipynb'
+NAMES = ('quickstart.ipynb', 'cifar100.ipynb')
+NEEDS_CIFAR100 = 'cifar100.ipynb'
 KEY = 'optax_plp'  # the notebook metadata's entry for the stored outputs
 
 
@@ -58,20 +60,28 @@ def execute(name, parameters=None):
   return notebook
 
 
-def main():
-  if not os.environ.get('TFDS_DATA_DIR'):
-    sys.exit('error: set TFDS_DATA_DIR to the prepared CIFAR-100 (the run is '
-             'real data; the docs show its outputs).')  # fmt: skip
-  path = NOTEBOOKS / NAME
+def store(name):
+  """Runs the notebook `name` and stores its outputs and sources' digest."""
+  path = NOTEBOOKS / name
   notebook = nbformat.read(path, as_version=4)
   with tempfile.TemporaryDirectory() as workdir:
-    run = execute(NAME, {'workdir': workdir})
+    parameters = {'workdir': workdir} if name == NEEDS_CIFAR100 else None
+    run = execute(name, parameters)
   for cell, ran in zip(notebook.cells, run.cells, strict=True):
     if cell.cell_type == 'code':
       cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
   notebook.metadata[KEY] = {'outputs_of_sources': source_digest(notebook)}
   nbformat.write(notebook, path)
   print(f'stored the outputs of {path}')
+
+
+def main():
+  names = sys.argv[1:] or NAMES
+  if NEEDS_CIFAR100 in names and not os.environ.get('TFDS_DATA_DIR'):
+    sys.exit('error: set TFDS_DATA_DIR to the prepared CIFAR-100 (the run is '
+             'real data; the docs show its outputs).')  # fmt: skip
+  for name in names:
+    store(name)
 
 
 if __name__ == '__main__':

@@ -8,8 +8,8 @@ only as a guard against a hang.
 import pathlib
 import subprocess
 
-from benchmarks.cifar100 import workdir_lock
-from benchmarks.faults import fault_soak
+from benchmarks.harness import workdir_lock
+from benchmarks.tools.faults import fault_soak
 
 TIMEOUT = 600  # seconds: a guard against a hang, never a measured moment
 LAUNCHER = 'tests.support.mock_main'

@@ -9,8 +9,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from benchmarks.cifar100 import data_arrays
 from benchmarks.cifar100 import input_pipeline
+from benchmarks.tools import data_arrays
 from tests.conftest import mock_cifar
 
 
@@ -20,7 +20,7 @@ def compact_copy(tmp_path_factory):
   with mock_cifar():
     splits = {
       name: input_pipeline.load_split(name, download=False)
-      for name in data_arrays.SPLITS
+      for name in input_pipeline.SPLITS
     }
   path = str(tmp_path_factory.mktemp('arrays') / data_arrays.NAME)
   data_arrays.write_file(path, splits)
@@ -29,16 +29,16 @@ def compact_copy(tmp_path_factory):
 
 def test_it_gives_the_images_and_labels_tfds_gives(compact_copy, monkeypatch):
   path, splits = compact_copy
-  monkeypatch.setenv(data_arrays.ENVIRONMENT_VARIABLE, path)
+  monkeypatch.setenv(input_pipeline.ENVIRONMENT_VARIABLE, path)
   for name, split in splits.items():
-    got = data_arrays.load_split(name, download=False)
+    got = input_pipeline.load_split(name, download=False)
     np.testing.assert_array_equal(got.images, split.images)
     np.testing.assert_array_equal(got.labels, split.labels)
     assert got.images.dtype == np.uint8 and got.labels.dtype == np.int32
-  first = data_arrays.load_split('train[:5]', limit=3)
+  first = input_pipeline.load_split('train[:5]', limit=3)
   np.testing.assert_array_equal(first.images, splits['train'].images[:3])
   with pytest.raises(ValueError, match='takes a name and an optional'):
-    data_arrays.load_split('train[10%:]')
+    input_pipeline.load_split('train[10%:]')
 
 
 NO_TENSORFLOW = textwrap.dedent("""
@@ -50,8 +50,8 @@ NO_TENSORFLOW = textwrap.dedent("""
         raise ImportError(f'{name} is made unimportable for this test')
 
   sys.meta_path.insert(0, NoTensorFlow())
-  from benchmarks.cifar100 import data_arrays
-  split = data_arrays.load_split('test', limit=4)
+  from benchmarks.cifar100 import input_pipeline
+  split = input_pipeline.load_split('test', limit=4)
   assert split.images.shape == (4, 32, 32, 3), split.images.shape
   assert not [m for m in sys.modules if m.startswith('tensorflow')]
   print('read without tensorflow')
@@ -60,7 +60,7 @@ NO_TENSORFLOW = textwrap.dedent("""
 
 def test_it_is_read_with_tensorflow_unimportable(compact_copy):
   path, _ = compact_copy
-  environment = {**os.environ, data_arrays.ENVIRONMENT_VARIABLE: path}
+  environment = {**os.environ, input_pipeline.ENVIRONMENT_VARIABLE: path}
   done = subprocess.run(
     [sys.executable, '-c', NO_TENSORFLOW], env=environment,
     capture_output=True, text=True, check=False,
@@ -70,9 +70,9 @@ def test_it_is_read_with_tensorflow_unimportable(compact_copy):
 
 
 def test_a_missing_copy_says_what_to_do(monkeypatch, tmp_path):
-  monkeypatch.setenv(data_arrays.ENVIRONMENT_VARIABLE, str(tmp_path / 'no'))
+  monkeypatch.setenv(input_pipeline.ENVIRONMENT_VARIABLE, str(tmp_path / 'no'))
   with pytest.raises(input_pipeline.DatasetUnavailableError, match='assemble'):
-    data_arrays.load_split('train')
+    input_pipeline.load_split('train')
 
 
 def test_the_parts_join_back_and_every_checksum_is_checked(
@@ -88,11 +88,11 @@ def test_the_parts_join_back_and_every_checksum_is_checked(
     assert got.read() == want.read()
   second = tmp_path / 'parts' / manifest['parts'][1]['name']
   second.write_bytes(b'x' + second.read_bytes()[1:])
-  with pytest.raises(data_arrays.ChecksumError, match='copy it again'):
+  with pytest.raises(input_pipeline.ChecksumError, match='copy it again'):
     data_arrays.assemble(tmp_path / 'parts', str(tmp_path / 'again'))
   second.unlink()
   done = subprocess.run(
-    [sys.executable, '-m', 'benchmarks.cifar100.data_arrays', 'assemble',
+    [sys.executable, '-m', 'benchmarks.tools.data_arrays', 'assemble',
      str(tmp_path / 'parts'), str(tmp_path / 'again')],
     capture_output=True, text=True, check=False,
   )  # fmt: skip
@@ -110,8 +110,8 @@ def test_a_split_that_does_not_match_its_checksums_is_refused(
   changed['test_labels'] = (changed['test_labels'] + 1) % 100
   tampered = str(tmp_path / 'tampered.npz')
   np.savez(tampered, **changed)
-  with pytest.raises(data_arrays.ChecksumError, match="'test' split"):
-    data_arrays.read_split(tampered, 'test')
+  with pytest.raises(input_pipeline.ChecksumError, match="'test' split"):
+    input_pipeline.read_split(tampered, 'test')
 
 
 @pytest.mark.parametrize(
@@ -132,8 +132,8 @@ def test_a_damaged_copy_is_named_in_one_line(compact_copy, tmp_path, damage):
     with np.load(path) as arrays:
       kept = {k: v for k, v in arrays.items() if k != 'checksums'}
     np.savez(tampered, **kept)
-  with pytest.raises(data_arrays.ChecksumError) as error:
-    data_arrays.read_split(str(tampered), 'test')
+  with pytest.raises(input_pipeline.ChecksumError) as error:
+    input_pipeline.read_split(str(tampered), 'test')
   message = str(error.value)
   assert str(tampered) in message and '\n' not in message
   assert len(message) < 400
@@ -145,7 +145,7 @@ def test_a_damaged_copy_is_named_in_one_line(compact_copy, tmp_path, damage):
 def test_assemble_refuses_a_manifest_that_is_not_whole(tmp_path, text):
   (tmp_path / data_arrays.MANIFEST).write_text(text)
   done = subprocess.run(
-    [sys.executable, '-m', 'benchmarks.cifar100.data_arrays', 'assemble',
+    [sys.executable, '-m', 'benchmarks.tools.data_arrays', 'assemble',
      str(tmp_path), str(tmp_path / 'joined')],
     capture_output=True, text=True, check=False,
   )  # fmt: skip
@@ -157,7 +157,7 @@ def test_assemble_refuses_a_manifest_that_is_not_whole(tmp_path, text):
 @pytest.mark.parametrize('part_mib', ['0', '-1'])
 def test_build_refuses_parts_of_no_size(tmp_path, part_mib):
   done = subprocess.run(
-    [sys.executable, '-m', 'benchmarks.cifar100.data_arrays', 'build',
+    [sys.executable, '-m', 'benchmarks.tools.data_arrays', 'build',
      str(tmp_path / 'copy'), '--part-mib', part_mib],
     capture_output=True, text=True, check=False,
   )  # fmt: skip

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 import tensorflow_datasets as tfds
 
-from benchmarks import device_check
+from benchmarks.tools import device_check
 
 SECTIONS = (
   '## 1. Update overhead',
@@ -37,7 +37,7 @@ ON_IMAGE = textwrap.dedent("""
 
   sys.meta_path.insert(0, NotOnImage())
   sys.argv = ['device_check', *sys.argv[2:]]
-  runpy.run_module('benchmarks.device_check', run_name='__main__')
+  runpy.run_module('benchmarks.tools.device_check', run_name='__main__')
 """)
 
 

@@ -3,8 +3,8 @@
 import subprocess
 import sys
 
-from benchmarks.cifar100 import results_io
-from benchmarks.faults import fault_soak
+from benchmarks.harness import results_io
+from benchmarks.tools.faults import fault_soak
 
 
 def test_killed_runs_resume_to_the_uninterrupted_result(
@@ -73,8 +73,9 @@ def test_a_soak_of_no_kills_is_refused_and_writes_nothing(tmp_path):
   import sys
 
   done = subprocess.run(
-    [sys.executable, '-m', 'benchmarks.faults.fault_soak', '--kills', '-1',
-     '--workroot', str(tmp_path / 'soak'), '--out', str(tmp_path / 'r.md')],
+    [sys.executable, '-m', 'benchmarks.tools.faults.fault_soak',
+     '--kills', '-1', '--workroot', str(tmp_path / 'soak'),
+     '--out', str(tmp_path / 'r.md')],
     capture_output=True, text=True, timeout=300,
   )  # fmt: skip
   assert done.returncode == 2

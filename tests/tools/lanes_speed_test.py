@@ -6,8 +6,8 @@ import warnings
 
 import jax.numpy as jnp
 
-from benchmarks.speed import lanes_speed
-from benchmarks.speed import models_speed
+from benchmarks.tools.speed import lanes_speed
+from benchmarks.tools.speed import models_speed
 
 # A lane that reports, as its rate, how many cores it may run on.
 CORES_SEEN = (

@@ -1,6 +1,6 @@
 """Smoke test of the language model's step benchmark: what it measures."""
 
-from benchmarks.speed import lm_step_speed
+from benchmarks.tools.speed import lm_step_speed
 
 
 def test_the_step_benchmark_times_every_arm_and_counts_flops(capsys):

@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
-from benchmarks.speed import models_speed
+from benchmarks.tools.speed import models_speed
 
 
 def test_models_speed_times_steps_with_and_without_plp():

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from benchmarks import paper_scale
 from benchmarks.studies import lr_sweep
+from benchmarks.tools import paper_scale
 from tests.conftest import mock_cifar
 
 
@@ -52,19 +52,19 @@ def test_the_command_runs_on_the_compact_copy_as_on_the_device(tmp_path):
   import subprocess
   import sys
 
-  from benchmarks.cifar100 import data_arrays
   from benchmarks.cifar100 import input_pipeline
+  from benchmarks.tools import data_arrays
 
   with mock_cifar():
     splits = {
       name: input_pipeline.load_split(name, download=False)
-      for name in data_arrays.SPLITS
+      for name in input_pipeline.SPLITS
     }
   copy = str(tmp_path / data_arrays.NAME)
   data_arrays.write_file(copy, splits)
-  environment = {**os.environ, data_arrays.ENVIRONMENT_VARIABLE: copy}
+  environment = {**os.environ, input_pipeline.ENVIRONMENT_VARIABLE: copy}
   done = subprocess.run(
-    [sys.executable, '-m', 'benchmarks.paper_scale', '--tiny',
+    [sys.executable, '-m', 'benchmarks.tools.paper_scale', '--tiny',
      '--budget-seconds', '0', '--out', str(tmp_path / 'out')],
     env=environment, capture_output=True, text=True, check=False,
   )  # fmt: skip

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from benchmarks.speed import update_overhead
+from benchmarks.tools.speed import update_overhead
 
 
 def test_parameter_shapes_are_the_models_at_width_one():

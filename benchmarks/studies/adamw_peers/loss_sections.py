@@ -6,7 +6,7 @@ import os
 import numpy as np
 import tabulate
 
-from benchmarks.cifar100 import summary
+from benchmarks.harness import summary
 from benchmarks.reporting import plots
 
 

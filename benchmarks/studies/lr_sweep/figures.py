@@ -5,7 +5,7 @@ import os
 import numpy as np
 
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import summary
+from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.studies.lr_sweep import sweep_sections
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import studies
-from benchmarks.cifar100 import summary
+from benchmarks.harness import summary
 from benchmarks.reporting import tables
 
 

@@ -1,9 +1,9 @@
 """The paper's own scale on one accelerator, pair by pair, within a budget.
 
-  python -m benchmarks.paper_scale --out DIR --budget-seconds 480 [--tiny]
+  python -m benchmarks.tools.paper_scale --out DIR --budget-seconds 480 [--tiny]
 
 ResNet18 at width 1 for 100 epochs in bfloat16 with compiled epochs, the
-paper's protocol (`configs/paper_protocol.py` as it stands: 20% of the
+paper's protocol (`configs/paper.py` as it stands: 20% of the
 training split held out, a cyclic rate between 0.001 and 0.002), arms `sgd`
 and `plp` on paired seeds; and, as a second block, each arm at the rate the
 width-1/16 study chose for it (`studies/lr_sweep.CHOSEN`). Pairs run in turn,
@@ -12,7 +12,7 @@ block by block and seed by seed (paper seed 0, tuned seed 0, paper seed 1,
 Each finished run's results.json is written at once to
 DIR/BLOCK/seed_N/ARM.json (compact, a few hundred kB), so that whatever ends
 the call, what finished comes back. CIFAR-100 comes from the compact copy
-named by OPTAX_PLP_CIFAR100 (`cifar100/data_arrays.py`), or from TFDS.
+named by OPTAX_PLP_CIFAR100 (`tools/data_arrays.py`), or from TFDS.
 `--tiny` runs the same on a few images at width 1/16 for the tests.
 """
 
@@ -22,9 +22,10 @@ import shutil
 import tempfile
 import time
 
-from benchmarks.cifar100 import experiment
-from benchmarks.cifar100 import results_io
-from benchmarks.cifar100.configs import paper_protocol as protocol_config
+from benchmarks import tasks
+from benchmarks.cifar100.configs import paper as protocol_config
+from benchmarks.harness import experiment
+from benchmarks.harness import results_io
 from benchmarks.studies import lr_sweep
 
 ARMS = ('sgd', 'plp')
@@ -62,7 +63,7 @@ def run_pair(tiny, block, seed, out, scratch):
   written = []
   for arm in ARMS:
     workdir = os.path.join(scratch, block, f'seed_{seed}', arm)
-    results = experiment.train_and_evaluate(
+    results = tasks.train_and_evaluate(
       run_config(tiny, block, arm, seed), workdir
     )
     path = os.path.join(out, block, f'seed_{seed}', f'{arm}.json')

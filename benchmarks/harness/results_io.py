@@ -1,16 +1,15 @@
 """results.json: what it holds, and writing, loading, merging and copying it."""
 
+import functools
 import glob
 import json
 import os
 
 from absl import logging
 
-from benchmarks.cifar100 import atomic_files
-from benchmarks.cifar100 import checkpoints
-from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import seed_directories
-from benchmarks.cifar100 import summary
+from benchmarks.harness import atomic_files
+from benchmarks.harness import checkpoints
+from benchmarks.harness import summary
 
 # results.json is written compactly: the same values in three quarters of
 # the bytes (committed runs are most of the repository's weight).
@@ -31,7 +30,7 @@ def load_results(directory):
   one). None where there are no results.
   """
   path = os.path.join(directory, 'results.json')
-  seed_dirs = seed_directories.seed_directories(directory)
+  seed_dirs = checkpoints.seed_directories(directory)
   if os.path.exists(path) and seed_dirs:
     raise PoolingError(
       f'{path} would shadow the runs of {", ".join(seed_dirs)}: a job folder '
@@ -169,13 +168,11 @@ def reproducible(results):
   }
 
 
-def cifar100_summary(runs, arms, epochs):
-  return summary.summarize(runs, arms, epochs, optimizers.CONTROLS)
-
-
 # Each task's `summarize(runs, arms, epochs)`, by the config's task.
 SUMMARIES = {
-  'cifar100': cifar100_summary,
+  'cifar100': functools.partial(
+    summary.summarize, controls=summary.CIFAR100_CONTROLS
+  ),
   'shakespeare': summary.summarize_losses,
 }
 

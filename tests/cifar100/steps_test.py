@@ -11,20 +11,21 @@ import numpy as np
 import optax
 import pytest
 
-from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import train
+from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import reference_recipe
+from benchmarks.harness import distributed
+from benchmarks.harness import experiment
 
 
 def test_augment_crops_and_flips_within_the_padding():
   images = jnp.arange(2 * 8 * 8 * 1, dtype=jnp.float32).reshape(2, 8, 8, 1)
-  out = train.augment(jax.random.key(0), images)
+  out = steps.augment(jax.random.key(0), images)
   assert out.shape == images.shape
-  unpadded = train.augment(jax.random.key(3), images, padding=0)
+  unpadded = steps.augment(jax.random.key(3), images, padding=0)
   for image, original in zip(unpadded, images, strict=True):
     assert np.array_equal(image, original) or np.array_equal(
       image, original[:, ::-1]
@@ -44,7 +45,7 @@ def test_train_step_lowers_the_loss_and_eval_counts_hits():
   model.train()
   losses = [
     float(
-      train.train_step(
+      steps.train_step(
         model, optimizer, images, labels, indices, jax.random.key(i)
       )
     )
@@ -53,14 +54,14 @@ def test_train_step_lowers_the_loss_and_eval_counts_hits():
   assert losses[-1] < losses[0]
   model.eval()
   mask = (indices < 6).astype(jnp.float32)  # the last two are padding
-  metrics = train.eval_step(model, images, labels, indices, mask)
+  metrics = steps.eval_step(model, images, labels, indices, mask)
   assert 0 <= int(metrics['top1']) <= int(metrics['top5']) == 6
   assert float(metrics['loss']) > 0
 
 
 def test_chunks_cover_the_epoch_with_the_probed_steps_alone():
   probe = trajectory.Probe(5, steps_in_epoch=12, first_global_step=0)
-  plan = train.chunks(12, probe, steps_per_call=0)
+  plan = steps.chunks(12, probe, steps_per_call=0)
   assert plan == [(0, 1), (1, 1), (2, 1), (3, 1), (4, 1)] + [
     (5, 1),
     (6, 1),
@@ -69,15 +70,15 @@ def test_chunks_cover_the_epoch_with_the_probed_steps_alone():
     (9, 3),
   ]
   unprobed = trajectory.Probe(0, steps_in_epoch=12, first_global_step=0)
-  assert train.chunks(12, unprobed, 0) == [(0, 12)]
-  assert train.chunks(12, unprobed, 5) == [(0, 5), (5, 5), (10, 2)]
+  assert steps.chunks(12, unprobed, 0) == [(0, 12)]
+  assert steps.chunks(12, unprobed, 5) == [(0, 5), (5, 5), (10, 2)]
 
 
 def train_one_epoch(epoch_fn, arm):
   """A tiny ResNet18's 6-step epoch on noise: loss, metrics, state, probes."""
   random = input_pipeline.random_split(24, num_classes=5)
   split = (jnp.asarray(random.images), jnp.asarray(random.labels))
-  order = train.epoch_order(0, 1, 24, 4)
+  order = steps.epoch_order(0, 1, 24, 4)
   mesh = distributed.data_mesh(jax.devices()[:2])
   sharding = distributed.batch_sharding(mesh)
   # A small learning rate: at 0.1 this tiny network on noise is chaotic, and
@@ -96,17 +97,17 @@ def train_one_epoch(epoch_fn, arm):
   loss, _ = epoch_fn(
     model, optimizer, split, order, jax.random.key(3), sharding, False, probe
   )
-  metrics = train.evaluate(model, split, 10, sharding)
+  metrics = steps.evaluate(model, split, 10, sharding)
   state = nnx.to_pure_dict(nnx.state((model, optimizer)))
   return loss, metrics, state, probe.records
 
 
 @pytest.mark.parametrize('arm', ['sgd', 'plp'])
 def test_compiled_epochs_equal_the_per_step_path(arm):
-  want = train_one_epoch(train.train_epoch_stepwise, arm)
+  want = train_one_epoch(steps.train_epoch_stepwise, arm)
   for steps_per_call in (0, 1):  # one scan (the accelerators'), and CPU's
     got = train_one_epoch(
-      functools.partial(train.train_epoch, steps_per_call=steps_per_call), arm
+      functools.partial(steps.train_epoch, steps_per_call=steps_per_call), arm
     )
     np.testing.assert_allclose(got[0], want[0], rtol=1e-5)
     for key in ('loss', 'top1_error', 'top5_error'):
@@ -119,8 +120,8 @@ def test_compiled_epochs_equal_the_per_step_path(arm):
 
 
 def test_progress_bars_are_drawn_on_a_terminal_only():
-  assert train.progress_bar(5, progress=True, file=io.StringIO()).disable
-  assert train.progress_bar(5, progress=False).disable
+  assert experiment.progress_bar(5, progress=True, file=io.StringIO()).disable
+  assert experiment.progress_bar(5, progress=False).disable
 
 
 def batch_norm_test_setup():
@@ -131,11 +132,11 @@ def batch_norm_test_setup():
   split = (jnp.asarray(random.images), jnp.asarray(random.labels))
   model.train()
   for step in range(2):  # running statistics away from their initial values
-    train.train_step(
+    steps.train_step(
       model, optimizer, *split, jnp.arange(8), jax.random.key(step)
     )
   mesh = distributed.data_mesh(jax.devices()[:1])
-  order = train.epoch_order(0, 0, 24, 8)
+  order = steps.epoch_order(0, 0, 24, 8)
   return model, split, order, distributed.batch_sharding(mesh)
 
 
@@ -149,7 +150,7 @@ def test_recalibrated_batch_norm_averages_each_batch_statistics():
   model, split, order, sharding = batch_norm_test_setup()
   before = batch_stats(model)
   key = jax.random.key(7)
-  got = train.recalibrated_batch_norm(model, split, order, key, sharding)
+  got = steps.recalibrated_batch_norm(model, split, order, key, sharding)
   # The reference: a plain loop, one eager batch at a time, each batch's
   # statistics read off a copy in training mode whose momentum is 0.
   per_batch = []
@@ -160,7 +161,7 @@ def test_recalibrated_batch_norm_averages_each_batch_statistics():
       if isinstance(module, nnx.BatchNorm):
         module.momentum = 0.0
     images = input_pipeline.normalize(split[0][indices])
-    copy(train.augment(jax.random.fold_in(key, step), images))
+    copy(steps.augment(jax.random.fold_in(key, step), images))
     per_batch.append(batch_stats(copy))
   want = jax.tree.map(lambda *s: np.mean(s, axis=0), *per_batch)
   chex.assert_trees_all_close(batch_stats(got), want, rtol=1e-5, atol=1e-6)
@@ -175,8 +176,8 @@ def test_one_recalibration_batch_makes_eval_mode_equal_training_mode():
   # the recalibrated model in eval mode normalizes it as training mode does.
   model, split, order, sharding = batch_norm_test_setup()
   key = jax.random.key(3)
-  got = train.recalibrated_batch_norm(model, split, order[:1], key, sharding)
-  batch = train.augment(
+  got = steps.recalibrated_batch_norm(model, split, order[:1], key, sharding)
+  batch = steps.augment(
     jax.random.fold_in(key, 0), input_pipeline.normalize(split[0][order[0]])
   )
   in_training = nnx.clone(model)

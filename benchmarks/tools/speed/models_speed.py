@@ -1,17 +1,17 @@
 """Training-step speed of the CIFAR-100 models, side by side in one process.
 
-Times `train.train_step` (batch gather, augmentation, forward, backward, SGD
+Times `steps.train_step` (batch gather, augmentation, forward, backward, SGD
 update) on random 32x32 images for each model and width, then VGG16 with the
 im2col path for tiny feature maps switched off and GoogLeNet with XLA's
 reduce-window max-pools, to show what each CPU speed-up buys. With --plp it
 also times each model's step with `optax_plp.plp()` chained after SGD and
 prints the ratio PLP step / SGD step, measured back to back.
 
-  python -m benchmarks.speed.models_speed [--batch-size 128] [--steps 3] \
+  python -m benchmarks.tools.speed.models_speed [--batch-size 128] [--steps 3] \
       [--plp] [--epoch-steps N]
 
 With --epoch-steps it instead times whole epochs of N steps, compiled into
-few calls (`train.train_epoch`) and one call per step (the older path).
+few calls (`steps.train_epoch`) and one call per step (the older path).
 """
 
 import argparse
@@ -23,13 +23,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from benchmarks.cifar100 import distributed
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import train
+from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import reference_recipe
+from benchmarks.harness import distributed
 
 
 def compiled_step(name, width, batch_size, dtype, arm):
@@ -43,7 +43,7 @@ def compiled_step(name, width, batch_size, dtype, arm):
 
   def seconds():
     start = time.perf_counter()
-    jax.block_until_ready(train.train_step(model, optimizer, *batch))
+    jax.block_until_ready(steps.train_step(model, optimizer, *batch))
     return time.perf_counter() - start
 
   seconds()
@@ -70,9 +70,9 @@ def step_seconds(name, width, batch_size, steps, dtype, arms=('sgd',)):
 # How an epoch's steps are run: the compiled path whole (one scan) and one
 # step a call (its CPU default), and the per-step path it replaces.
 EPOCH_PATHS = {
-  'whole epoch': functools.partial(train.train_epoch, steps_per_call=0),
-  'step a call': functools.partial(train.train_epoch, steps_per_call=1),
-  'per step': train.train_epoch_stepwise,
+  'whole epoch': functools.partial(steps.train_epoch, steps_per_call=0),
+  'step a call': functools.partial(steps.train_epoch, steps_per_call=1),
+  'per step': steps.train_epoch_stepwise,
 }
 
 

@@ -1,6 +1,6 @@
 """Kills a tiny training run with SIGKILL again and again; it must resume.
 
-  python -m benchmarks.faults.fault_soak [--kills 12] [--seed 0] \
+  python -m benchmarks.tools.faults.fault_soak [--kills 12] [--seed 0] \
       [--workroot DIR] [--out workdir/fault_soak.md]
 
 First two uninterrupted runs of `configs/tiny.py` (on the CIFAR-100 that
@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from benchmarks.cifar100 import results_io
+from benchmarks.harness import results_io
 
 TINY_CONFIG = 'benchmarks/cifar100/configs/tiny.py'
 PARTIAL_SAVE = 'orbax-checkpoint-tmp'  # in the name of a save in progress
@@ -133,7 +133,7 @@ def kill_once(argv, env, workdir, moment, timeout):
   is killed then. None when the run finished before that moment.
   """
   if moment == 'save':
-    argv = [argv[0], '-m', 'benchmarks.faults.stop_in_save', *argv[2:]]
+    argv = [argv[0], '-m', 'benchmarks.tools.faults.stop_in_save', *argv[2:]]
   # A file, not a pipe: a pipe nobody reads while waiting could fill up and
   # stop the run.
   before = set(partial_saves(workdir))  # an earlier kill may have left some
@@ -271,7 +271,8 @@ def main():
   workroot = args.workroot or tempfile.mkdtemp(prefix='fault_soak_')
   record = soak(workroot, args.kills, args.seed, args.launcher)
   text = markdown(
-    record, ['python', '-m', 'benchmarks.faults.fault_soak'] + sys.argv[1:]
+    record,
+    ['python', '-m', 'benchmarks.tools.faults.fault_soak'] + sys.argv[1:],
   )
   print(text)
   with open(args.out, 'w') as file:

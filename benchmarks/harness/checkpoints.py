@@ -1,5 +1,6 @@
 """Checkpoints of a run: what they hold, saving, and restoring them safely."""
 
+import glob
 import json
 import os
 
@@ -8,8 +9,7 @@ from flax import nnx
 import jax
 import orbax.checkpoint as ocp
 
-from benchmarks.cifar100 import atomic_files
-from benchmarks.cifar100 import seed_directories
+from benchmarks.harness import atomic_files
 
 # Config fields a run may change when it resumes a checkpoint: they choose
 # which runs are made and how they are shown, not what any run computes.
@@ -29,6 +29,17 @@ FIELDS_FREE_ON_RESUME = (
 # Config fields added after checkpoints had been made, each with the value
 # that every checkpoint saved without it was made with.
 FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
+
+
+def seed_directory(parent, seed):
+  """PARENT/seed_N: the one naming of a seed's own directory, for the
+  checkpoints of a run and for each seed of a study's job."""
+  return os.path.join(parent, f'seed_{seed}')
+
+
+def seed_directories(parent):
+  """The seed_N directories under `parent`, sorted."""
+  return sorted(glob.glob(seed_directory(parent, '*')))
 
 
 class CheckpointError(RuntimeError):
@@ -53,9 +64,7 @@ def training_fields(config):
 
 def checkpoint_directory(workdir, arm, seed):
   """WORKDIR/checkpoints/ARM/seed_N: where a run's checkpoints live."""
-  return seed_directories.seed_directory(
-    os.path.join(workdir, 'checkpoints', arm), seed
-  )
+  return seed_directory(os.path.join(workdir, 'checkpoints', arm), seed)
 
 
 def checkpoint_manager(workdir, arm, seed):

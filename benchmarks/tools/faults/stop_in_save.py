@@ -1,6 +1,6 @@
 """Runs a training launcher that stops itself once a checkpoint save is open.
 
-  python -m benchmarks.faults.stop_in_save LAUNCHER [its flags]
+  python -m benchmarks.tools.faults.stop_in_save LAUNCHER [its flags]
 
 For the fault soak: the process sends itself SIGSTOP, which freezes all its
 threads at once, when orbax has started a save (its temporary directory is on
@@ -16,7 +16,7 @@ import sys
 
 import orbax.checkpoint as ocp
 
-from benchmarks.faults import fault_soak
+from benchmarks.tools.faults import fault_soak
 
 
 def stop_once_a_save_is_open(workdir):

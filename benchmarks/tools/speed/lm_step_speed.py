@@ -11,7 +11,7 @@ step's achieved FLOP/s by it. The FLOP count of a step is XLA's own
 L layers, T context, C width: forward and backward of the matmuls and of
 attention's scores and mixing).
 
-  taskset -c 0 python -m benchmarks.speed.lm_step_speed [--rounds 7] \
+  taskset -c 0 python -m benchmarks.tools.speed.lm_step_speed [--rounds 7] \
       [--steps 20] [--config benchmarks/shakespeare/configs/gpt_cpu.py]
 """
 

@@ -4,7 +4,7 @@ An accelerator this project borrows has no TensorFlow and takes at most
 64 MiB a call, the working tree included; CIFAR-100 is 133 MB as TFDS's files.
 So, once, from TFDS:
 
-  python -m benchmarks.cifar100.data_arrays build DIR [--part-mib 40]
+  python -m benchmarks.tools.data_arrays build DIR [--part-mib 40]
 
 writes DIR/cifar100.npz (every image as lossless WebP, about 1.8 kB each,
 with the labels and the SHA-256 of the decoded uint8 arrays) and the same
@@ -12,43 +12,30 @@ bytes cut into parts DIR/parts/cifar100.npz.part-NN, each small enough to
 travel in one call beside the working tree, with DIR/parts/manifest.json
 (each part's and the whole file's SHA-256). On the other side:
 
-  python -m benchmarks.cifar100.data_arrays assemble DIR/parts OUT.npz
+  python -m benchmarks.tools.data_arrays assemble DIR/parts OUT.npz
 
 joins the parts, checking every checksum, and
 
   export OPTAX_PLP_CIFAR100=OUT.npz
 
-makes the harness read it (`load_split`) instead of TFDS,
+makes the harness read it (`input_pipeline.load_split`) instead of TFDS,
 decoding the images with Pillow and checking them against their checksums.
 """
 
 import argparse
-import hashlib
 import io
 import json
 import os
-import re
 import sys
-import zipfile
 
 import numpy as np
 
-from benchmarks.cifar100 import atomic_files
 from benchmarks.cifar100 import input_pipeline
+from benchmarks.harness import atomic_files
 
-ENVIRONMENT_VARIABLE = 'OPTAX_PLP_CIFAR100'
-SPLITS = ('train', 'test')
 MANIFEST = 'manifest.json'
 NAME = 'cifar100.npz'
 MIB = 2**20
-
-
-class ChecksumError(input_pipeline.DatasetUnavailableError, ValueError):
-  """A file, part or split is not what its checksum says."""
-
-
-def sha256(data):
-  return hashlib.sha256(data).hexdigest()
 
 
 def encode(images):
@@ -66,66 +53,17 @@ def encode(images):
   return np.frombuffer(b''.join(blobs), np.uint8), offsets
 
 
-def decode(blob, offsets):
-  """The uint8 images [N, 32, 32, 3] of `encode`'s output."""
-  from PIL import Image
-
-  data = blob.tobytes()
-  images = [
-    np.asarray(Image.open(io.BytesIO(data[start:end])).convert('RGB'))
-    for start, end in zip(offsets[:-1], offsets[1:], strict=True)
-  ]
-  return np.stack(images).astype(np.uint8)
-
-
-def checksums(images, labels):
-  return {
-    'images': sha256(np.ascontiguousarray(images, np.uint8).tobytes()),
-    'labels': sha256(np.ascontiguousarray(labels, np.int32).tobytes()),
-  }
-
-
 def write_file(path, splits):
   """Writes the compact file of `splits` (name -> `input_pipeline.Split`)."""
   arrays, manifest = {}, {}
   for name, split in splits.items():
     arrays[f'{name}_webp'], arrays[f'{name}_offsets'] = encode(split.images)
     arrays[f'{name}_labels'] = split.labels.astype(np.uint8)  # 100 classes
-    manifest[name] = checksums(split.images, split.labels)
+    manifest[name] = input_pipeline.checksums(split.images, split.labels)
   arrays['checksums'] = np.frombuffer(json.dumps(manifest).encode(), np.uint8)
   buffer = io.BytesIO()
   np.savez(buffer, **arrays)
   atomic_files.write_atomically(path, buffer.getvalue())
-
-
-def read_split(path, split, limit=None):
-  """(images, labels) of `split` from the compact file, checked.
-
-  The checksum covers the whole split, so a `limit` decodes it all first.
-  """
-  try:
-    with np.load(path) as arrays:
-      if f'{split}_labels' not in arrays:
-        raise ValueError(f'{path} has no split {split!r}; it has {SPLITS}.')
-      manifest = json.loads(arrays['checksums'].tobytes())
-      images = decode(arrays[f'{split}_webp'], arrays[f'{split}_offsets'])
-      labels = arrays[f'{split}_labels'].astype(np.int32)
-  except (ValueError, KeyError, OSError, EOFError, zipfile.BadZipFile) as error:
-    # A damaged copy fails in numpy's zip reader, the image decoder or the
-    # JSON: whichever, the file is what to replace.
-    raise ChecksumError(
-      f'{path} is damaged ({type(error).__name__}: '
-      f'{str(error).splitlines()[0][:120] if str(error) else "unreadable"}); '
-      'rebuild it (`build`) or assemble its parts again.'
-    ) from None
-  if checksums(images, labels) != manifest.get(split):
-    raise ChecksumError(
-      f'{path}: the {split!r} split does not match its checksums; rebuild '
-      'it (`build`) or assemble its parts again.'
-    )
-  if limit is not None:
-    images, labels = images[:limit], labels[:limit]
-  return images, labels
 
 
 def write_parts(path, directory, part_bytes):
@@ -139,8 +77,17 @@ def write_parts(path, directory, part_bytes):
     name = f'{os.path.basename(path)}.part-{index:02d}'
     with open(os.path.join(directory, name), 'wb') as file:
       file.write(chunk)
-    parts.append({'name': name, 'bytes': len(chunk), 'sha256': sha256(chunk)})
-  manifest = {'file': os.path.basename(path), 'sha256': sha256(data)}
+    parts.append(
+      {
+        'name': name,
+        'bytes': len(chunk),
+        'sha256': input_pipeline.sha256(chunk),
+      }
+    )
+  manifest = {
+    'file': os.path.basename(path),
+    'sha256': input_pipeline.sha256(data),
+  }
   manifest['parts'] = parts
   with open(os.path.join(directory, MANIFEST), 'w') as file:
     json.dump(manifest, file, indent=1)
@@ -154,17 +101,21 @@ def assemble(directory, path):
   for part in manifest['parts']:
     where = os.path.join(directory, part['name'])
     if not os.path.exists(where):
-      raise ChecksumError(f'{where} is missing: copy every part first.')
+      raise input_pipeline.ChecksumError(
+        f'{where} is missing: copy every part first.'
+      )
     with open(where, 'rb') as file:
       chunk = file.read()
-    if sha256(chunk) != part['sha256']:
-      raise ChecksumError(
+    if input_pipeline.sha256(chunk) != part['sha256']:
+      raise input_pipeline.ChecksumError(
         f'{where} does not match its checksum: copy it again.'
       )
     chunks.append(chunk)
   data = b''.join(chunks)
-  if sha256(data) != manifest['sha256']:
-    raise ChecksumError(f'the parts in {directory} do not make up the file.')
+  if input_pipeline.sha256(data) != manifest['sha256']:
+    raise input_pipeline.ChecksumError(
+      f'the parts in {directory} do not make up the file.'
+    )
   atomic_files.write_atomically(path, data)
   return path
 
@@ -183,7 +134,7 @@ def read_manifest(directory):
   except (ValueError, KeyError, TypeError):
     whole = False
   if not whole:
-    raise ChecksumError(
+    raise input_pipeline.ChecksumError(
       f"{path} is not a whole manifest (it needs the file's sha256 and its "
       "parts, each with its name and sha256): copy it again from the parts' "
       'source.'
@@ -191,45 +142,11 @@ def read_manifest(directory):
   return manifest
 
 
-def load_split(split, *, dataset='cifar100', download=True, limit=None):
-  """`input_pipeline.load_split`, read from the compact copy where the
-  environment variable OPTAX_PLP_CIFAR100 names one (CIFAR-100 only)."""
-  path = os.environ.get(ENVIRONMENT_VARIABLE)
-  if path and dataset == 'cifar100':
-    return load_split_from_arrays(path, split, limit)
-  return input_pipeline.load_split(
-    split, dataset=dataset, download=download, limit=limit
-  )
-
-
-def load_split_from_arrays(path, split, limit=None):
-  """`load_split` from the compact copy at `path`.
-
-  Takes a split name, optionally with a first-N slice (``'train[:32]'``).
-  """
-  found = re.fullmatch(r'(\w+)(?:\[:(\d+)\])?', split)
-  if not found:
-    raise ValueError(
-      f'split is {split!r}; the compact copy takes a name and an optional '
-      "first-N slice, such as 'train' or 'test[:1000]'."
-    )
-  name, first = found.group(1), found.group(2)
-  limits = [int(n) for n in (first, limit) if n is not None]
-  if not os.path.exists(path):
-    raise input_pipeline.DatasetUnavailableError(
-      f'{ENVIRONMENT_VARIABLE} is {path}, which does not exist: '
-      'assemble it (python -m benchmarks.cifar100.data_arrays assemble) or '
-      'unset the variable to read CIFAR-100 through TFDS.'
-    )
-  images, labels = read_split(path, name, min(limits) if limits else None)
-  return input_pipeline.Split(images, labels)
-
-
 def build(directory, part_mib, dataset='cifar100'):
   """The compact file and its parts, from TFDS: the manifest of the parts."""
   splits = {
-    name: input_pipeline.load_split(name, dataset=dataset, download=False)
-    for name in SPLITS
+    name: input_pipeline.load_tfds_split(name, dataset=dataset, download=False)
+    for name in input_pipeline.SPLITS
   }
   path = os.path.join(directory, NAME)
   write_file(path, splits)
@@ -255,7 +172,7 @@ def main(argv=None):
       print(f'{len(manifest["parts"])} parts of {sizes} MiB')
     else:
       print(f'assembled and checked {assemble(args.parts, args.path)}')
-  except (ChecksumError, OSError) as error:
+  except (input_pipeline.ChecksumError, OSError) as error:
     sys.exit(f'error: {error}')
 
 

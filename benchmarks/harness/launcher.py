@@ -13,20 +13,17 @@ import sys
 
 from absl import logging
 
-from benchmarks.cifar100 import checkpoints
-from benchmarks.cifar100 import config_checks
-from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import experiment
-from benchmarks.cifar100 import input_pipeline
-from benchmarks.cifar100 import workdir_lock
-from benchmarks.shakespeare import input_pipeline as shakespeare_corpus
+from benchmarks.harness import checkpoints
+from benchmarks.harness import config_checks
+from benchmarks.harness import distributed
+from benchmarks.harness import experiment
+from benchmarks.harness import workdir_lock
 
 EXPECTED_ERRORS = (
   config_checks.ConfigError,
   checkpoints.CheckpointError,
   experiment.NonFiniteLossError,
-  input_pipeline.DatasetUnavailableError,
-  shakespeare_corpus.CorpusError,
+  experiment.DataUnavailableError,  # each task's, saying what to run
   workdir_lock.WorkdirError,
   OSError,  # a full disk or a lost directory while writing results
 )

@@ -8,7 +8,7 @@ of one step a call (as a study trains on a CPU) on random images, unpinned
 and pinned in alternating rounds, and prints each setting's images/s per
 lane and the ratio pinned / unpinned.
 
-  python -m benchmarks.speed.lanes_speed [--lanes N] [--rounds 2] \
+  python -m benchmarks.tools.speed.lanes_speed [--lanes N] [--rounds 2] \
       [--steps 60] [--width 0.0625]
 """
 
@@ -75,7 +75,7 @@ def time_one_lane(args):
   """Child: median images/s of an epoch of `args.steps` steps, as JSON."""
   import jax.numpy as jnp  # here, so the parent never starts JAX
 
-  from benchmarks.speed import models_speed
+  from benchmarks.tools.speed import models_speed
 
   seconds = models_speed.epoch_path_seconds(
     'ResNet18', args.width, args.batch_size, args.steps, jnp.float32,

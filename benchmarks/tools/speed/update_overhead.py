@@ -6,7 +6,7 @@ prints the time relative to the base optimizer and the PLP state's bytes per
 parameter byte. Arms are timed in interleaved rounds so that drifts in machine
 load hit all of them alike; the median round is reported.
 
-  python -m benchmarks.speed.update_overhead [--rounds 15] [--steps 6]
+  python -m benchmarks.tools.speed.update_overhead [--rounds 15] [--steps 6]
 """
 
 import argparse

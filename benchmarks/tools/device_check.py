@@ -1,6 +1,7 @@
 """One prepared check of the accelerator path; writes DIR/<device>.md.
 
-  python -m benchmarks.device_check [--tiny] [--out DIR] [--train-seconds 150]
+  python -m benchmarks.tools.device_check [--tiny] [--out DIR] \
+      [--train-seconds 150]
 
 Sections, each measured side by side in this one process:
 1. `update_overhead` at ResNet18's and VGG16's full sizes: each PLP rule's
@@ -26,7 +27,8 @@ ml_collections and tabulate (pure Python), carry their wheels: `make
 device-wheels` puts them in `.whl/`, and on the machine
 
   python3 -m pip install -q --no-index --no-deps --target /tmp/site \
-      .whl/*.whl && PYTHONPATH=/tmp/site python3 -m benchmarks.device_check
+      .whl/*.whl &&
+  PYTHONPATH=/tmp/site python3 -m benchmarks.tools.device_check
 """
 
 import argparse
@@ -42,14 +44,14 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from benchmarks.cifar100 import atomic_files
-from benchmarks.cifar100 import distributed
-from benchmarks.cifar100 import experiment
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import reference_recipe
-from benchmarks.speed import models_speed
-from benchmarks.speed import update_overhead
+from benchmarks.harness import atomic_files
+from benchmarks.harness import distributed
+from benchmarks.tools.speed import models_speed
+from benchmarks.tools.speed import update_overhead
 
 RANDOM_SOURCE = "random images of CIFAR-100's shape (no dataset here)"
 RANDOM_NOTE = (
@@ -178,10 +180,10 @@ def training_config(sizes):
 def training_data(config, mesh):
   """CIFAR-100 where TFDS finds it, else random images; and what it is."""
   try:
-    return experiment.load_data(config, mesh), 'CIFAR-100'
+    return train.load_data(config, mesh), 'CIFAR-100'
   except input_pipeline.DatasetUnavailableError as error:
     print(f'No dataset, training on random images: {error}', flush=True)
-    return experiment.random_data(config, mesh), RANDOM_SOURCE
+    return train.random_data(config, mesh), RANDOM_SOURCE
 
 
 def training_section(sizes, budget_seconds):
@@ -194,9 +196,7 @@ def training_section(sizes, budget_seconds):
   columns += ['test top-1', 'test top-5'] if real else []
   lines = ['| ' + ' | '.join(columns) + ' |', '| --- ' * len(columns) + '|']
   for arm in ('sgd', 'plp'):
-    records = experiment.train_for(
-      config, arm, 0, data, mesh, budget_seconds / 2
-    )
+    records = train.train_for(config, arm, 0, data, mesh, budget_seconds / 2)
     seconds = [r['wall_seconds'] for r in records]
     rest = np.median(seconds[1:]) if len(seconds) > 1 else float('nan')
     cells = [

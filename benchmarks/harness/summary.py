@@ -174,8 +174,8 @@ def paired_difference(arm_runs, control_runs, kinds):
 def comparisons(arms, controls):
   """(arm, control) pairs: each arm against the first, and `controls`'.
 
-  `controls`: (arm, control) pairs compared wherever both ran (the harness's
-  are `optimizers.CONTROLS`).
+  `controls`: (arm, control) pairs compared wherever both ran (CIFAR-100's
+  are `CIFAR100_CONTROLS`).
 
   Each pair comes once: a control may be an arm against the first already
   (`adamw_plp` against `adamw`).
@@ -209,6 +209,19 @@ def summarize(runs, arms, epochs, controls):
       )
   return summary
 
+
+# CIFAR-100's paired comparisons beyond "every arm against the config's first
+# arm": (arm, control), made where both are in a config.
+CIFAR100_CONTROLS = (
+  ('plp', 'sgd_matched'),
+  ('demon_plp', 'demon'),
+  ('adamw_plp', 'adamw'),
+  ('adamw_plp', 'adamw_matched'),
+  ('plp_quadratic', 'plp'),
+  ('plp_gated', 'plp'),
+  ('plp_quadratic', 'sgd_matched'),
+  ('plp_gated', 'sgd_matched'),
+)
 
 # The language model's arms, its (arm, control) pairs beyond each arm against
 # the first (adamw_plp against each peer), and its metrics: the loss at the

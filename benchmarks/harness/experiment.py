@@ -1,0 +1,232 @@
+"""Runs every arm and seed of a config, for any task: checkpoints, resume,
+results.
+
+A task (`Task`: CIFAR-100's in `benchmarks/cifar100/train.py`, the language
+model's in `benchmarks/shakespeare/train.py`) supplies its data, models,
+optimizers and metrics. `train_and_evaluate` loads the task's data once, then
+trains each arm for each seed, checkpoints every epoch with orbax (rerunning
+resumes from the latest checkpoint, to the same numbers) and writes
+``results.json`` (see `results_io`).
+"""
+
+from collections.abc import Callable
+import contextlib
+import logging as std_logging
+import math
+import os
+from typing import NamedTuple
+
+from absl import logging
+from flax import nnx
+import jax
+import orbax.checkpoint as ocp
+import tqdm
+
+from benchmarks.harness import checkpoints
+from benchmarks.harness import config_checks
+from benchmarks.harness import distributed
+from benchmarks.harness import results_io
+from benchmarks.harness import workdir_lock
+
+# The benchmarks' own modules (the harness and every task), whose INFO lines
+# are shown (`log_progress`).
+BENCHMARKS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class DataUnavailableError(RuntimeError):
+  """A task's data cannot be read; the message says what to run."""
+
+
+class NonFiniteLossError(FloatingPointError):
+  """Training diverged; the message names the arm, seed and epoch."""
+
+
+def check_finite(train_loss, run, interval):
+  """Raises `NonFiniteLossError` where `train_loss`, of `run`'s `interval`
+  of training (such as 'epoch 3'), is not finite."""
+  if not math.isfinite(train_loss):
+    raise NonFiniteLossError(
+      f'arm {run.arm!r}, seed {run.seed}: the training loss of {interval} '
+      f'is {train_loss}.'
+    )
+
+
+def is_harness_log_or_warning(record):
+  return record.levelno >= std_logging.WARNING or record.pathname.startswith(
+    BENCHMARKS
+  )
+
+
+def log_progress():
+  """Logs the harness's lines at INFO, and only warnings from libraries.
+
+  Orbax and TFDS log every checkpoint step and read at INFO, which would drown
+  the one line per epoch that the harness logs. Verbosity is global, so the
+  filter sits on the handlers that print.
+  """
+  logging.set_verbosity(logging.INFO)
+  logging.use_absl_handler()
+  handlers = list(std_logging.getLogger().handlers)
+  # absl's handler passes records to its inner handler, past its own filters.
+  handlers += [getattr(h, 'python_handler', h) for h in handlers]
+  for handler in handlers:
+    if is_harness_log_or_warning not in handler.filters:
+      handler.addFilter(is_harness_log_or_warning)
+
+
+def progress_bar(total, progress, file=None):
+  """A progress bar where `progress` is set and `file` (stderr) is a terminal.
+
+  (tqdm's disable=None: a log file or a pipe gets no bars.)
+  """
+  disable = None if progress else True
+  return tqdm.tqdm(total=total, disable=disable, leave=False, file=file)
+
+
+class Run(NamedTuple):
+  """One arm and seed: what it trains and where it checkpoints."""
+
+  arm: str
+  seed: int
+  model: nnx.Module
+  optimizer: nnx.Optimizer
+  manager: ocp.CheckpointManager
+
+
+def resume_run(config, arm, seed, model, optimizer, workdir):
+  """A run of a fresh model and optimizer, restored if checkpointed."""
+  if distributed.is_writer():
+    checkpoints.set_aside_damaged(workdir, arm, seed)
+  # The checkpoint manager's first barrier is a collective.
+  distributed.arrive_together(f'start of {arm}, seed {seed}')
+  manager = checkpoints.checkpoint_manager(workdir, arm, seed)
+  records = checkpoints.restore(manager, model, optimizer, config)
+  return Run(arm, seed, model, optimizer, manager), records
+
+
+def publish(workdir, config, runs, data, task):
+  """The results so far; process 0 writes them to `workdir`.
+
+  The other processes of a multi-process run hold the same results.
+  """
+  results = task.collect_results(config, runs, data.sizes)
+  if distributed.is_writer():
+    results_io.write_results(workdir, results)
+  return results
+
+
+def train_run(run, records, data, config, workdir, runs, task):
+  """Trains `run` from its restored `records` to the config's last epoch."""
+  for epoch in range(len(records) + 1, config.epochs + 1):
+    try:
+      record = task.train_epoch_record(run, epoch, data, config)
+    except NonFiniteLossError as error:
+      if config.on_divergence == 'record':
+        # A sweep goes on: the run ends here, marked, and is not saved, so
+        # a rerun retrains this one epoch and marks it again.
+        records.append({'epoch': epoch, 'diverged': True})
+        logging.warning('%s Recorded as diverged; going on.', error)
+        break
+      publish(workdir, config, runs, data, task)
+      raise NonFiniteLossError(
+        f'{error} Finished epochs are saved in {workdir}.'
+      ) from error
+    records.append(record)
+    logging.info(
+      '%s seed %d epoch %d/%d: %s', run.arm, run.seed, epoch, config.epochs,
+      task.describe(record),
+    )  # fmt: skip
+    checkpoints.save(
+      run.manager, epoch, run.model, run.optimizer, records, config
+    )
+    publish(workdir, config, runs, data, task)
+  run.manager.close()
+
+
+def train_and_evaluate(config, workdir, task):
+  """Trains every arm and seed of `config`; returns the results dict.
+
+  `task` (a `Task`) supplies the data, models, training and metrics. The
+  workdir is locked for the whole run (by process 0 of several): a second run
+  there is refused (`workdir_lock`).
+  """
+  task.validate_config(config)
+  if os.path.isdir(workdir):
+    # Refused before the lock too, so that a refused run leaves nothing (no
+    # lock file) in a folder of committed results.
+    check_no_run_dropped(config, workdir)
+  writer = distributed.is_writer()  # process 0 holds the lock for all
+  with workdir_lock.held(workdir) if writer else contextlib.nullcontext():
+    check_no_run_dropped(config, workdir)
+    return train_all(config, workdir, task)
+
+
+def check_no_run_dropped(config, workdir):
+  """Refuses a run that would lose records the workdir's results.json holds:
+  runs this config does not run, and records no checkpoint can give back
+  (a committed study folder, or a workdir whose checkpoints were removed).
+  """
+  held = results_io.held_runs(workdir)
+  planned = {(arm, str(seed)) for arm in config.arms for seed in config.seeds}
+  dropped = sorted(set(held) - planned)
+  if dropped:
+    named = ', '.join(f'{arm} seed {seed}' for arm, seed in dropped)
+    raise config_checks.ConfigError(
+      f'{workdir}/results.json holds runs this config does not run ({named}) '
+      'and rewriting it would drop them: include their arms and seeds in '
+      'config.arms and config.seeds (finished runs only reload), or give '
+      'another --workdir.'
+    )
+  unbacked = [
+    f'{arm} seed {seed}: {count} epochs, checkpointed to {saved}'
+    for (arm, seed), count in sorted(held.items())
+    if (saved := checkpoints.latest_epoch(workdir, arm, seed)) < count
+  ]
+  if unbacked:
+    raise config_checks.ConfigError(
+      f'{workdir}/results.json holds records no checkpoint here can give '
+      f'back ({"; ".join(unbacked)}), and training here would replace them: '
+      'train into a fresh --workdir (a study: another WORKROOT), or move '
+      'results.json away to discard them.'
+    )
+
+
+def train_all(config, workdir, task):
+  """`train_and_evaluate` once the workdir is this process's."""
+  mesh = distributed.data_mesh(
+    jax.devices()[: config_checks.num_devices(config)]
+  )
+  data = task.load_data(config, mesh)
+  for arm in config.arms:  # Fail on a bad optimizer before training any arm.
+    task.arm_optimizer(arm, config, data.sizes)
+  runs = {arm: {} for arm in config.arms}
+  for seed in config.seeds:
+    for arm in config.arms:
+      model, optimizer = task.model_and_optimizer(config, arm, seed, data, mesh)
+      run, records = resume_run(config, arm, seed, model, optimizer, workdir)
+      runs[arm][seed] = records
+      train_run(run, records, data, config, workdir, runs, task)
+  return publish(workdir, config, runs, data, task)
+
+
+class Task(NamedTuple):
+  """What a task supplies to the harness: its data, models and metrics.
+
+  Attributes:
+    validate_config: raises `ConfigError` naming a bad field of a config.
+    load_data: (config, mesh) -> the splits on the devices, with `.sizes`.
+    arm_optimizer: (arm, config, data sizes) -> the arm's optax optimizer.
+    model_and_optimizer: (config, arm, seed, data, mesh) -> a fresh model
+      and `nnx.Optimizer`, the same initialisation for every arm of a seed.
+    train_epoch_record: (run, epoch, data, config) -> the epoch's record.
+    collect_results: (config, runs, data sizes) -> what results.json holds.
+    describe: an epoch's record -> its log line.
+  """
+
+  validate_config: Callable
+  load_data: Callable
+  arm_optimizer: Callable
+  model_and_optimizer: Callable
+  train_epoch_record: Callable
+  collect_results: Callable
+  describe: Callable
