@@ -39,16 +39,16 @@ autodoc_type_aliases = {
 }
 napoleon_google_docstring = True
 myst_enable_extensions = ['dollarmath', 'amsmath', 'colon_fence']
-# The quickstart is executed at build time, so its page shows its outputs and
-# figures; the CIFAR-100 one needs the dataset and TensorFlow (the tests run
-# it on mock data) and is shown as stored.
-nb_execution_mode = 'force'
-nb_execution_excludepatterns = ['notebooks/cifar100.ipynb']
-nb_execution_timeout = 600
-nb_execution_raise_on_error = True
+# Both notebooks are shown with their stored outputs (the CIFAR-100 one needs
+# the dataset and TensorFlow): `python -m tests.support.notebook_outputs`
+# stores them, and the tests run both and check that they are current.
+nb_execution_mode = 'off'
 exclude_patterns = ['_build', '_generated']
+myst_heading_anchors = 3  # the reports link to their own sections
 html_theme = 'sphinx_book_theme'
 html_title = 'optax-plp'
+html_static_path = ['_static']
+html_css_files = ['custom.css']
 REPOSITORY = 'https://github.com/optax-plp/optax-plp'
 html_theme_options = {
   'repository_url': REPOSITORY,
@@ -93,8 +93,93 @@ def readme_section(start, end):
 
 GENERATED = ROOT / 'docs' / '_generated'
 GENERATED.mkdir(exist_ok=True)
+# The studies' reports, and the Markdown files they link to, as pages of the
+# site at their paths in the checkout under reports/ (so links between them
+# stay as written); their figures are served from the checkout, and links to
+# code and folders go to the repository.
+REPORTS = sorted((ROOT / 'benchmarks' / 'results').glob('**/REPORT.md'))
+SITE_REPORTS = ROOT / 'docs' / 'reports'
+LINK = re.compile(r'(!?)\[([^\]]*)\]\(([^)#\s]*)(#[^)\s]*)?\)')
+ON_GITHUB = re.escape(REPOSITORY) + r'/(?:blob|tree)/main/'
+
+
+def linked_markdown(path):
+  """The checkout's Markdown files that `path` links to, relatively."""
+  found = []
+  for _, _, target, _ in LINK.findall(path.read_text()):
+    if target.endswith('.md') and '://' not in target:
+      linked = (path.parent / target).resolve()
+      if linked.is_file() and linked.is_relative_to(ROOT):
+        found.append(linked)
+  return found
+
+
+def pages_to_publish():
+  """The reports and every Markdown file they reach by links."""
+  pages, todo = set(), list(REPORTS)
+  while todo:
+    page = todo.pop()
+    if page not in pages:
+      pages.add(page)
+      todo += linked_markdown(page)
+  return sorted(pages)
+
+
+def site_link(source, published, match):
+  """One link of `source`, as its copy in the site reads it."""
+  bang, text, target, anchor = match.groups()
+  anchor = anchor or ''
+  if not target or '://' in target:
+    return match.group(0)
+  where = (source.parent / target).resolve()
+  if where in published:  # a page of the site: as written
+    return match.group(0)
+  relative = where.relative_to(ROOT).as_posix()
+  if bang or where.suffix in ('.png', '.svg'):  # served from the checkout
+    page_folder = SITE_REPORTS / source.parent.relative_to(ROOT)
+    back = pathlib.Path(*['..'] * len(page_folder.relative_to(ROOT).parts))
+    return f'{bang}[{text}]({(back / relative).as_posix()}{anchor})'
+  kind = 'tree' if where.is_dir() else 'blob'
+  return f'{bang}[{text}]({REPOSITORY}/{kind}/main/{relative}{anchor})'
+
+
+def publish_reports():
+  """Writes the site's copies of the reports and what they link to."""
+  published = pages_to_publish()
+  for source in published:
+    text = LINK.sub(
+      lambda m, s=source: site_link(s, published, m), source.read_text()
+    )
+    if not text.startswith('# '):  # a page needs a title
+      text = f'# {source.relative_to(ROOT).as_posix()}\n\n{text}'
+    if source not in REPORTS:  # reached by links, in no table of contents
+      text = '---\norphan: true\n---\n\n' + text
+    copy = SITE_REPORTS / source.relative_to(ROOT)
+    copy.parent.mkdir(parents=True, exist_ok=True)
+    copy.write_text(text)
+
+
+def site_report_links(text):
+  """The repository's links to published pages, as links within the site
+  (for a page in docs/)."""
+  published = {p.relative_to(ROOT).as_posix() for p in pages_to_publish()}
+
+  def local(match):
+    path = match.group(1)
+    return f'(reports/{path}' if path in published else match.group(0)
+
+  return re.sub(r'\(' + ON_GITHUB + r'([^)#\s]*\.md)', local, text)
+
+
+publish_reports()
+(GENERATED / 'readme_install.md').write_text(
+  readme_section('## Install\n', '## API')
+)
 (GENERATED / 'readme_results.md').write_text(
-  readme_section('## Results so far\n', '## Notebooks')
+  site_report_links(readme_section('## Results so far\n', '## Notebooks'))
+)
+(GENERATED / 'benchmarks_readme.md').write_text(
+  site_report_links((ROOT / 'benchmarks' / 'README.md').read_text())
 )
 
 
