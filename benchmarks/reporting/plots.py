@@ -1,11 +1,41 @@
 """Figures of results: the learning curves and the trajectory probes."""
 
+import functools
 import os
 
 import numpy as np
 
 from benchmarks.cifar100 import trajectory
 from benchmarks.harness import summary
+
+# Text sizes for a figure shown at a page's column width (about 700 px on
+# GitHub and the docs site): the figures are 640-1,000 px wide, so this text
+# shows at 8-10 px or more.
+READABLE = {
+  'font.size': 11,
+  'axes.titlesize': 11,
+  'axes.labelsize': 11,
+  'xtick.labelsize': 10,
+  'ytick.labelsize': 10,
+  'legend.fontsize': 9.5,
+  'figure.titlesize': 12,
+}
+# Two panels side by side, and one panel, in inches (at 110 dpi).
+TWO_PANELS = (9, 3.8)
+ONE_PANEL = (6.4, 4)
+
+
+def readable(draw):
+  """`draw`, with its figures' text at READABLE's sizes (only within it)."""
+
+  @functools.wraps(draw)
+  def draw_readably(*args, **kwargs):
+    import matplotlib
+
+    with matplotlib.rc_context(READABLE):
+      return draw(*args, **kwargs)
+
+  return draw_readably
 
 
 def pyplot():
@@ -22,6 +52,7 @@ def pyplot():
   return plt
 
 
+@readable
 def plot_curves(workdir, results):
   """Test top-1 error and train loss per epoch, mean and range over seeds.
 
@@ -31,7 +62,7 @@ def plot_curves(workdir, results):
   plt = pyplot()
   from matplotlib.ticker import MaxNLocator
 
-  figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  figure, axes = plt.subplots(1, 2, figsize=TWO_PANELS)
   marked = False
   for arm, seeds in results['runs'].items():
     runs = [r for r in map(summary.trained, seeds.values()) if r]
@@ -52,11 +83,12 @@ def plot_curves(workdir, results):
   )
 
 
+@readable
 def plot_loss_curves(workdir, results):
   """The language model's validation and train loss against the step,
   mean and range over seeds."""
   plt = pyplot()
-  figure, axes = plt.subplots(1, 2, figsize=(11, 4))
+  figure, axes = plt.subplots(1, 2, figsize=TWO_PANELS)
   for arm, seeds in results['runs'].items():
     runs = [r for r in map(summary.trained, seeds.values()) if r]
     length = min((len(r) for r in runs), default=0)
@@ -144,6 +176,7 @@ def trajectory_curves(runs):
   }
 
 
+@readable
 def plot_trajectory(workdir, results):
   """Per layer, how far PLP's prediction lands from training's path."""
   plt = pyplot()
@@ -152,7 +185,7 @@ def plot_trajectory(workdir, results):
   if not probed:
     return None
   figure, axes = plt.subplots(
-    1, len(probed), figsize=(max(8, 6 * len(probed)), 4.4), squeeze=False
+    1, len(probed), figsize=(6.4 * len(probed), 4.4), squeeze=False
   )
   layers = trajectory.kernel_names(results['config'])
   for axis, (arm, probe) in zip(axes[0], probed.items(), strict=True):
@@ -194,6 +227,6 @@ def draw_trajectory(axis, arm, probe, layers):
     title=f'{arm}: {len(layers)} layers, input (purple) to output '
     f'(yellow); mean of {seeds} seed(s)',
   )
-  axis.title.set_fontsize(9)
+  axis.title.set_fontsize('small')
   axis.grid(alpha=0.3)
-  axis.legend(fontsize=8)
+  axis.legend()

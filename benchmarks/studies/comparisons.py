@@ -126,11 +126,12 @@ def table(rows):
   )
 
 
+@plots.readable
 def forest_plot(rows, path):
   """Each difference with its interval on one axis, zero and the paper's
   claim marked; compact, readable at a README's width."""
   plt = plots.pyplot()
-  figure, axis = plt.subplots(figsize=(8, 0.7 * len(rows) + 1.4))
+  figure, axis = plt.subplots(figsize=(9, 0.8 * len(rows) + 1.4))
   labels = [
     f'{r.comparison.arm} − {r.comparison.control}\n{r.comparison.setting}'
     for r in rows
@@ -144,9 +145,9 @@ def forest_plot(rows, path):
   axis.axvline(PAPER_GAIN, color='tab:green', linestyle='--', linewidth=1)
   axis.text(
     PAPER_GAIN, len(rows) - 0.45, " paper's claim", color='tab:green',
-    ha='left', va='bottom', fontsize=9,
+    ha='left', va='bottom',
   )  # fmt: skip
-  axis.set_yticks(range(len(rows)), list(reversed(labels)), fontsize=8)
+  axis.set_yticks(range(len(rows)), list(reversed(labels)), fontsize=9.5)
   axis.set_ylim(-0.6, len(rows) - 0.05)
   axis.set_xlabel('PLP − control: test top-1 error, points (95% CI)')
   axis.grid(axis='x', alpha=0.3)

@@ -53,6 +53,20 @@ def test_only_the_figures_the_reports_show_are_committed_and_all_exist():
   assert {p for p in shown if not p.exists()} == set(), 'missing figures'
 
 
+# A page's column is about 700 px wide (GitHub, the docs site): a figure
+# wider than this shrinks its text below a readable size there.
+MAX_FIGURE_PIXELS = 1_000
+
+
+def test_every_shown_figure_is_narrow_enough_to_read_at_a_pages_width():
+  from PIL import Image
+
+  for path in shown_images():
+    with Image.open(path) as image:
+      width = image.size[0]
+    assert width <= MAX_FIGURE_PIXELS, (path.relative_to(ROOT), width)
+
+
 def test_committed_results_are_compact_json():
   for path in RESULTS.rglob('results.json'):
     with open(path) as file:

@@ -81,11 +81,12 @@ def sweep(study, blocks):
   )
 
 
+@plots.readable
 def sweep_figure(study, blocks, out):
   """Final validation loss against the peak rate per arm (mean, seed range):
   OUT/sweep.png, compact; its path."""
   plt = plots.pyplot()
-  figure, axis = plt.subplots(figsize=(6.4, 4))
+  figure, axis = plt.subplots(figsize=plots.ONE_PANEL)
   for arm, found in sweep_points(study, blocks).items():
     finite = [
       (rate, list(losses.values()))
@@ -104,7 +105,7 @@ def sweep_figure(study, blocks, out):
   axis.set(
     xscale='log', xlabel='peak learning rate',
     ylabel='final validation loss (nats/char)',
-    title='Shakespeare GPT: the sweep (mean and range over seeds)',
+    title='Shakespeare GPT: the sweep (mean, seed range)',
   )  # fmt: skip
   axis.grid(alpha=0.3)
   if axis.get_legend_handles_labels()[0]:

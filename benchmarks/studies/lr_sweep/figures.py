@@ -24,13 +24,17 @@ def sweep_figures(study, blocks, out):
     # The baseline's curve shifted by its control's longer step: PLP's step
     # at the study's prediction settings (7/6 at the paper's).
     factor = optimizers.rate_scale(each.matched, config)
-    title = f'{name}, {model_setting(config)}: mean ± std over seeds'
+    title = (
+      f'{name}, {model_setting(config)}: the selected epoch, mean ± std over '
+      'seeds'
+    )
     path = os.path.join(out, sweep_sections.sweep_figure(name))
     longer_step, seeds = (each.baseline, factor), study.settings.seeds
     paths.append(plot_sweep(path, title, points, longer_step, seeds))
   return paths
 
 
+@plots.readable
 def plot_sweep(path, title, points, longer_step, seeds):
   """Test and validation top-1 error against the learning rate, per arm.
 
@@ -44,7 +48,7 @@ def plot_sweep(path, title, points, longer_step, seeds):
   """
   plt = plots.pyplot()
 
-  figure, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
+  figure, axes = plt.subplots(1, 2, figsize=plots.TWO_PANELS, sharey=True)
   arms = list(dict.fromkeys(arm for _, arm, _, _ in points))
   complete = sweep_sections.complete_points(points, seeds)
   partial = [p for p in points if p not in complete]
@@ -87,10 +91,10 @@ def finish_sweep_axis(axis, metric, complete_seeds):
   axis.set(
     xscale='log', xlabel='base learning rate',
     ylabel=f'{"test" if metric == "top1_error" else "validation"} top-1 '
-    'error (%), selected epoch',
+    'error (%)',
   )  # fmt: skip
   axis.grid(alpha=0.3)
-  axis.legend(fontsize=8)
+  axis.legend(fontsize='small')
 
 
 def sweep_curve(points, arm, metric):
