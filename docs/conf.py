@@ -151,7 +151,7 @@ def publish_reports():
       lambda m, s=source: site_link(s, published, m), source.read_text()
     )
     if not text.startswith('# '):  # a page needs a title
-      text = f'# {source.relative_to(ROOT).as_posix()}\n\n{text}'
+      text = f'# {source.parent.name}/{source.name}\n\n{text}'
     if source not in REPORTS:  # reached by links, in no table of contents
       text = '---\norphan: true\n---\n\n' + text
     copy = SITE_REPORTS / source.relative_to(ROOT)
