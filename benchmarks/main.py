@@ -15,6 +15,7 @@ On several hosts, run the same command on each with --distributed (see
 Under SLURM (and on TPU pods) --distributed alone finds the other processes.
 """
 
+import os
 import sys
 
 from absl import app
@@ -66,6 +67,14 @@ def parse_flags(argv):
     )
 
 
+# Each task's table and figures of a run, by the config's task (a figure
+# that has nothing to show, such as trajectories without probes, is skipped).
+REPORTS = {
+  'cifar100': (tables.format_table, (plots.plot_curves, plots.plot_trajectory)),
+  'shakespeare': (tables.format_loss_table, (plots.plot_loss_curves,)),
+}
+
+
 def main(argv):
   del argv
   results = launcher.launch_with_options(
@@ -74,18 +83,11 @@ def main(argv):
   )
   if not distributed.is_writer():
     return
-  if _CONFIG.value.get('task') == 'shakespeare':
-    print(tables.format_loss_table(results))
-    plots.plot_loss_curves(_WORKDIR.value, results)
-    print(f'results: {_WORKDIR.value}/results.json; plot: curves.png beside it')
-    return
-  print(tables.format_table(results))
-  plots.plot_curves(_WORKDIR.value, results)
-  plots.plot_trajectory(_WORKDIR.value, results)
-  print(
-    f'results: {_WORKDIR.value}/results.json; plots: curves.png and '
-    '(with trajectory probes) trajectory.png beside it'
-  )
+  table, figures = REPORTS[_CONFIG.value.get('task', 'cifar100')]
+  print(table(results))
+  drawn = [draw(_WORKDIR.value, results) for draw in figures]
+  names = ', '.join(os.path.basename(path) for path in drawn if path)
+  print(f'results: {_WORKDIR.value}/results.json; figures beside it: {names}')
 
 
 if __name__ == '__main__':
