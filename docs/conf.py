@@ -2,13 +2,14 @@
 
 import pathlib
 import re
-import socket
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / 'docs')]
 
-import optax_plp  # noqa: E402  (after the path is set)
+import inventories  # noqa: E402  (after the path is set)
+
+import optax_plp  # noqa: E402
 
 project = 'optax-plp'
 author = 'The optax-plp developers'
@@ -56,27 +57,9 @@ html_theme_options = {
 }
 
 
-def reachable(host, port=443, seconds=3):
-  """Whether `host` answers: intersphinx maps a project only then."""
-  try:
-    with socket.create_connection((host, port), timeout=seconds):
-      return True
-  except OSError:
-    return False
-
-
-# Links to optax's, JAX's and Flax's own API pages where their inventories can
-# be fetched; with no network (tests, CI) the names stay plain text.
-INVENTORIES = {
-  'optax': 'https://optax.readthedocs.io/en/latest/',
-  'jax': 'https://docs.jax.dev/en/latest/',
-  'flax': 'https://flax.readthedocs.io/en/latest/',
-}
-intersphinx_mapping = {
-  name: (url, None)
-  for name, url in INVENTORIES.items()
-  if reachable(url.split('/')[2])
-}
+# Links to optax's, JAX's and Flax's own pages, from their stored inventories
+# (`inventories`: fetched once where the network allows, then offline too).
+intersphinx_mapping = inventories.intersphinx_mapping()
 
 
 def readme_section(start, end):

@@ -314,11 +314,12 @@ def plp(
       prediction.
 
   Returns:
-    A `GradientTransformationExtraArgs` whose ``update`` needs ``params``.
+    An :class:`optax.GradientTransformationExtraArgs` whose ``update`` needs
+    ``params``.
     Bad arguments raise a ``ValueError`` naming them; so do non-floating
-    parameters (mask them out with ``optax.masked``), and params at
+    parameters (mask them out with :func:`optax.masked`), and params at
     ``update`` whose structure, or a leaf's shape or dtype, differ from
-    ``init``'s (checked while tracing: free under ``jax.jit``).
+    ``init``'s (checked while tracing: free under :func:`jax.jit`).
 
   Example:
     >>> import jax.numpy as jnp
@@ -408,9 +409,9 @@ def with_plp(
 
   PLP extrapolates the moves of the chain before it, so it must come last;
   optax accepts ``optax.chain(plp(), base)`` silently and trains a different
-  path. Taking the base as an argument, as ``optax.lookahead`` does, rules
+  path. Taking the base as an argument, as :func:`optax.lookahead` does, rules
   that order out. Its arguments are `plp`'s, and it works under
-  ``optax.inject_hyperparams`` as `plp` does.
+  :func:`optax.inject_hyperparams` as `plp` does.
 
   Args:
     base: The optimizer whose parameters' path PLP extrapolates.

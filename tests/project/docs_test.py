@@ -1,5 +1,6 @@
 """The documentation site builds with warnings as errors (as `make docs`)."""
 
+import importlib.util
 import pathlib
 import re
 import subprocess
@@ -75,3 +76,27 @@ def test_the_site_shows_its_maths_figures_and_outputs_offline(tmp_path):
   assert 'src="_images/comparisons.png"' in pages['results.html']
   # Wide tables and code scroll instead of running off the column.
   assert 'overflow-x: auto' in (tmp_path / '_static' / 'custom.css').read_text()
+
+
+def load_inventories():
+  spec = importlib.util.spec_from_file_location(
+    'inventories', ROOT / 'docs' / 'inventories.py'
+  )
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def test_a_stored_inventory_links_its_project_with_no_network(
+  tmp_path, monkeypatch
+):
+  inventories = load_inventories()
+  monkeypatch.setattr(inventories, 'reachable', lambda url: False)
+  (tmp_path / 'optax.inv').write_bytes(b'# Sphinx inventory version 2\n')
+  mapping = inventories.intersphinx_mapping(tmp_path)
+  # optax from its stored file; JAX and Flax, neither stored nor reachable,
+  # left out (their names show as code), and nothing fetched.
+  assert mapping == {
+    'optax': (inventories.PROJECTS['optax'], str(tmp_path / 'optax.inv'))
+  }
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['optax.inv']
