@@ -1,7 +1,10 @@
 """The transformer study's rule and sweep table, on hand-made blocks."""
 
+import dataclasses
 import math
 import pathlib
+
+import pytest
 
 from benchmarks import studies
 from benchmarks.harness import results_io
@@ -82,3 +85,40 @@ def test_the_readme_gives_the_sweeps_adamw_at_the_cpu_settings_rate():
   assert results['summary']['adamw']['seeds'] == [0, 1, 2]
   readme = (root / 'shakespeare' / 'README.md').read_text()
   assert f'**{loss["mean"]:.4f} ± {loss["std"]:.4f}**' in readme
+
+
+def test_the_refinement_is_a_root_two_point_each_side_of_each_arms_best():
+  from benchmarks.studies import adamw_peers
+
+  jobs = adamw_peers.refinement_jobs(
+    {'adamw': 4e-3, 'adamw_plp': 4e-3, 'adamw_lookahead': 8e-3}
+  )
+  rates = {name: job['learning_rate'] for name, job in jobs.items()}
+  arms = {name: job['arms'] for name, job in jobs.items()}
+  assert sorted(rates.values()) == pytest.approx(
+    [4e-3 / 2**0.5, 4e-3 * 2**0.5, 8e-3 * 2**0.5]
+  )
+  # 4e-3·√2 and 8e-3/√2 are one rate, one job, with the three arms at it.
+  assert arms['lr_0.00565685'] == ('adamw', 'adamw_plp', 'adamw_lookahead')
+  assert arms['lr_0.00282843'] == ('adamw', 'adamw_plp')
+  assert all(job['seeds'] == (0, 1, 2) for job in jobs.values())
+  assert adamw_peers.refinement_jobs({}) == {}
+
+
+def test_a_root_two_point_adds_to_its_arms_points_only():
+  study = studies.load('adamw_peers')
+  jobs = {
+    'lr_0.001': {'learning_rate': 1e-3, 'seeds': (0, 1, 2)},
+    'lr_0.00141421': {
+      'learning_rate': 2**0.5 * 1e-3, 'arms': ('adamw',), 'seeds': (0, 1, 2),
+    },
+  }  # fmt: skip
+  blocks = {
+    'lr_0.001': block('adamw', {0: 1.9, 1: 1.9, 2: 1.9}),
+    'lr_0.00141421': block('adamw', {0: 1.8, 1: 1.8, 2: 1.8}),
+  }
+  points = loss_sections.sweep_points(
+    dataclasses.replace(study, jobs=jobs), blocks
+  )
+  assert [rate for rate, _ in points['adamw']] == [1e-3, 2**0.5 * 1e-3]
+  assert [rate for rate, _ in points['adamw_plp']] == [1e-3]

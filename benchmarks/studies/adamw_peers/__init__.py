@@ -47,9 +47,24 @@ def point_name(rate):
   return f'lr_{rate:g}'
 
 
+def refinement_jobs(grid_best):
+  """A point a factor √2 on each side of each arm's best grid point, seeds
+  0-2: one job a rate (by name), training the arms whose point it is."""
+  arms_at = {}  # job name -> (rate, arms)
+  for arm in ARMS:
+    if arm in grid_best:
+      for rate in (grid_best[arm] / 2**0.5, grid_best[arm] * 2**0.5):
+        rate, arms = arms_at.get(point_name(rate), (rate, ()))
+        arms_at[point_name(rate)] = (rate, (*arms, arm))
+  return {
+    name: {'learning_rate': rate, 'arms': arms, 'seeds': SEEDS}
+    for name, (rate, arms) in arms_at.items()
+  }
+
+
 JOBS = {
   point_name(rate): {'learning_rate': rate, 'seeds': SEEDS} for rate in GRID
-}
+} | refinement_jobs(GRID_BEST)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -24,8 +24,9 @@ def sweep_points(study, blocks):
   points = {arm: [] for arm in study.base_config().arms}
   for job, overrides in study.jobs.items():
     for arm, found in points.items():
-      losses = seed_losses(blocks.get(job), arm, overrides['seeds'])
-      found.append((overrides['learning_rate'], losses))
+      if arm in overrides.get('arms', points):  # a √2 point: its arms only
+        losses = seed_losses(blocks.get(job), arm, overrides['seeds'])
+        found.append((overrides['learning_rate'], losses))
   return {arm: sorted(found) for arm, found in points.items()}
 
 
