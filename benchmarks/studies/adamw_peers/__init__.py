@@ -22,6 +22,7 @@ confirmation on fresh seeds at the rates chosen among all points
 
 import dataclasses
 
+from benchmarks.harness import summary
 from benchmarks.shakespeare.configs import gpt_cpu
 from benchmarks.studies import Study
 from benchmarks.studies.adamw_peers import loss_sections
@@ -33,6 +34,24 @@ GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 GRID_BEST = {}
 # Arm -> its rate re-chosen among its grid and √2 points: the confirmation's.
 CHOSEN = {}
+
+
+# The confirmation's size, by the rule REPORT.md states: the fewest seeds
+# from 8 to 16 with 80% power to detect this difference of final test loss.
+EFFECT = 0.02  # nats per character
+FEWEST_SEEDS, MOST_SEEDS = 8, 16
+
+
+def confirmation_seeds(spread):
+  """The confirmation's number of seeds at the sweep's observed paired
+  spread (std of `adamw_plp` − `adamw` over seeds), and its power there:
+  the fewest from FEWEST_SEEDS with 80% power for EFFECT, or MOST_SEEDS
+  (with the power they reach) where none does."""
+  for n in range(FEWEST_SEEDS, MOST_SEEDS + 1):
+    power = summary.paired_power(EFFECT, spread, n)
+    if power >= 0.8:
+      return n, power
+  return MOST_SEEDS, summary.paired_power(EFFECT, spread, MOST_SEEDS)
 
 
 def base_config():
