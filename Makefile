@@ -47,7 +47,7 @@ test: lint
 test-fast: $(VENV)/installed
 	$(PY) -m pytest -q -n auto tests/library optax_plp
 
-# The documentation site (Sphinx, MyST; the quickstart notebook executed),
+# The documentation site (Sphinx, MyST; the notebooks with their stored outputs),
 # warnings as errors, in a light venv of its own (the docs extra: no
 # TensorFlow); it needs no network. Open docs/_build/html/index.html.
 DOCS_VENV := .venv-docs
