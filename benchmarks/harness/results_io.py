@@ -150,18 +150,26 @@ def copy_results(source, destination):
     write_json_atomically(os.path.join(destination, relative), data)
 
 
-# A record's fields that a rerun, a resumed run or another process layout must
-# reproduce; its speed and wall time it need not.
-REPRODUCIBLE = (
-  'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error', 'trajectory',
-)  # fmt: skip
+# Each task's record fields that a rerun, a resumed run or another process
+# layout must reproduce; its speed and wall time it need not.
+REPRODUCIBLE = {
+  'cifar100': (
+    'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error',
+    'trajectory',
+  ),
+  'shakespeare': (
+    'epoch', 'step', 'train_loss', 'val_loss', 'test_loss', 'path_cosine',
+    'final_val_loss', 'final_test_loss',
+  ),
+}  # fmt: skip
 
 
 def reproducible(results):
   """The REPRODUCIBLE fields of every record of `results`, run by run."""
+  fields = REPRODUCIBLE[results['config'].get('task', 'cifar100')]
   return {
     arm: {
-      seed: [{k: r.get(k) for k in REPRODUCIBLE} for r in records]
+      seed: [{k: r.get(k) for k in fields} for r in records]
       for seed, records in seeds.items()
     }
     for arm, seeds in results['runs'].items()

@@ -119,6 +119,19 @@ def test_arms_share_initialisation_and_batches(corpus, tmp_path):
     assert first['adamw'][key] == first['adamw_plp'][key]
 
 
+def test_every_field_of_a_record_but_its_speed_must_be_reproduced(
+  uninterrupted,
+):
+  _, results = uninterrupted
+  for seeds in results['runs'].values():
+    for record in seeds['0']:
+      assert set(record) <= set(results_io.REPRODUCIBLE['shakespeare']) | {
+        'tokens_per_second',
+        'wall_seconds',
+      }
+  assert 'final_test_loss' in seeds['0'][-1]
+
+
 def test_a_killed_run_resumes_to_the_same_records(
   uninterrupted, corpus, tmp_path, monkeypatch
 ):
@@ -134,25 +147,7 @@ def test_a_killed_run_resumes_to_the_same_records(
   assert len(partial['runs']['adamw']['0']) == 2
   monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
   got = tasks.train_and_evaluate(config, str(tmp_path))
-  assert reproducible(got) == reproducible(want)
-
-
-def reproducible(results):
-  """Every record of every run without its speed and wall time."""
-  return {
-    arm: {
-      seed: [
-        {
-          k: v
-          for k, v in r.items()
-          if k not in ('tokens_per_second', 'wall_seconds')
-        }
-        for r in records
-      ]
-      for seed, records in seeds.items()
-    }
-    for arm, seeds in results['runs'].items()
-  }
+  assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +200,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_retrained(
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
   assert (latest.parent / '3.damaged').is_dir()
-  assert reproducible(got) == reproducible(want)
+  assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
 @pytest.mark.parametrize('damage', ['[1, 2]', '{"runs": ', ''])
@@ -219,7 +214,7 @@ def test_a_damaged_results_file_is_rebuilt_with_a_warning(
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
   assert 'cannot be read' in caplog.text and 'rebuilt from the' in caplog.text
-  assert reproducible(got) == reproducible(want)
+  assert results_io.reproducible(got) == results_io.reproducible(want)
   assert json.loads((copy / 'results.json').read_text())['runs'] == json.loads(
     json.dumps(got['runs'])
   )
