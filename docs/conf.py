@@ -2,6 +2,7 @@
 
 import pathlib
 import re
+import shutil
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -127,7 +128,9 @@ def site_link(source, published, match):
 
 
 def publish_reports():
-  """Writes the site's copies of the reports and what they link to."""
+  """Writes the site's copies of the reports and what they link to (afresh:
+  a page no longer published would be left outside every table of contents)."""
+  shutil.rmtree(SITE_REPORTS, ignore_errors=True)
   published = pages_to_publish()
   for source in published:
     text = LINK.sub(
