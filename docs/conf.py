@@ -127,11 +127,11 @@ def site_link(source, published, match):
   return f'{bang}[{text}]({REPOSITORY}/{kind}/main/{relative}{anchor})'
 
 
-def publish_reports():
-  """Writes the site's copies of the reports and what they link to (afresh:
-  a page no longer published would be left outside every table of contents)."""
+def publish_reports(published):
+  """Writes the site's copies of `published`, the reports and what they link
+  to (afresh: a page no longer published would be left outside every table of
+  contents)."""
   shutil.rmtree(SITE_REPORTS, ignore_errors=True)
-  published = pages_to_publish()
   for source in published:
     text = LINK.sub(
       lambda m, s=source: site_link(s, published, m), source.read_text()
@@ -145,10 +145,10 @@ def publish_reports():
     copy.write_text(text)
 
 
-def site_report_links(text):
-  """The repository's links to published pages, as links within the site
+def site_report_links(text, published):
+  """The repository's links to `published` pages, as links within the site
   (for a page in docs/)."""
-  published = {p.relative_to(ROOT).as_posix() for p in pages_to_publish()}
+  published = {p.relative_to(ROOT).as_posix() for p in published}
 
   def local(match):
     path = match.group(1)
@@ -157,15 +157,18 @@ def site_report_links(text):
   return re.sub(r'\(' + ON_GITHUB + r'([^)#\s]*\.md)', local, text)
 
 
-publish_reports()
+PUBLISHED = pages_to_publish()
+publish_reports(PUBLISHED)
 (GENERATED / 'readme_install.md').write_text(
   readme_section('## Install\n', '## API')
 )
 (GENERATED / 'readme_results.md').write_text(
-  site_report_links(readme_section('## Results so far\n', '## Notebooks'))
+  site_report_links(
+    readme_section('## Results so far\n', '## Notebooks'), PUBLISHED
+  )
 )
 (GENERATED / 'benchmarks_readme.md').write_text(
-  site_report_links((ROOT / 'benchmarks' / 'README.md').read_text())
+  site_report_links((ROOT / 'benchmarks' / 'README.md').read_text(), PUBLISHED)
 )
 
 

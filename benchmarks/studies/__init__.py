@@ -124,6 +124,19 @@ def job_config(study, job):
   return apply_overrides(study.base_config(), study.jobs[job])
 
 
+def refinement_points(grid_best, arms, point_name):
+  """A point a factor √2 on each side of each of `arms`' best grid point:
+  job name (`point_name(rate)`) -> (rate, the arms whose point it is); two
+  arms' points at one rate (by name) are one job."""
+  points = {}
+  for arm in arms:
+    if arm in grid_best:
+      for rate in (grid_best[arm] / 2**0.5, grid_best[arm] * 2**0.5):
+        rate, with_arms = points.get(point_name(rate), (rate, ()))
+        points[point_name(rate)] = (rate, (*with_arms, arm))
+  return points
+
+
 def run_directory(workroot, job, seed):
   """Where one seed of one job trains: WORKROOT/JOB/seed_N."""
   return checkpoints.seed_directory(os.path.join(workroot, job), seed)

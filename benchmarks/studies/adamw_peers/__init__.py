@@ -22,6 +22,7 @@ confirmation on fresh seeds at the rates chosen among all points
 
 import dataclasses
 
+from benchmarks import studies
 from benchmarks.harness import summary
 from benchmarks.shakespeare.configs import gpt_cpu
 from benchmarks.studies import Study
@@ -69,15 +70,10 @@ def point_name(rate):
 def refinement_jobs(grid_best):
   """A point a factor √2 on each side of each arm's best grid point, seeds
   0-2: one job a rate (by name), training the arms whose point it is."""
-  arms_at = {}  # job name -> (rate, arms)
-  for arm in ARMS:
-    if arm in grid_best:
-      for rate in (grid_best[arm] / 2**0.5, grid_best[arm] * 2**0.5):
-        rate, arms = arms_at.get(point_name(rate), (rate, ()))
-        arms_at[point_name(rate)] = (rate, (*arms, arm))
+  points = studies.refinement_points(grid_best, ARMS, point_name)
   return {
     name: {'learning_rate': rate, 'arms': arms, 'seeds': SEEDS}
-    for name, (rate, arms) in arms_at.items()
+    for name, (rate, arms) in points.items()
   }
 
 

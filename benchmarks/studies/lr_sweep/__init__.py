@@ -26,6 +26,7 @@ beside the plain ones.
 
 from typing import NamedTuple
 
+from benchmarks import studies
 from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
 from benchmarks.studies import paper_protocol
@@ -111,15 +112,11 @@ def refinement_jobs(sweep, grid_best):
 
   Two arms' points at one rate (by name) are one job with both arms.
   """
-  arms_at = {}  # job name -> (rate, arms)
-  for arm in (sweep.baseline, sweep.plp):
-    if arm in grid_best:
-      for rate in (grid_best[arm] / 2**0.5, grid_best[arm] * 2**0.5):
-        name = f'{sweep.prefix}{rate:g}'
-        rate, arms = arms_at.get(name, (rate, ()))
-        arms_at[name] = (rate, (*arms, arm))
+  points = studies.refinement_points(
+    grid_best, (sweep.baseline, sweep.plp), lambda r: f'{sweep.prefix}{r:g}'
+  )
   return {
-    name: point_job(sweep, rate, arms) for name, (rate, arms) in arms_at.items()
+    name: point_job(sweep, rate, arms) for name, (rate, arms) in points.items()
   }
 
 
