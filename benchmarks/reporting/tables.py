@@ -85,6 +85,11 @@ def p_value(stats):
   return '< 0.001' if p < 0.0005 else f'{p:.3f}'
 
 
+def signed(text):
+  """Numbers with a typeset minus, as the reports write them."""
+  return text.replace('-', '\u2212')
+
+
 def per_seed(stats):
   return ', '.join(f'{100 * d:+.2f}' for d in stats['per_seed'])
 

@@ -17,6 +17,7 @@ import tabulate
 from benchmarks import studies
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
+from benchmarks.reporting import tables
 from benchmarks.studies import report
 
 
@@ -94,11 +95,6 @@ def reading(row):
   )
 
 
-def signed(text):
-  """Numbers with a typeset minus, as the reports write them."""
-  return text.replace('-', '\u2212')
-
-
 def table(rows):
   """The markdown table of the rows."""
   cells = [
@@ -107,7 +103,7 @@ def table(rows):
       f'`{row.comparison.arm}` − `{row.comparison.control}` '
       f'({row.comparison.test})',
       row.n,
-      signed(f'{row.mean:+.2f} [{row.low:+.2f}, {row.high:+.2f}]'),
+      tables.signed(f'{row.mean:+.2f} [{row.low:+.2f}, {row.high:+.2f}]'),
       f'{row.detectable:.2f}',
       reading(row),
     ]

@@ -94,6 +94,16 @@ def load_block(study, out, jobs):
   return merged
 
 
+def load_blocks(study, out=None):
+  """Block -> its merged, summarised finished runs in `out` (the study's
+  committed ones by default), for each block that has any."""
+  found = {
+    block: load_block(study, out or study.out, jobs)
+    for block, jobs in study.report_blocks.items()
+  }
+  return {block: results for block, results in found.items() if results}
+
+
 def draw_run_figures(study, figures, out=None):
   """Draws each committed run's curves and trajectory into `figures`.
 
@@ -123,15 +133,12 @@ def write_report(study, workroot, out=None, plot=True):
   os.makedirs(out, exist_ok=True)
   for job in study.jobs:
     copy_finished_runs(workroot, job, out)
-  blocks = {}
-  for block, jobs in study.report_blocks.items():
-    results = load_block(study, out, jobs)
-    if results is None:
+  blocks = load_blocks(study, out)
+  for block in study.report_blocks:
+    if block not in blocks:
       print(f'{block}: no finished runs yet')
-      continue
-    blocks[block] = results
-    if block in study.plot_blocks and plot:
-      figure = plots.plot_curves(out, results)
+    elif block in study.plot_blocks and plot:
+      figure = plots.plot_curves(out, blocks[block])
       os.replace(figure, os.path.join(out, f'{block}.png'))
   if plot and study.figures:
     study.figures(study, blocks, out)

@@ -126,19 +126,9 @@ def test_a_confirmation_is_reported_as_one_block_with_its_headline(
   assert 'sgd_lr_0.001 |' not in arms  # grid points are in the sweep table
 
 
-def committed_blocks(study):
-  """The study's blocks of committed runs, as the report finds them."""
-  blocks = {}
-  for block, jobs in study.report_blocks.items():
-    found = report.load_block(study, study.out, jobs)
-    if found is not None:
-      blocks[block] = found
-  return blocks
-
-
 def committed_points(study):
   """Each sweep's points of the committed runs, as the report finds them."""
-  return sweep_sections.study_sweep_points(study, committed_blocks(study))
+  return sweep_sections.study_sweep_points(study, report.load_blocks(study))
 
 
 def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
@@ -151,7 +141,7 @@ def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
     return path
 
   monkeypatch.setattr(sweep_figures, 'plot_sweep', plot_sweep)
-  blocks = committed_blocks(lr_sweep.STUDY)
+  blocks = report.load_blocks(lr_sweep.STUDY)
 
   def half_step_config():  # k = 0.5: PLP steps (3 - 0.5 + 0.5) / 3 = 1 as far
     config = lr_sweep.base_config()
@@ -174,7 +164,7 @@ def test_each_sweep_figure_shifts_by_its_own_control(tmp_path, monkeypatch):
     optimizers, 'rate_scale', lambda arm, _: controls.append(arm) or 1.0
   )
   study = lr_sweep.STUDY
-  sweep_figures.sweep_figures(study, committed_blocks(study), str(tmp_path))
+  sweep_figures.sweep_figures(study, report.load_blocks(study), str(tmp_path))
   assert controls == ['sgd_matched', 'adamw_matched']
 
 
@@ -193,7 +183,7 @@ def test_the_sweep_figures_title_the_studys_own_model_setting(
     config.width, config.epochs = 1 / 8, 26
     return config
 
-  blocks = committed_blocks(lr_sweep.STUDY)
+  blocks = report.load_blocks(lr_sweep.STUDY)
   wider = dataclasses.replace(lr_sweep.STUDY, base_config=wider_config)
   for study in (lr_sweep.STUDY, wider):
     sweep_figures.sweep_figures(study, blocks, str(tmp_path))

@@ -17,15 +17,17 @@ of lowest mean final validation loss over seeds 0-2, ties to the smaller):
 the factor-2 grid `GRID` (widened by a factor 2 past an edge where an arm's
 best is on it); √2 points around each arm's best (`GRID_BEST`); then the
 confirmation on fresh seeds at the rates chosen among all points
-(`CHOSEN`), its headline test stated in REPORT.md before its runs.
+(`CHOSEN`), its size (`CONFIRMATION_SEEDS`), its tests (`TESTS`) and its
+target loss (`TARGET_LOSS`) stated in REPORT.md before its runs. A test
+checks every entry against the rule applied to the committed runs.
 """
 
 import dataclasses
 
 from benchmarks import studies
-from benchmarks.harness import summary
 from benchmarks.shakespeare.configs import gpt_cpu
 from benchmarks.studies import Study
+from benchmarks.studies.adamw_peers import confirmation
 from benchmarks.studies.adamw_peers import loss_sections
 
 ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
@@ -35,24 +37,23 @@ GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2)
 GRID_BEST = {}
 # Arm -> its rate re-chosen among its grid and √2 points: the confirmation's.
 CHOSEN = {}
-
-
-# The confirmation's size, by the rule REPORT.md states: the fewest seeds
-# from 8 to 16 with 80% power to detect this difference of final test loss.
-EFFECT = 0.02  # nats per character
-FEWEST_SEEDS, MOST_SEEDS = 8, 16
-
-
-def confirmation_seeds(spread):
-  """The confirmation's number of seeds at the sweep's observed paired
-  spread (std of `adamw_plp` − `adamw` over seeds), and its power there:
-  the fewest from FEWEST_SEEDS with 80% power for EFFECT, or MOST_SEEDS
-  (with the power they reach) where none does."""
-  for n in range(FEWEST_SEEDS, MOST_SEEDS + 1):
-    power = summary.paired_power(EFFECT, spread, n)
-    if power >= 0.8:
-      return n, power
-  return MOST_SEEDS, summary.paired_power(EFFECT, spread, MOST_SEEDS)
+# The confirmation's fresh seeds: from 3, as many as `confirmation_seeds`
+# gives at the sweep's paired spread at the chosen rates; entered with CHOSEN.
+CONFIRMATION_SEEDS = ()
+# The validation loss whose first step each confirmation run reports (the
+# paper's faster-convergence claim), fixed with CHOSEN by `target_loss`.
+TARGET_LOSS = None
+# The confirmation's pre-stated tests of final test loss, paired by seed:
+# (block, arm, control, 'headline' or 'secondary'). 'untuned' is `adamw_plp`
+# at `adamw`'s chosen rate: PLP added to a tuned AdamW without retuning.
+TESTS = (
+  ('confirm', 'adamw_plp', 'adamw', 'headline'),
+  ('confirm', 'adamw_lookahead', 'adamw', 'secondary'),
+  ('confirm', 'schedule_free_adamw', 'adamw', 'secondary'),
+  ('confirm', 'adamw_plp', 'adamw_lookahead', 'secondary'),
+  ('confirm', 'adamw_plp', 'schedule_free_adamw', 'secondary'),
+  ('untuned', 'adamw_plp', 'adamw', 'secondary'),
+)
 
 
 def base_config():
@@ -77,9 +78,42 @@ def refinement_jobs(grid_best):
   }
 
 
-JOBS = {
+def confirmation_jobs(chosen, seeds):
+  """Each arm at its chosen rate, one run a job (a lost work tree costs one
+  run), and `adamw_plp` at `adamw`'s rate where that differs from its own:
+  job -> its overrides; none before every arm's rate is chosen."""
+  if set(chosen) != set(ARMS):
+    return {}
+  jobs = {
+    f'confirm_{arm}': {
+      'learning_rate': chosen[arm], 'arms': (arm,), 'seeds': seeds,
+    }
+    for arm in ARMS
+  }  # fmt: skip
+  if chosen['adamw_plp'] != chosen['adamw']:
+    jobs['untuned_adamw_plp'] = {
+      **jobs['confirm_adamw_plp'], 'learning_rate': chosen['adamw'],
+    }  # fmt: skip
+  return jobs
+
+
+def confirmation_blocks(jobs):
+  """'confirm': the four arms at their chosen rates; 'untuned': `adamw` and
+  `adamw_plp` at `adamw`'s rate (the confirmation's own runs where PLP's
+  chosen rate is AdamW's). None before the confirmation has jobs."""
+  if not jobs:
+    return {}
+  untuned = 'untuned_adamw_plp' if 'untuned_adamw_plp' in jobs else None
+  return {
+    'confirm': tuple(f'confirm_{arm}' for arm in ARMS),
+    'untuned': ('confirm_adamw', untuned or 'confirm_adamw_plp'),
+  }
+
+
+SWEEP_JOBS = {
   point_name(rate): {'learning_rate': rate, 'seeds': SEEDS} for rate in GRID
 } | refinement_jobs(GRID_BEST)
+CONFIRMATION_JOBS = confirmation_jobs(CHOSEN, CONFIRMATION_SEEDS)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,14 +121,35 @@ class Settings:
   """What the study's sections read."""
 
   seeds: tuple[int, ...]  # the sweep's (the confirmation's are fresh)
+  sweep_jobs: tuple[str, ...]  # the grid's and √2 points' jobs
+  chosen: dict[str, float]
+  confirmation_seeds: tuple[int, ...]
+  tests: tuple[tuple[str, str, str, str], ...]
+  target_loss: float | None
 
 
 STUDY = Study(
   name='adamw_peers',
   base_config=base_config,
-  jobs=JOBS,
-  sections=(loss_sections.sweep, loss_sections.path_straightness),
-  figures=loss_sections.sweep_figure,
+  jobs=SWEEP_JOBS | CONFIRMATION_JOBS,
+  blocks={job: (job,) for job in SWEEP_JOBS}
+  | confirmation_blocks(CONFIRMATION_JOBS),
+  sections=(
+    confirmation.tests,
+    confirmation.steps_to_target,
+    confirmation.arms,
+    confirmation.stated,
+    loss_sections.sweep,
+    loss_sections.path_straightness,
+  ),
+  figures=confirmation.figures,
   results_root='benchmarks/results/shakespeare',
-  settings=Settings(seeds=SEEDS),
+  settings=Settings(
+    seeds=SEEDS,
+    sweep_jobs=tuple(SWEEP_JOBS),
+    chosen=CHOSEN,
+    confirmation_seeds=CONFIRMATION_SEEDS,
+    tests=TESTS,
+    target_loss=TARGET_LOSS,
+  ),
 )

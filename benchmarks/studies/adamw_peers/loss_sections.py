@@ -22,7 +22,8 @@ def seed_losses(block, arm, seeds):
 def sweep_points(study, blocks):
   """Arm -> [(rate, seed -> final validation loss)], by rate."""
   points = {arm: [] for arm in study.base_config().arms}
-  for job, overrides in study.jobs.items():
+  for job in study.settings.sweep_jobs:
+    overrides = study.jobs[job]
     for arm, found in points.items():
       if arm in overrides.get('arms', points):  # a √2 point: its arms only
         losses = seed_losses(blocks.get(job), arm, overrides['seeds'])
@@ -142,8 +143,8 @@ def path_straightness(study, blocks):
   cycles, by arm and rate, over the first, middle and last third of the
   training (mean over cycles and seeds)."""
   rows = []
-  for job, overrides in study.jobs.items():
-    block = blocks.get(job)
+  for job in study.settings.sweep_jobs:
+    overrides, block = study.jobs[job], blocks.get(job)
     for arm, runs in sorted((block or {'runs': {}})['runs'].items()):
       records = [summary.trained(r) for r in runs.values()]
       thirds = np.array_split(np.arange(len(records[0])), 3)

@@ -1,0 +1,294 @@
+"""The transformer study's confirmation: what fixes it from the sweep (its
+number of seeds, its target loss) and its report sections, each shown only
+once every planned confirmation run is in (nothing is read before)."""
+
+import math
+import os
+
+import numpy as np
+import tabulate
+
+from benchmarks.harness import summary
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
+from benchmarks.studies.adamw_peers import loss_sections
+
+# The confirmation's size, by the rule REPORT.md states: the fewest seeds
+# from 8 to 16 with 80% power to detect this difference of final test loss.
+EFFECT = 0.02  # nats per character
+FEWEST_SEEDS, MOST_SEEDS = 8, 16
+# The steps-to-target secondary's target: `adamw`'s mean validation loss at
+# this step of its sweep runs at its chosen rate (half the budget: every arm
+# is expected to reach it, so that the ratio is defined), to 3 decimals.
+TARGET_STEP = 1000
+METRIC = 'final_test_loss'
+
+
+def confirmation_seeds(spread):
+  """The confirmation's number of seeds at the sweep's observed paired
+  spread (std of `adamw_plp` − `adamw` over seeds), and its power there:
+  the fewest from FEWEST_SEEDS with 80% power for EFFECT, or MOST_SEEDS
+  (with the power they reach) where none does."""
+  for n in range(FEWEST_SEEDS, MOST_SEEDS + 1):
+    power = summary.paired_power(EFFECT, spread, n)
+    if power >= 0.8:
+      return n, power
+  return MOST_SEEDS, summary.paired_power(EFFECT, spread, MOST_SEEDS)
+
+
+def sweep_runs(study, blocks, arm, rate):
+  """Seed -> records of `arm`'s sweep runs at `rate` (its grid or √2 job)."""
+  for job in study.settings.sweep_jobs:
+    overrides = study.jobs[job]
+    if overrides['learning_rate'] == rate and arm in overrides.get(
+      'arms', (arm,)
+    ):
+      runs = (blocks.get(job) or {'runs': {}})['runs'].get(arm, {})
+      return {int(seed): records for seed, records in runs.items()}
+  return {}
+
+
+def statement(study, blocks):
+  """What the rules fix from the sweep at the chosen rates: the paired
+  spread of `adamw_plp` − `adamw` final validation loss over the sweep's
+  seeds, the confirmation's seeds and power, and the target loss."""
+  chosen, seeds = study.settings.chosen, study.settings.seeds
+  final = {
+    arm: {
+      s: r[-1]['final_val_loss']
+      for s, r in sweep_runs(study, blocks, arm, chosen[arm]).items()
+    }
+    for arm in ('adamw', 'adamw_plp')
+  }
+  spread = summary.mean_std(
+    [final['adamw_plp'][s] - final['adamw'][s] for s in seeds]
+  )['std']
+  n, power = confirmation_seeds(spread)
+  adamw = sweep_runs(study, blocks, 'adamw', chosen['adamw'])
+  at_step = [
+    next(r['val_loss'] for r in adamw[s] if r['step'] == TARGET_STEP)
+    for s in seeds
+  ]
+  return {
+    'spread': spread,
+    'seeds': n,
+    'power': power,
+    'target_loss': round(float(np.mean(at_step)), 3),
+  }
+
+
+def confirmation_jobs(study):
+  """Job -> (its block, its arm): the confirmation's runs."""
+  return {
+    job: ('untuned' if job.startswith('untuned') else 'confirm', arms[0])
+    for job, overrides in study.jobs.items()
+    if job not in study.settings.sweep_jobs
+    for arms in [overrides['arms']]
+  }
+
+
+def runs_in(study, blocks):
+  """(runs finished or diverged, runs planned) of the confirmation."""
+  done = 0
+  for block, arm in confirmation_jobs(study).values():
+    found = blocks.get(block) or {'runs': {}}
+    done += len(found['runs'].get(arm, {}))
+    done += len(found.get('diverged', {}).get(arm, []))
+  planned = len(confirmation_jobs(study)) * len(
+    study.settings.confirmation_seeds
+  )
+  return done, planned
+
+
+def complete(study, blocks):
+  """Whether every planned confirmation run is in (there are some)."""
+  done, planned = runs_in(study, blocks)
+  return planned > 0 and done == planned
+
+
+def reading(low, high, arm, control):
+  """What a 95% interval of `arm` − `control` allows one to say."""
+  if low > 0:
+    return f'`{arm}` worse, by {low:.4f} to {high:.4f}'
+  if high < 0:
+    return f'`{arm}` better, by {-high:.4f} to {-low:.4f}'
+  return (
+    f'not distinguishable; `{arm}` lower by more than {-low:.4f} or higher '
+    f'by more than {high:.4f} ruled out'
+  )
+
+
+def test_row(blocks, block, arm, control, test):
+  """One pre-stated test's row: final test loss, arm − control by seed."""
+  difference = blocks[block]['summary'][f'{arm} - {control}'][METRIC]
+  values = difference['per_seed']
+  low, high = summary.confidence_interval(values)
+  spread = summary.mean_std(values)['std']
+  return [
+    f'`{arm}` − `{control}`' + (" at `adamw`'s rate" * (block == 'untuned')),
+    test,
+    len(values),
+    tables.signed(f'{difference["mean"]:+.4f} ± {difference["std"]:.4f}'),
+    tables.signed(f'[{low:+.4f}, {high:+.4f}]'),
+    tables.p_value(difference),
+    f'{summary.detectable_effect(spread, len(values)):.4f}',
+    reading(low, high, arm, control),
+  ]
+
+
+def waiting(study, blocks, title):
+  """A section's text until the confirmation is complete ('' before it has
+  any jobs): how many of its runs are in."""
+  done, planned = runs_in(study, blocks)
+  if not planned:
+    return ''
+  return (
+    f'## {title}\n\n{done} of the {planned} confirmation runs are in; read '
+    'once all have run.\n\n'
+  )
+
+
+def tests(study, blocks):
+  """The confirmation's pre-stated tests, the headline first."""
+  title = 'The confirmation on fresh seeds'
+  if not complete(study, blocks):
+    return waiting(study, blocks, title)
+  rows = [test_row(blocks, *test) for test in study.settings.tests]
+  table = tabulate.tabulate(
+    rows,
+    ['arm − control', 'test', 'seeds', 'mean ± std', '95% CI', 'p',
+     'detectable (80% power)', 'reading'],
+    tablefmt='github', disable_numparse=True,
+  )  # fmt: skip
+  return (
+    f'## {title}\n\nFinal test loss (nats per character at step 2,000, '
+    'every window of the test split), arm minus control paired by seed on '
+    'the fresh seeds, each arm at its chosen rate: the mean ± std of the '
+    'differences, their 95% confidence interval (t, n − 1 degrees of '
+    'freedom), the two-sided paired t-test p, and the smallest true '
+    'difference the test detects with 80% power at the spread observed. '
+    'Negative: the arm lower (better). One headline; the secondaries are '
+    f'not corrected for their number.\n\n{table}\n\n'
+  )
+
+
+def seed_steps(runs, target):
+  """Seed -> the step at which each run first reaches `target` (None: never)."""
+  return {
+    int(seed): loss_sections.steps_to_reach(summary.trained(records), target)
+    for seed, records in runs.items()
+  }
+
+
+def ratio_row(arm, steps, baseline):
+  """An arm's steps to the target and their ratio to `adamw`'s, by seed:
+  the geometric mean with its 95% interval (a t interval of the logs)."""
+  reached = {s: v for s, v in steps.items() if v is not None}
+  paired = sorted(set(reached) & {s for s, v in baseline.items() if v})
+  logs = [math.log(reached[s] / baseline[s]) for s in paired]
+  stats = summary.mean_std(list(reached.values())) if reached else None
+  row = [
+    f'`{arm}`',
+    f'{len(reached)} of {len(steps)}',
+    f'{stats["mean"]:.0f} ± {stats["std"]:.0f}' if stats else '',
+  ]
+  if arm == 'adamw' or len(logs) < 2:
+    return row + ['', '']
+  ratio, low, high = np.exp([np.mean(logs), *summary.confidence_interval(logs)])
+  return row + [
+    f'{ratio:.3f} [{low:.3f}, {high:.3f}]',
+    tables.p_value(summary.difference_stats(logs)),
+  ]
+
+
+def steps_to_target(study, blocks):
+  """The secondary of speed: steps to the target loss, as a ratio to AdamW's."""
+  if not complete(study, blocks):
+    return ''
+  target = study.settings.target_loss
+  runs = blocks['confirm']['runs']
+  steps = {arm: seed_steps(runs[arm], target) for arm in runs}
+  rows = [ratio_row(arm, steps[arm], steps['adamw']) for arm in steps]
+  table = tabulate.tabulate(
+    rows,
+    ['arm', 'reached', 'steps (mean ± std)', 'ratio to `adamw` [95% CI]', 'p'],
+    tablefmt='github', disable_numparse=True,
+  )  # fmt: skip
+  return (
+    '## Steps to a fixed validation loss (secondary)\n\nThe step at which '
+    f'each confirmation run first reaches a validation loss of {target:.3f} '
+    "nats per character (fixed before the runs: `adamw`'s mean at step "
+    f'{TARGET_STEP:,} of its sweep runs at its chosen rate), interpolated '
+    'between evaluations every 100 steps on 256 validation windows; the '
+    "ratio to `adamw`'s steps by seed, as a geometric mean with its 95% "
+    'interval and the paired t-test p of the logs, over the seeds where both '
+    f'reached it (below 1: faster).\n\n{table}\n\n'
+  )
+
+
+def arm_rows(study, blocks):
+  """Each confirmation run's arm, rate and final losses over seeds."""
+  rows = []
+  for job, (block, arm) in confirmation_jobs(study).items():
+    runs = blocks[block]['runs'][arm].values()
+    label = f'`{arm}`' + (" at `adamw`'s rate" * (block == 'untuned'))
+    losses = [
+      summary.mean_std([r[-1][metric] for r in runs])
+      for metric in ('final_val_loss', 'final_test_loss', 'train_loss')
+    ]
+    rows.append(
+      [label, f'{study.jobs[job]["learning_rate"]:g}', len(runs)]
+      + [f'{loss["mean"]:.4f} ± {loss["std"]:.4f}' for loss in losses]
+    )
+  return rows
+
+
+def arms(study, blocks):
+  """Each arm at its chosen rate: final losses, mean ± std over seeds."""
+  if not complete(study, blocks):
+    return ''
+  table = tabulate.tabulate(
+    arm_rows(study, blocks),
+    ['arm', 'peak rate', 'seeds', 'validation', 'test',
+     'train, last 100 steps (exploratory)'],
+    tablefmt='github', disable_numparse=True,
+  )  # fmt: skip
+  return (
+    '## Each arm at its chosen rate\n\nFinal losses in nats per character, '
+    'mean ± std over the fresh seeds (validation and test on every window '
+    'of their splits); the train loss is the mean over the last 100 steps. '
+    'Their validation curves are [`confirmation.png`](confirmation.png).'
+    f'\n\n{table}\n\n'
+  )
+
+
+def figures(study, blocks, out):
+  """The sweep's figure, and once the confirmation is complete its arms'
+  validation and train loss against the step (OUT/confirmation.png)."""
+  loss_sections.sweep_figure(study, blocks, out)
+  if complete(study, blocks):
+    drawn = plots.plot_loss_curves(out, blocks['confirm'])
+    os.replace(drawn, os.path.join(out, 'confirmation.png'))
+
+
+def stated(study, blocks):
+  """The confirmation's size and target as the rules compute them from the
+  sweep, once every arm's rate is chosen (REPORT.md states them)."""
+  if set(study.settings.chosen) != set(study.base_config().arms):
+    return ''
+  fixed = statement(study, blocks)
+  seeds = study.settings.confirmation_seeds
+  runs = (
+    f'the confirmation runs seeds {seeds[0]}-{seeds[-1]}'
+    if seeds
+    else "not yet entered as the confirmation's seeds"
+  )
+  return (
+    "## The confirmation's size and target, from the sweep\n\n"
+    'At the chosen rates, `adamw_plp` − `adamw` final validation loss over '
+    f'seeds {", ".join(map(str, study.settings.seeds))} has a spread (std) '
+    f'of {fixed["spread"]:.4f} nats per character: {fixed["seeds"]} seeds '
+    f'give the headline test {fixed["power"]:.0%} power to detect '
+    f'{EFFECT} ({runs}). The '
+    f'target loss of the steps secondary is {fixed["target_loss"]:.3f}.\n\n'
+  )
