@@ -94,6 +94,21 @@ def relative_errors(h1, h2, h3, h4):
   return errors
 
 
+@jax.jit
+def path_cosine(h1, h2, h3):
+  """The cosine between the moves h2 − h1 and h3 − h2, over all parameters
+  as one vector: 1 on a straight path, the language model's measure."""
+  first, second = (
+    jnp.concatenate([jnp.ravel(m) for m in jax.tree.leaves(move)])
+    for move in (
+      jax.tree.map(jnp.subtract, h2, h1),
+      jax.tree.map(jnp.subtract, h3, h2),
+    )
+  )
+  norms = jnp.linalg.norm(first) * jnp.linalg.norm(second)
+  return jnp.vdot(first, second) / norms
+
+
 class Probe:
   """Measures the prediction error of the steps at `interval`-step windows.
 
@@ -129,6 +144,7 @@ class Probe:
         {
           'step': self.first_global_step + step,  # optimizer steps taken at h3
           'relative_error': {k: float(v) for k, v in errors.items()},
+          'path_cosine': float(path_cosine(*self.window[:3])),
         }
       )
       self.window = []

@@ -110,6 +110,13 @@ def difference_cells(difference, kinds, with_seeds):
   return cells
 
 
+def markdown(rows, headers):
+  """A GitHub markdown table of `rows`, every cell as written."""
+  return tabulate.tabulate(
+    rows, headers, tablefmt='github', disable_numparse=True
+  )
+
+
 def markdown_row(cells):
   """One row of a markdown table."""
   return '| ' + ' | '.join(str(cell) for cell in cells) + ' |'

@@ -12,8 +12,6 @@ metric its test was stated for before its runs.
 import os
 from typing import NamedTuple
 
-import tabulate
-
 from benchmarks import studies
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
@@ -114,7 +112,7 @@ def table(rows):
     'detectable (80% power)', 'reading',
   ]  # fmt: skip
   return (
-    tabulate.tabulate(cells, headers, tablefmt='github', disable_numparse=True)
+    tables.markdown(cells, headers)
     + '\n\nTest top-1 error of the validation-selected epoch, arm minus '
     'control in points (negative: PLP better), paired by seed on fresh seeds; '
     'the 95% CI is the paired t interval; "detectable" is the smallest true '

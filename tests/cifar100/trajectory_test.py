@@ -79,6 +79,25 @@ def test_matches_a_numpy_reference_on_random_paths():
   )
 
 
+def test_path_cosine_of_hand_derived_and_random_paths():
+  line = [(np.full((2, 2), i, np.float32), np.full(2, -i), np.ones((3, 1)))
+          for i in (0.0, 1.0, 3.0)]  # fmt: skip
+  assert float(trajectory.path_cosine(*path(line))) == pytest.approx(1.0)
+  back = [line[0], line[1], line[0]]  # a step and its reversal
+  assert float(trajectory.path_cosine(*path(back))) == pytest.approx(-1.0)
+  rng = np.random.default_rng(1)
+  points = [
+    tuple(rng.normal(size=s).astype(np.float32) for s in ((2, 2), 2, (3, 1)))
+    for _ in range(3)
+  ]
+  flat = [np.concatenate([np.ravel(x) for x in p]).astype(np.float64)
+          for p in points]  # fmt: skip
+  first, second = flat[1] - flat[0], flat[2] - flat[1]
+  want = first @ second / np.linalg.norm(first) / np.linalg.norm(second)
+  got = trajectory.path_cosine(*path(points))
+  np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
 def test_probe_measures_the_first_four_steps_of_each_interval():
   model = nnx.Linear(2, 3, rngs=nnx.Rngs(0))
   probe = trajectory.Probe(5, steps_in_epoch=12, first_global_step=100)
@@ -92,6 +111,7 @@ def test_probe_measures_the_first_four_steps_of_each_interval():
   for record in probe.records:
     errors = record['relative_error']
     assert errors == pytest.approx({'all': 0, 'kernel': 0}, abs=1e-6)
+    assert record['path_cosine'] == pytest.approx(1.0)
   assert probe.window == []
 
 

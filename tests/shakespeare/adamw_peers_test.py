@@ -1,6 +1,7 @@
 """The transformer study's rule and sweep table, on hand-made blocks."""
 
 import dataclasses
+import json
 import math
 import pathlib
 
@@ -74,6 +75,30 @@ def test_path_straightness_averages_each_third_over_seeds():
     in text
   )
   assert loss_sections.path_straightness(study, {}) == ''
+
+
+def test_cifar_path_straightness_reads_the_probes_of_each_run(tmp_path):
+  def run(*cosines):  # two epochs, their probes' cosines in order
+    probes = [{'path_cosine': c} for c in cosines]
+    return [{'trajectory': probes[:3]}, {'trajectory': probes[3:]}]
+
+  config = {'learning_rate': 0.045, 'adamw_learning_rate': 0.0032}
+  results = {
+    'config': config,
+    'runs': {'sgd': {'0': run(0.1, 0.2, 0.3, 0.4, 0.5, 0.6)},
+             'adamw': {'0': run(0.9, 0.9, 0.8, 0.8, 0.7, 0.7)}},
+  }  # fmt: skip
+  (tmp_path / 'results.json').write_text(json.dumps(results))
+  text = loss_sections.cifar_path_straightness(str(tmp_path))
+  assert (
+    '| 0.045       | sgd   | 1       | 0.150         | 0.350    | 0.550  |'
+    in text
+  )
+  assert (
+    '| 0.0032      | adamw | 1       | 0.900         | 0.800    | 0.700  |'
+    in text
+  )
+  assert loss_sections.cifar_path_straightness(str(tmp_path / 'none')) == ''
 
 
 def test_the_readme_gives_the_sweeps_adamw_at_the_cpu_settings_rate():

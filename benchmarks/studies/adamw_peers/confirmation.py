@@ -6,7 +6,6 @@ import math
 import os
 
 import numpy as np
-import tabulate
 
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
@@ -154,12 +153,19 @@ def tests(study, blocks):
   if not complete(study, blocks):
     return waiting(study, blocks, title)
   rows = [test_row(blocks, *test) for test in study.settings.tests]
-  table = tabulate.tabulate(
+  table = tables.markdown(
     rows,
-    ['arm − control', 'test', 'seeds', 'mean ± std', '95% CI', 'p',
-     'detectable (80% power)', 'reading'],
-    tablefmt='github', disable_numparse=True,
-  )  # fmt: skip
+    [
+      'arm − control',
+      'test',
+      'seeds',
+      'mean ± std',
+      '95% CI',
+      'p',
+      'detectable (80% power)',
+      'reading',
+    ],
+  )
   return (
     f'## {title}\n\nFinal test loss (nats per character at step 2,000, '
     'every window of the test split), arm minus control paired by seed on '
@@ -209,11 +215,10 @@ def steps_to_target(study, blocks):
   runs = blocks['confirm']['runs']
   steps = {arm: seed_steps(runs[arm], target) for arm in runs}
   rows = [ratio_row(arm, steps[arm], steps['adamw']) for arm in steps]
-  table = tabulate.tabulate(
+  table = tables.markdown(
     rows,
     ['arm', 'reached', 'steps (mean ± std)', 'ratio to `adamw` [95% CI]', 'p'],
-    tablefmt='github', disable_numparse=True,
-  )  # fmt: skip
+  )
   return (
     '## Steps to a fixed validation loss (secondary)\n\nThe step at which '
     f'each confirmation run first reaches a validation loss of {target:.3f} '
@@ -247,12 +252,17 @@ def arms(study, blocks):
   """Each arm at its chosen rate: final losses, mean ± std over seeds."""
   if not complete(study, blocks):
     return ''
-  table = tabulate.tabulate(
+  table = tables.markdown(
     arm_rows(study, blocks),
-    ['arm', 'peak rate', 'seeds', 'validation', 'test',
-     'train, last 100 steps (exploratory)'],
-    tablefmt='github', disable_numparse=True,
-  )  # fmt: skip
+    [
+      'arm',
+      'peak rate',
+      'seeds',
+      'validation',
+      'test',
+      'train, last 100 steps (exploratory)',
+    ],
+  )
   return (
     '## Each arm at its chosen rate\n\nFinal losses in nats per character, '
     'mean ± std over the fresh seeds (validation and test on every window '

@@ -4,10 +4,12 @@ import math
 import os
 
 import numpy as np
-import tabulate
 
+from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
+from benchmarks.reporting import tables
+from benchmarks.studies import lr_sweep
 
 
 def seed_losses(block, arm, seeds):
@@ -70,9 +72,7 @@ def sweep(study, blocks):
       text = cell(dict(found)[rate], seeds)
       row.append(f'**{text}**' if rate == best[arm] and text else text)
     rows.append(row)
-  table = tabulate.tabulate(
-    rows, ['peak rate', *points], tablefmt='github', disable_numparse=True
-  )
+  table = tables.markdown(rows, ['peak rate', *points])
   chosen = ', '.join(f'`{arm}` {rate:g}' for arm, rate in best.items() if rate)
   return (
     '## The sweep\n\nFinal validation loss (nats per character at step '
@@ -138,33 +138,62 @@ def steps_to_reach(records, target):
   return None
 
 
+THIRDS = ('first third', 'middle', 'last')
+
+
+def thirds(cosines):
+  """The mean over runs of each third of their cosines (runs of one length)."""
+  parts = np.array_split(np.asarray(cosines, np.float64), 3, axis=1)
+  return [f'{part.mean():.3f}' for part in parts]
+
+
 def path_straightness(study, blocks):
   """Exploratory: the cosine between the last two moves of each of PLP's
   cycles, by arm and rate, over the first, middle and last third of the
-  training (mean over cycles and seeds)."""
+  training (mean over cycles and seeds); and the same on CIFAR-100."""
   rows = []
   for job in study.settings.sweep_jobs:
     overrides, block = study.jobs[job], blocks.get(job)
     for arm, runs in sorted((block or {'runs': {}})['runs'].items()):
-      records = [summary.trained(r) for r in runs.values()]
-      thirds = np.array_split(np.arange(len(records[0])), 3)
-      means = [
-        np.mean([r[i]['path_cosine'] for r in records for i in part])
-        for part in thirds
+      cosines = [
+        [r['path_cosine'] for r in summary.trained(records)]
+        for records in runs.values()
       ]
-      rows.append([f'{overrides["learning_rate"]:g}', arm, len(records)]
-                  + [f'{m:.3f}' for m in means])  # fmt: skip
+      rate = f'{overrides["learning_rate"]:g}'
+      rows.append([rate, arm, len(cosines), *thirds(cosines)])
   if not rows:
     return ''
-  table = tabulate.tabulate(
-    rows, ['peak rate', 'arm', 'seeds', 'first third', 'middle', 'last'],
-    tablefmt='github', disable_numparse=True,
-  )  # fmt: skip
+  table = tables.markdown(rows, ['peak rate', 'arm', 'seeds', *THIRDS])
   return (
     '## How straight the path is (exploratory)\n\nThe cosine between the '
     "last two moves of each cycle of 3 steps (PLP's h2 − h1 and h3 − h2, "
     'all parameters as one vector), averaged over the cycles of each third '
     'of the training and over the seeds. PLP can gain only where it is near '
     "1. For `adamw_plp` the second move includes PLP's jump.\n\n"
-    f'{table}\n\n'
+    f'{table}\n\n{cifar_path_straightness()}'
+  )
+
+
+def cifar_path_straightness(folder=None):
+  """The same measure on CIFAR-100, from `lr_sweep`'s measurement of it
+  (its committed results, or those in `folder`; '' until there are any)."""
+  folder = folder or os.path.join(lr_sweep.STUDY.out, lr_sweep.PATH_COSINE)
+  results = results_io.load_results(folder)
+  if results is None:
+    return ''
+  rows = []
+  for arm, runs in results['runs'].items():
+    cosines = [
+      [p['path_cosine'] for r in records for p in r.get('trajectory', [])]
+      for records in runs.values()
+    ]
+    config = results_io.arm_config(results, arm)
+    field = 'learning_rate' if arm == 'sgd' else 'adamw_learning_rate'
+    rows.append([f'{config[field]:g}', arm, len(cosines), *thirds(cosines)])
+  table = tables.markdown(rows, ['base rate', 'arm', 'seeds', *THIRDS])
+  return (
+    'The same measure on CIFAR-100 (ResNet18 at width 1/16, 13 epochs, the '
+    "`lr_sweep` study's chosen rates, seed 0), on plain training's path at "
+    'the trajectory probes (the first three steps of 4 windows an epoch):'
+    f'\n\n{table}\n\n'
   )

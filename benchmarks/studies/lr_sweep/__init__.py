@@ -227,11 +227,22 @@ def study_jobs_and_blocks(grid_best, chosen):
 
 BORROWED = 'sgd_lr_0.001'
 JOBS, BLOCKS = study_jobs_and_blocks(GRID_BEST, CHOSEN)
+# Exploratory, for the transformer study (`adamw_peers`): how straight the
+# path of plain SGD and AdamW is here, by the language model's measure (the
+# trajectory probes' path cosine), at their chosen rates, on seed 0. A
+# measurement: shown in that study's report, not compared here.
+PATH_COSINE = 'path_cosine'
+JOBS[PATH_COSINE] = {
+  **point_job(SWEEPS['SGD'], CHOSEN['sgd'], ('sgd', 'adamw'), (0,)),
+  'adamw_learning_rate': CHOSEN['adamw'],
+}
+BLOCKS[PATH_COSINE] = (PATH_COSINE,)
 
 STUDY = Study(
   name='lr_sweep',
   figures=figures.sweep_figures,
   base_config=base_config,
+  measurements=(PATH_COSINE,),
   jobs=JOBS,
   blocks=BLOCKS,
   sections=(
