@@ -5,6 +5,7 @@ import math
 import re
 import shutil
 
+from flax import nnx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -13,6 +14,8 @@ import pytest
 
 from benchmarks import tasks
 from benchmarks.harness import config_checks
+from benchmarks.harness import distributed
+from benchmarks.harness import experiment
 from benchmarks.harness import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
@@ -104,6 +107,39 @@ def test_a_run_trains_every_arm_and_records_its_losses(uninterrupted, tmp_path):
   assert 'adamw_plp - adamw' in tables.format_loss_table(results)
   assert plots.plot_loss_curves(tmp_path, results)
   assert (tmp_path / 'curves.png').stat().st_size > 10_000
+
+
+def flat(tree):
+  return np.concatenate([np.ravel(x) for x in jax.tree.leaves(tree)])
+
+
+def test_the_path_cosine_pairs_each_cycles_last_two_moves(corpus, monkeypatch):
+  """Against NumPy: the mean cosine of the moves of steps 1 and 2, 4 and 5,
+  ... (each cycle's h2 − h1 and h3 − h2), the moves adding up to the
+  parameters' change."""
+  config = tiny_config(corpus, steps_per_epoch=9)
+  mesh = distributed.data_mesh(jax.devices())
+  data = train.load_data(config, mesh)
+  model, optimizer = train.model_and_optimizer(config, 'adamw', 0, data, mesh)
+  before = flat(train.values(nnx.state(model, nnx.Param)))
+  moves, train_step = [], train.train_step
+
+  def recording_step(*args):
+    state, loss, move = train_step(*args)
+    moves.append(flat(move).astype(np.float64))
+    return state, loss, move
+
+  monkeypatch.setattr(train, 'train_step', recording_step)
+  run = experiment.Run('adamw', 0, model, optimizer, None)
+  _, _, path_cosine = train.train_epoch(run, 1, data, config)
+  after = flat(train.values(nnx.state(model, nnx.Param)))
+  np.testing.assert_allclose(sum(moves), after - before, atol=1e-6)
+  cosines = [
+    moves[s - 1] @ moves[s] / np.linalg.norm(moves[s - 1])
+    / np.linalg.norm(moves[s])
+    for s in (2, 5, 8)
+  ]  # fmt: skip
+  assert path_cosine == pytest.approx(np.mean(cosines), rel=1e-5)
 
 
 def test_arms_share_initialisation_and_batches(corpus, tmp_path):
