@@ -103,7 +103,7 @@ def confirmation_results(seeds=FRESH, curves=None):
   """Every confirmation job's results on `seeds`."""
   study = study_with()
   results = {}
-  for job, (block, arm) in confirmation.confirmation_jobs(study).items():
+  for job, (block, arm) in confirmation.confirmation_runs(study).items():
     losses = TEST_LOSS['untuned' if block == 'untuned' else arm]
     curve = (curves or {}).get(arm)
     results[job] = job_results(

@@ -76,24 +76,24 @@ def statement(study, blocks):
   }
 
 
-def confirmation_jobs(study):
+def confirmation_runs(study):
   """Job -> (its block, its arm): the confirmation's runs."""
-  return {
-    job: ('untuned' if job.startswith('untuned') else 'confirm', arms[0])
-    for job, overrides in study.jobs.items()
-    if job not in study.settings.sweep_jobs
-    for arms in [overrides['arms']]
-  }
+  runs = {}
+  for job, overrides in study.jobs.items():
+    if job not in study.settings.sweep_jobs:
+      block = 'untuned' if job.startswith('untuned') else 'confirm'
+      runs[job] = (block, overrides['arms'][0])  # one arm a job
+  return runs
 
 
 def runs_in(study, blocks):
   """(runs finished or diverged, runs planned) of the confirmation."""
   done = 0
-  for block, arm in confirmation_jobs(study).values():
+  for block, arm in confirmation_runs(study).values():
     found = blocks.get(block) or {'runs': {}}
     done += len(found['runs'].get(arm, {}))
     done += len(found.get('diverged', {}).get(arm, []))
-  planned = len(confirmation_jobs(study)) * len(
+  planned = len(confirmation_runs(study)) * len(
     study.settings.confirmation_seeds
   )
   return done, planned
@@ -234,7 +234,7 @@ def steps_to_target(study, blocks):
 def arm_rows(study, blocks):
   """Each confirmation run's arm, rate and final losses over seeds."""
   rows = []
-  for job, (block, arm) in confirmation_jobs(study).items():
+  for job, (block, arm) in confirmation_runs(study).items():
     runs = blocks[block]['runs'][arm].values()
     label = f'`{arm}`' + (" at `adamw`'s rate" * (block == 'untuned'))
     losses = [
