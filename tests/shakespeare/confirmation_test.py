@@ -6,6 +6,7 @@ import dataclasses
 import math
 
 import numpy as np
+from PIL import Image
 import pytest
 from scipy import stats
 
@@ -15,6 +16,7 @@ from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
 from benchmarks.studies.adamw_peers import confirmation
 from benchmarks.studies.adamw_peers import loss_sections
+from tests.harness.results_tree_test import MAX_FIGURE_PIXELS
 
 ARMS = adamw_peers.ARMS
 # Grid points, so that the sweep's jobs hold every chosen rate; PLP's
@@ -271,3 +273,17 @@ def test_entered_choices_follow_the_rule_on_the_committed_runs():
     fixed = confirmation.statement(study, blocks)
     assert adamw_peers.CONFIRMATION_SEEDS == tuple(range(3, 3 + fixed['seeds']))
     assert adamw_peers.TARGET_LOSS == fixed['target_loss']
+
+
+def test_the_confirmation_figure_is_drawn_once_every_run_is_in(tmp_path):
+  study, results = confirmation_results()
+  confirmation.figures(study, blocks_from(study, results), str(tmp_path))
+  with Image.open(tmp_path / 'confirmation.png') as image:
+    assert image.size[0] <= MAX_FIGURE_PIXELS
+  assert (tmp_path / 'sweep.png').exists()
+  results['confirm_adamw']['runs']['adamw'].pop('5')
+  (tmp_path / 'waiting').mkdir()
+  confirmation.figures(
+    study, blocks_from(study, results), str(tmp_path / 'waiting')
+  )
+  assert not (tmp_path / 'waiting' / 'confirmation.png').exists()

@@ -273,12 +273,61 @@ def arms(study, blocks):
 
 
 def figures(study, blocks, out):
-  """The sweep's figure, and once the confirmation is complete its arms'
-  validation and train loss against the step (OUT/confirmation.png)."""
+  """The sweep's figure, and once the confirmation is complete its curves
+  (OUT/confirmation.png, `confirmation_figure`)."""
   loss_sections.sweep_figure(study, blocks, out)
   if complete(study, blocks):
-    drawn = plots.plot_loss_curves(out, blocks['confirm'])
-    os.replace(drawn, os.path.join(out, 'confirmation.png'))
+    confirmation_figure(blocks['confirm']['runs'], out)
+
+
+def validation_curves(runs):
+  """(steps, arm -> seeds × steps validation losses) of finished runs."""
+  curves = {
+    arm: {
+      int(s): [r['val_loss'] for r in records] for s, records in by_seed.items()
+    }
+    for arm, by_seed in runs.items()
+  }
+  steps = [r['step'] for r in next(iter(runs['adamw'].values()))]
+  return steps, curves
+
+
+@plots.readable
+def confirmation_figure(runs, out):
+  """Left: each arm's validation loss against the step (mean, seed range),
+  from step 500, where the arms part. Right: each arm minus `adamw`, paired
+  by seed (mean, range). OUT/confirmation.png, compact; its path."""
+  plt = plots.pyplot()
+  figure, (left, right) = plt.subplots(1, 2, figsize=plots.TWO_PANELS)
+  steps, curves = validation_curves(runs)
+  shown = np.asarray(steps) >= 500
+  seeds = sorted(curves['adamw'])
+  for arm, by_seed in curves.items():
+    values = np.array([by_seed[s] for s in seeds])[:, shown]
+    differences = (
+      values - np.array([curves['adamw'][s] for s in seeds])[:, shown]
+    )
+    for axis, drawn in ((left, values), (right, differences)):
+      x = np.asarray(steps)[shown]
+      (line,) = axis.plot(x, drawn.mean(axis=0), label=arm)
+      axis.fill_between(
+        x, drawn.min(axis=0), drawn.max(axis=0), color=line.get_color(),
+        alpha=0.2,
+      )  # fmt: skip
+  left.set(xlabel='step', ylabel='validation loss (nats/char)')
+  right.set(xlabel='step', ylabel='arm − adamw (nats/char, by seed)')
+  for axis in (left, right):
+    axis.grid(alpha=0.3)
+  left.legend()
+  figure.suptitle(
+    f'Shakespeare GPT, each arm at its chosen rate: mean and range over '
+    f'{len(seeds)} fresh seeds'
+  )
+  figure.tight_layout()
+  path = os.path.join(out, 'confirmation.png')
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+  return path
 
 
 def stated(study, blocks):
