@@ -117,7 +117,7 @@ def reading(low, high, arm, control):
   )
 
 
-def test_row(blocks, block, arm, control, test):
+def comparison_row(blocks, block, arm, control, test):
   """One pre-stated test's row: final test loss, arm − control by seed."""
   difference = blocks[block]['summary'][f'{arm} - {control}'][METRIC]
   values = difference['per_seed']
@@ -147,25 +147,19 @@ def waiting(study, blocks, title):
   )
 
 
+TEST_COLUMNS = (
+  'arm − control', 'test', 'seeds', 'mean ± std', '95% CI', 'p',
+  'detectable (80% power)', 'reading',
+)  # fmt: skip
+
+
 def tests(study, blocks):
   """The confirmation's pre-stated tests, the headline first."""
   title = 'The confirmation on fresh seeds'
   if not complete(study, blocks):
     return waiting(study, blocks, title)
-  rows = [test_row(blocks, *test) for test in study.settings.tests]
-  table = tables.markdown(
-    rows,
-    [
-      'arm − control',
-      'test',
-      'seeds',
-      'mean ± std',
-      '95% CI',
-      'p',
-      'detectable (80% power)',
-      'reading',
-    ],
-  )
+  rows = [comparison_row(blocks, *test) for test in study.settings.tests]
+  table = tables.markdown(rows, TEST_COLUMNS)
   return (
     f'## {title}\n\nFinal test loss (nats per character at step 2,000, '
     'every window of the test split), arm minus control paired by seed on '
