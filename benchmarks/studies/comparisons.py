@@ -19,6 +19,30 @@ from benchmarks.reporting import tables
 from benchmarks.studies import report
 
 
+class Measure(NamedTuple):
+  """What a comparison's test was stated for, and how it is shown."""
+
+  metric: str  # the block summary's key of the paired differences
+  scale: float  # from the metric to `unit`
+  unit: str
+  decimals: int
+  axis: str  # the forest plot's label
+  note: str  # the table's, below it
+  paper_gain: float | None  # the paper's claimed difference, where it made one
+
+
+# CIFAR-100's: test top-1 error of the validation-selected epoch, in points.
+TOP1_POINTS = Measure(
+  'selected_top1_error', 100, 'points', 2,
+  'PLP − control: test top-1 error, points (95% CI)',
+  'Test top-1 error of the validation-selected epoch, arm minus control in '
+  'points (negative: PLP better), paired by seed on fresh seeds; the 95% CI '
+  'is the paired t interval; "detectable" is the smallest true difference '
+  'the test finds with 80% power at the spread observed.',
+  -1.0,  # the paper's claim: about 1 point lower error
+)  # fmt: skip
+
+
 class Comparison(NamedTuple):
   """A comparison stated before its runs: where its runs are, what it is."""
 
@@ -28,10 +52,10 @@ class Comparison(NamedTuple):
   arm: str
   control: str
   test: str  # 'headline' or 'secondary', as it was stated
+  measure: Measure = TOP1_POINTS
 
 
-# In the order they were stated. CIFAR-100's metric: test top-1 error of the
-# validation-selected epoch, in points.
+# In the order they were stated.
 PRE_STATED = (
   Comparison(
     'CIFAR-100, ResNet18 width 1/16, 13 epochs', 'lr_sweep', 'confirm_sgd',
@@ -50,12 +74,10 @@ PRE_STATED = (
     'lr_sweep', 'untuned_sgd', 'plp', 'sgd', 'secondary',
   ),
 )  # fmt: skip
-METRIC = 'selected_top1_error'
-PAPER_GAIN = -1.0  # the paper's claim: about 1 point lower error
 
 
 class Row(NamedTuple):
-  """A comparison's numbers, in points."""
+  """A comparison's numbers, in its measure's unit."""
 
   comparison: Comparison
   n: int
@@ -70,8 +92,9 @@ def measured(comparison):
   study = studies.load(comparison.study)
   jobs = study.report_blocks[comparison.block]
   block = report.load_block(study, study.out, jobs)
-  stats = block['summary'][f'{comparison.arm} - {comparison.control}'][METRIC]
-  differences = [100 * d for d in stats['per_seed']]
+  measure = comparison.measure
+  pair = block['summary'][f'{comparison.arm} - {comparison.control}']
+  differences = [measure.scale * d for d in pair[measure.metric]['per_seed']]
   low, high = summary.confidence_interval(differences)
   spread = summary.mean_std(differences)['std']
   detectable = summary.detectable_effect(spread, len(differences))
@@ -83,26 +106,29 @@ def measured(comparison):
 
 def reading(row):
   """What the interval allows one to say, in words."""
+  decimals, unit = row.comparison.measure.decimals, row.comparison.measure.unit
+  low, high = (f'{abs(v):.{decimals}f}' for v in (row.low, row.high))
   if row.low > 0:
-    return f'PLP worse (by {row.low:.2f} to {row.high:.2f} points)'
+    return f'PLP worse (by {low} to {high} {unit})'
   if row.high < 0:
-    return f'PLP better (by {-row.high:.2f} to {-row.low:.2f} points)'
-  return (
-    f'not distinguishable from zero; a gain above {-row.low:.2f} points '
-    'ruled out'
-  )
+    return f'PLP better (by {high} to {low} {unit})'
+  return f'not distinguishable from zero; a gain above {low} {unit} ruled out'
 
 
-def table(rows):
-  """The markdown table of the rows."""
+def measure_table(rows):
+  """The markdown table of rows of one measure, and its note."""
+  decimals = rows[0].comparison.measure.decimals
   cells = [
     [
       row.comparison.setting,
       f'`{row.comparison.arm}` − `{row.comparison.control}` '
       f'({row.comparison.test})',
       row.n,
-      tables.signed(f'{row.mean:+.2f} [{row.low:+.2f}, {row.high:+.2f}]'),
-      f'{row.detectable:.2f}',
+      tables.signed(
+        f'{row.mean:+.{decimals}f} '
+        f'[{row.low:+.{decimals}f}, {row.high:+.{decimals}f}]'
+      ),
+      f'{row.detectable:.{decimals}f}',
       reading(row),
     ]
     for row in rows
@@ -112,20 +138,44 @@ def table(rows):
     'detectable (80% power)', 'reading',
   ]  # fmt: skip
   return (
-    tables.markdown(cells, headers)
-    + '\n\nTest top-1 error of the validation-selected epoch, arm minus '
-    'control in points (negative: PLP better), paired by seed on fresh seeds; '
-    'the 95% CI is the paired t interval; "detectable" is the smallest true '
-    'difference the test finds with 80% power at the spread observed.\n'
+    tables.markdown(cells, headers) + f'\n\n{rows[0].comparison.measure.note}\n'
   )
+
+
+def by_measure(rows):
+  """The rows grouped by their measure, in the order first stated."""
+  groups = {}
+  for row in rows:
+    groups.setdefault(row.comparison.measure, []).append(row)
+  return list(groups.values())
+
+
+def table(rows):
+  """A markdown table of the rows of each measure, one after the other."""
+  return '\n'.join(measure_table(group) for group in by_measure(rows))
 
 
 @plots.readable
 def forest_plot(rows, path):
-  """Each difference with its interval on one axis, zero and the paper's
-  claim marked; compact, readable at a README's width."""
+  """Each difference with its interval, a panel per measure, zero and the
+  paper's claim marked; compact, readable at a README's width."""
   plt = plots.pyplot()
-  figure, axis = plt.subplots(figsize=(9, 0.8 * len(rows) + 1.4))
+  groups = by_measure(rows)
+  heights = [0.8 * len(group) + 1.4 for group in groups]
+  figure, axes = plt.subplots(
+    len(groups), 1, figsize=(9, sum(heights)), squeeze=False,
+    gridspec_kw={'height_ratios': heights},
+  )  # fmt: skip
+  for axis, group in zip(axes[:, 0], groups, strict=True):
+    forest_panel(axis, group)
+  figure.tight_layout()
+  figure.savefig(path, dpi=100)
+  plt.close(figure)
+  return path
+
+
+def forest_panel(axis, rows):
+  """One measure's differences on `axis`."""
   labels = [
     f'{r.comparison.arm} − {r.comparison.control}\n{r.comparison.setting}'
     for r in rows
@@ -136,19 +186,19 @@ def forest_plot(rows, path):
       fmt='o', color='black', capsize=4,
     )  # fmt: skip
   axis.axvline(0, color='gray', linewidth=1)
-  axis.axvline(PAPER_GAIN, color='tab:green', linestyle='--', linewidth=1)
-  axis.text(
-    PAPER_GAIN, len(rows) - 0.45, " paper's claim", color='tab:green',
-    ha='left', va='bottom',
-  )  # fmt: skip
+  measure = rows[0].comparison.measure
+  if measure.paper_gain is not None:
+    axis.axvline(
+      measure.paper_gain, color='tab:green', linestyle='--', linewidth=1
+    )
+    axis.text(
+      measure.paper_gain, len(rows) - 0.45, " paper's claim",
+      color='tab:green', ha='left', va='bottom',
+    )  # fmt: skip
   axis.set_yticks(range(len(rows)), list(reversed(labels)), fontsize=9.5)
   axis.set_ylim(-0.6, len(rows) - 0.05)
-  axis.set_xlabel('PLP − control: test top-1 error, points (95% CI)')
+  axis.set_xlabel(measure.axis)
   axis.grid(axis='x', alpha=0.3)
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-  return path
 
 
 def write(out='benchmarks/results'):

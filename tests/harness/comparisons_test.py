@@ -3,6 +3,7 @@ the committed runs, and the README shows that very table."""
 
 import pathlib
 
+from PIL import Image
 import pytest
 
 from benchmarks.studies import comparisons
@@ -40,3 +41,29 @@ def test_the_headline_numbers_are_the_reports():
     0.40, -0.30, 1.11,
   )  # fmt: skip
   assert round(wider.detectable, 2) == 0.98
+
+
+NATS = comparisons.Measure(
+  'final_test_loss', 1, 'nats per character', 4, 'test loss (95% CI)',
+  'Final test loss, arm minus control.', None,
+)  # fmt: skip
+
+
+def test_each_measure_gets_its_table_panel_units_and_words(tmp_path):
+  transformer = comparisons.Comparison(
+    'Shakespeare GPT', 'adamw_peers', 'confirm', 'adamw_plp', 'adamw',
+    'headline', NATS,
+  )  # fmt: skip
+  rows = [
+    row(0.4, -0.3, 1.1),
+    comparisons.Row(transformer, 8, -0.012, -0.0191, -0.0049, 0.008),
+  ]
+  text = comparisons.table(rows)
+  cifar, loss = text.split(comparisons.TOP1_POINTS.note)
+  assert 'Shakespeare' not in cifar and 'CIFAR' not in loss
+  assert '−0.0120 [−0.0191, −0.0049]' in loss and '| 0.0080 ' in loss
+  assert 'PLP better (by 0.0049 to 0.0191 nats per character)' in loss
+  assert loss.rstrip().endswith(NATS.note)
+  path = comparisons.forest_plot(rows, str(tmp_path / 'two.png'))
+  with Image.open(path) as image:  # two panels of a row each, at 100 dpi
+    assert image.size[1] == round(2 * 100 * (0.8 + 1.4))  # one: 300
