@@ -5,6 +5,7 @@ inside the fixtures, so that the library's own tests (`tests/library/`) run
 where only the library's dependencies are installed.
 """
 
+import contextlib
 import os
 import pathlib
 import pickle
@@ -22,6 +23,37 @@ def mock_cifar():
   import tensorflow_datasets as tfds
 
   return tfds.testing.mock_data(num_examples=MOCK_EXAMPLES)
+
+
+def write_mock_arrays(directory):
+  """TFDS's mock CIFAR-100 written as the harness's compact copy: its path.
+
+  Where `OPTAX_PLP_CIFAR100` names it, a harness process reads the very same
+  examples without importing TensorFlow, which took most of the start of
+  each test's process (`mock_arrays`, `process_data`).
+  """
+  from benchmarks.cifar100 import input_pipeline
+  from benchmarks.tools import data_arrays
+
+  with mock_cifar():
+    splits = {
+      name: input_pipeline.load_tfds_split(name, download=False)
+      for name in input_pipeline.SPLITS
+    }
+  path = str(directory / data_arrays.NAME)
+  data_arrays.write_file(path, splits)
+  return path
+
+
+def process_data():
+  """The data of a test's harness process: the mock examples' compact copy
+  where `OPTAX_PLP_CIFAR100` names one (the harness reads it, nothing to
+  mock), else TFDS's mock data."""
+  from benchmarks.cifar100 import input_pipeline
+
+  if os.environ.get(input_pipeline.ENVIRONMENT_VARIABLE):
+    return contextlib.nullcontext()
+  return mock_cifar()
 
 
 def write_run(directory, results, arms, seed):
@@ -100,6 +132,23 @@ def once_per_session(tmp_path_factory, name, make):
     value = make(pathlib.Path(tempfile.mkdtemp(prefix=name, dir=shared)))
     pickled.write_bytes(pickle.dumps(value))
     return value
+
+
+@pytest.fixture(scope='session')
+def mock_arrays(tmp_path_factory):
+  """The path of the mock examples' compact copy (`write_mock_arrays`)."""
+  return once_per_session(tmp_path_factory, 'mock_arrays', write_mock_arrays)
+
+
+@pytest.fixture(scope='module')
+def processes_read_mock_arrays(mock_arrays):
+  """The harness processes a module's tests start read the mock examples'
+  compact copy: the same examples as TFDS's mock, without TensorFlow."""
+  from benchmarks.cifar100 import input_pipeline
+
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setenv(input_pipeline.ENVIRONMENT_VARIABLE, mock_arrays)
+    yield
 
 
 @pytest.fixture(scope='session')

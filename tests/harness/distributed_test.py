@@ -22,6 +22,9 @@ from benchmarks.harness import distributed
 from benchmarks.harness import results_io
 from benchmarks.tools.faults import fault_soak
 
+# Their processes read the mock data's compact copy (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures('processes_read_mock_arrays')
+
 DEVICE_COUNT_FLAG = '--xla_force_host_platform_device_count'
 HEARTBEAT_TIMEOUT_SECONDS = 10
 # The promise tested: a process whose peer dies does not hang; it exits
@@ -108,7 +111,7 @@ def finish(processes, logs):
 
 
 @pytest.fixture(scope='module')
-def two_processes(tmp_path_factory):
+def two_processes(tmp_path_factory, processes_read_mock_arrays):
   """A 2-process run and, beside it, one process with 2 devices.
 
   Returns (workdir, results, outputs) of the first, and the results of the

@@ -8,6 +8,8 @@ import shutil
 import signal
 import subprocess
 
+import pytest
+
 from benchmarks.harness import results_io
 from benchmarks.harness import workdir_lock
 from benchmarks.tools.faults import fault_soak
@@ -18,6 +20,9 @@ from tests.support.processes import finish
 from tests.support.processes import lock_holder
 from tests.support.processes import start
 from tests.support.processes import wait_until_locked
+
+# Their processes read the mock data's compact copy (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures('processes_read_mock_arrays')
 
 
 def test_the_lock_holds_when_its_file_is_deleted(uninterrupted, tmp_path):

@@ -20,6 +20,7 @@ from absl import flags
 import pytest
 
 from benchmarks import main
+from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100.configs import tiny
 from benchmarks.harness import checkpoints
 from benchmarks.harness import config_checks
@@ -34,6 +35,9 @@ from tests.support.processes import lock_holder
 from tests.support.processes import short_error
 from tests.support.processes import start
 from tests.support.processes import wait_until_locked
+
+# Their processes read the mock data's compact copy (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures('processes_read_mock_arrays')
 
 
 def test_two_simultaneous_runs_one_workdir_one_is_refused(
@@ -90,7 +94,7 @@ STUDY_WORKER = textwrap.dedent("""
   from benchmarks.cifar100.configs import tiny
   from benchmarks.harness import launcher
   from benchmarks.studies import __main__ as runner
-  from tests.conftest import mock_cifar
+  from tests.conftest import process_data
 
   def base_config():
     config = tiny.get_config()
@@ -101,7 +105,7 @@ STUDY_WORKER = textwrap.dedent("""
     name='two_workers', base_config=base_config, sections=(),
     jobs={'a': {'seeds': (0, 1)}},
   )
-  with mock_cifar():
+  with process_data():
     launcher.launch(lambda: runner.run(study, sys.argv[1], None, None))
 """)
 
@@ -224,6 +228,7 @@ def test_a_read_only_workdir_ends_in_one_line(tmp_path):
 def test_missing_data_ends_in_one_line(tmp_path):
   command = fault_soak.command(tmp_path / 'run')  # main.py: real TFDS
   environment = {**os.environ, 'TFDS_DATA_DIR': str(tmp_path / 'no_data')}
+  environment.pop(input_pipeline.ENVIRONMENT_VARIABLE)  # no compact copy
   done = subprocess.run(
     command, env=environment, capture_output=True, text=True,
     timeout=TIMEOUT, check=False,

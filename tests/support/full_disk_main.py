@@ -18,7 +18,7 @@ from absl import flags
 
 from benchmarks import main
 from benchmarks.harness import checkpoints
-from tests.conftest import mock_cifar
+from tests.conftest import process_data
 
 FULL_BEFORE_EPOCH = 2
 BALLAST = 'ballast'
@@ -48,5 +48,5 @@ def save_onto_a_full_disk(manager, epoch, *args, **kwargs):
 
 if __name__ == '__main__':
   checkpoints.save = save_onto_a_full_disk
-  with mock_cifar():
+  with process_data():
     app.run(main.main, flags_parser=main.parse_flags)

@@ -3,8 +3,13 @@
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks.harness import results_io
 from benchmarks.tools.faults import fault_soak
+
+# Their processes read the mock data's compact copy (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures('processes_read_mock_arrays')
 
 
 def test_killed_runs_resume_to_the_uninterrupted_result(
