@@ -46,23 +46,19 @@ def test_a_spent_budget_still_finishes_the_first_pair_and_stops(tmp_path):
   assert len(written) == 2 and all('/paper/seed_0/' in p for p in written)
 
 
-def test_the_command_runs_on_the_compact_copy_as_on_the_device(tmp_path):
+def test_the_command_runs_on_the_compact_copy_as_on_the_device(
+  tmp_path, mock_arrays
+):
   # As on the device: the data from the compact copy, no TFDS in the path.
   import os
   import subprocess
   import sys
 
   from benchmarks.cifar100 import input_pipeline
-  from benchmarks.tools import data_arrays
 
-  with mock_cifar():
-    splits = {
-      name: input_pipeline.load_split(name, download=False)
-      for name in input_pipeline.SPLITS
-    }
-  copy = str(tmp_path / data_arrays.NAME)
-  data_arrays.write_file(copy, splits)
-  environment = {**os.environ, input_pipeline.ENVIRONMENT_VARIABLE: copy}
+  environment = {
+    **os.environ, input_pipeline.ENVIRONMENT_VARIABLE: mock_arrays,
+  }  # fmt: skip
   done = subprocess.run(
     [sys.executable, '-m', 'benchmarks.tools.paper_scale', '--tiny',
      '--budget-seconds', '0', '--out', str(tmp_path / 'out')],
