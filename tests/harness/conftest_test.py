@@ -1,5 +1,6 @@
 """The shared runs' helper: computed once for all of xdist's workers."""
 
+import pathlib
 import types
 
 import pytest
@@ -56,3 +57,11 @@ def test_without_xdist_it_computes_in_a_directory_of_its_own(
   monkeypatch.delenv('PYTEST_XDIST_WORKER', raising=False)
   directory = once_per_session(tmp_path_factory, 'run', lambda d: d)
   assert directory.is_dir() and directory.name.startswith('run')
+
+
+def test_the_slowest_files_named_first_exist():
+  import conftest
+
+  root = pathlib.Path(conftest.__file__).parent
+  missing = [p for p in conftest.SLOWEST_FILES if not (root / p).is_file()]
+  assert not missing, f'conftest.SLOWEST_FILES names no file at {missing}'
