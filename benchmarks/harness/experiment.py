@@ -14,6 +14,7 @@ import contextlib
 import logging as std_logging
 import math
 import os
+import signal
 from typing import NamedTuple
 
 from absl import logging
@@ -39,6 +40,32 @@ class DataUnavailableError(RuntimeError):
 
 class NonFiniteLossError(FloatingPointError):
   """Training diverged; the message names the arm, seed and epoch."""
+
+
+class Stopped(BaseException):
+  """The process was asked to stop (SIGINT or SIGTERM): `stop_on`."""
+
+
+# The stops asked for by signals, by name, as they came.
+STOPS_ASKED = []
+
+
+def stop_on(signal_number, frame):
+  """The launcher's handler of SIGINT and SIGTERM: raises `Stopped` at once.
+
+  Python ignores an exception raised where a garbage collector's callback
+  (such as JAX's) runs, and the signal can arrive there: the run then stops
+  at its next epoch's end instead (`stop_if_asked`), that epoch saved.
+  """
+  del frame
+  STOPS_ASKED.append(signal.Signals(signal_number).name)
+  raise Stopped(STOPS_ASKED[-1])
+
+
+def stop_if_asked():
+  """Raises `Stopped` where a signal asked for a stop whose raise was lost."""
+  if STOPS_ASKED:
+    raise Stopped(STOPS_ASKED[-1])
 
 
 def check_finite(train_loss, run, interval):
@@ -140,6 +167,7 @@ def train_run(run, records, data, config, workdir, runs, task):
       run.manager, epoch, run.model, run.optimizer, records, config
     )
     publish(workdir, config, runs, data, task)
+    stop_if_asked()
   run.manager.close()
 
 

@@ -71,15 +71,6 @@ def join_processes(distributed_run, cluster, heartbeat_timeout_seconds):
   )
 
 
-class Stopped(BaseException):
-  """The process was asked to stop (SIGINT or SIGTERM)."""
-
-
-def stop_on(signal_number, frame):
-  del frame
-  raise Stopped(signal.Signals(signal_number).name)
-
-
 def launch(
   train,
   distributed_run=False,
@@ -95,13 +86,13 @@ def launch(
   experiment.log_progress()
   join_processes(distributed_run, cluster, heartbeat_timeout_seconds)
   for signal_number in (signal.SIGINT, signal.SIGTERM):
-    signal.signal(signal_number, stop_on)
+    signal.signal(signal_number, experiment.stop_on)
   with distributed.failing_fast(distributed_run):
     try:
       return train()
     except EXPECTED_ERRORS as error:
       exit_with(error_message(error))
-    except (Stopped, KeyboardInterrupt) as stop:
+    except (experiment.Stopped, KeyboardInterrupt) as stop:
       name = str(stop) or 'SIGINT'
       exit_with(
         f'stopped by {name}: every finished epoch is saved; rerun the same '

@@ -1,9 +1,11 @@
 """End-to-end tests of the experiment runner on mock data (`tiny.py`)."""
 
+import gc
 import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -91,6 +93,32 @@ def test_arms_share_initialisation_and_data_order(uninterrupted, tmp_path):
     ][arm]['0'][0]
   assert first_steps['sgd']['train_loss'] == first_steps['plp']['train_loss']
   assert first_steps['sgd']['test_loss'] == first_steps['plp']['test_loss']
+
+
+# The ignored exception is what this test makes happen.
+@pytest.mark.filterwarnings('ignore::pytest.PytestUnraisableExceptionWarning')
+def test_a_stop_whose_raise_was_lost_stops_at_the_epochs_end(
+  tmp_path, monkeypatch
+):
+  # A signal that comes while a garbage collector's callback runs (JAX has
+  # one): Python ignores the exception the handler raises there.
+  monkeypatch.setattr(experiment, 'STOPS_ASKED', [])
+
+  def stop_lost_in_a_callback(phase, info):
+    del phase, info
+    gc.callbacks.remove(stop_lost_in_a_callback)
+    experiment.stop_on(signal.SIGTERM, None)
+
+  gc.callbacks.append(stop_lost_in_a_callback)
+  gc.collect()  # "Exception ignored in ...", and training would go on
+  assert experiment.STOPS_ASKED == ['SIGTERM']
+  with pytest.raises(experiment.Stopped, match='SIGTERM'):
+    tasks.train_and_evaluate(tiny.get_config(), str(tmp_path))
+  # It stopped at the end of the first epoch, that epoch saved.
+  partial = json.loads((tmp_path / 'results.json').read_text())
+  assert len(partial['runs']['sgd']['0']) == 1
+  assert not partial['runs']['plp']  # the next arm never started
+  assert checkpoints.latest_epoch(str(tmp_path), 'sgd', 0) == 1
 
 
 def test_a_killed_run_resumes_to_the_same_result(
