@@ -52,6 +52,14 @@ def pyplot():
   return plt
 
 
+def save(figure, path, dpi):
+  """Lays `figure` out, saves it at `path`, closes it; returns `path`."""
+  figure.tight_layout()
+  figure.savefig(path, dpi=dpi)
+  pyplot().close(figure)
+  return path
+
+
 @readable
 def plot_curves(workdir, results):
   """Test top-1 error and train loss per epoch, mean and range over seeds.
@@ -109,11 +117,7 @@ def plot_loss_curves(workdir, results):
     if axis.get_legend_handles_labels()[0]:
       axis.legend()
   figure.suptitle('Shakespeare, character GPT: mean and range over seeds')
-  figure.tight_layout()
-  path = os.path.join(workdir, 'curves.png')
-  figure.savefig(path, dpi=110)
-  plt.close(figure)
-  return path
+  return save(figure, os.path.join(workdir, 'curves.png'), dpi=110)
 
 
 def plot_arm(axes, arm, runs):
@@ -147,16 +151,10 @@ def mark_selected(axis, runs, color):
 
 def save_figure(figure, config, title, workdir, name):
   """Titles `figure` with the model, saves it as workdir/name.png, closes it."""
-  plt = pyplot()
-
   figure.suptitle(
     f'CIFAR-100, {config["model"]} width {config["width"]}:\n{title}'
   )
-  figure.tight_layout()
-  path = os.path.join(workdir, f'{name}.png')
-  figure.savefig(path, dpi=110)
-  plt.close(figure)
-  return path
+  return save(figure, os.path.join(workdir, f'{name}.png'), dpi=110)
 
 
 def trajectory_curves(runs):

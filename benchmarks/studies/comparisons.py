@@ -168,10 +168,7 @@ def forest_plot(rows, path):
   )  # fmt: skip
   for axis, group in zip(axes[:, 0], groups, strict=True):
     forest_panel(axis, group)
-  figure.tight_layout()
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-  return path
+  return plots.save(figure, path, dpi=100)
 
 
 def forest_panel(axis, rows):

@@ -317,11 +317,7 @@ def confirmation_figure(runs, out):
     f'Shakespeare GPT, each arm at its chosen rate: mean and range over '
     f'{len(seeds)} fresh seeds'
   )
-  figure.tight_layout()
-  path = os.path.join(out, 'confirmation.png')
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-  return path
+  return plots.save(figure, os.path.join(out, 'confirmation.png'), dpi=100)
 
 
 def stated(study, blocks):

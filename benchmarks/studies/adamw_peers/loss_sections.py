@@ -112,11 +112,7 @@ def sweep_figure(study, blocks, out):
   axis.grid(alpha=0.3)
   if axis.get_legend_handles_labels()[0]:
     axis.legend()
-  figure.tight_layout()
-  path = os.path.join(out, 'sweep.png')
-  figure.savefig(path, dpi=100)
-  plt.close(figure)
-  return path
+  return plots.save(figure, os.path.join(out, 'sweep.png'), dpi=100)
 
 
 def steps_to_reach(records, target):

@@ -57,10 +57,7 @@ def plot_sweep(path, title, points, longer_step, seeds):
       draw_sweep_arm(axis, points, partial, arm, metric, longer_step)
     finish_sweep_axis(axis, metric, len(seeds) if partial else None)
   figure.suptitle(title)
-  figure.tight_layout()
-  figure.savefig(path, dpi=110)
-  plt.close(figure)
-  return path
+  return plots.save(figure, path, dpi=110)
 
 
 def draw_sweep_arm(axis, points, partial, arm, metric, longer_step):
