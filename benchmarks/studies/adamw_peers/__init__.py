@@ -39,11 +39,13 @@ GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2)
 GRID_BEST = {}
 # Arm -> its rate re-chosen among its grid and √2 points: the confirmation's.
 CHOSEN = {}
-# The confirmation's fresh seeds: from 3, as many as `confirmation_seeds`
-# gives at the sweep's paired spread at the chosen rates; entered with CHOSEN.
+# The confirmation's fresh seeds: from 3, as many as
+# `confirmation.statement` gives at the sweep's paired spread at the chosen
+# rates; entered with CHOSEN.
 CONFIRMATION_SEEDS = ()
 # The validation loss whose first step each confirmation run reports (the
-# paper's faster-convergence claim), fixed with CHOSEN by `target_loss`.
+# paper's faster-convergence claim), fixed with CHOSEN by
+# `confirmation.statement`.
 TARGET_LOSS = None
 # The confirmation's pre-stated tests of final test loss, paired by seed:
 # (block, arm, control, 'headline' or 'secondary'). 'untuned' is `adamw_plp`

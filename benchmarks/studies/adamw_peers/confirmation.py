@@ -52,18 +52,17 @@ def statement(study, blocks):
   spread of `adamw_plp` − `adamw` final validation loss over the sweep's
   seeds, the confirmation's seeds and power, and the target loss."""
   chosen, seeds = study.settings.chosen, study.settings.seeds
-  final = {
-    arm: {
-      s: r[-1]['final_val_loss']
-      for s, r in sweep_runs(study, blocks, arm, chosen[arm]).items()
-    }
+  adamw, plp = (
+    sweep_runs(study, blocks, arm, chosen[arm])
     for arm in ('adamw', 'adamw_plp')
-  }
+  )
   spread = summary.mean_std(
-    [final['adamw_plp'][s] - final['adamw'][s] for s in seeds]
+    [
+      plp[s][-1]['final_val_loss'] - adamw[s][-1]['final_val_loss']
+      for s in seeds
+    ]
   )['std']
   n, power = confirmation_seeds(spread)
-  adamw = sweep_runs(study, blocks, 'adamw', chosen['adamw'])
   at_step = [
     next(r['val_loss'] for r in adamw[s] if r['step'] == TARGET_STEP)
     for s in seeds
@@ -88,15 +87,12 @@ def confirmation_runs(study):
 
 def runs_in(study, blocks):
   """(runs finished or diverged, runs planned) of the confirmation."""
-  done = 0
-  for block, arm in confirmation_runs(study).values():
+  runs, done = confirmation_runs(study), 0
+  for block, arm in runs.values():
     found = blocks.get(block) or {'runs': {}}
     done += len(found['runs'].get(arm, {}))
     done += len(found.get('diverged', {}).get(arm, []))
-  planned = len(confirmation_runs(study)) * len(
-    study.settings.confirmation_seeds
-  )
-  return done, planned
+  return done, len(runs) * len(study.settings.confirmation_seeds)
 
 
 def complete(study, blocks):
