@@ -148,3 +148,9 @@ def test_a_root_two_point_adds_to_its_arms_points_only():
   )
   assert [rate for rate, _ in points['adamw']] == [1e-3, 2**0.5 * 1e-3]
   assert [rate for rate, _ in points['adamw_plp']] == [1e-3]
+  text = loss_sections.sweep(
+    dataclasses.replace(study, jobs=jobs, settings=settings), blocks
+  )
+  row = next(line for line in text.splitlines() if '0.00141421' in line)
+  cells = [c.strip() for c in row.strip('|').split('|')]
+  assert cells == ['0.00141421', '**1.8000 ± 0.0000**', '', '', '']

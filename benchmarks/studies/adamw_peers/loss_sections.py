@@ -69,7 +69,7 @@ def sweep(study, blocks):
   for rate in rates:
     row = [f'{rate:g}']
     for arm, found in points.items():
-      text = cell(dict(found)[rate], seeds)
+      text = cell(dict(found).get(rate, {}), seeds)  # blank: not its √2 point
       row.append(f'**{text}**' if rate == best[arm] and text else text)
     rows.append(row)
   table = tables.markdown(rows, ['peak rate', *points])
