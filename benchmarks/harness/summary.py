@@ -1,5 +1,7 @@
 """Statistics of runs: errors over seeds, paired differences and their tests."""
 
+import functools
+
 import numpy as np
 from scipy import optimize
 from scipy import stats
@@ -191,22 +193,26 @@ def summarize(runs, arms, epochs, controls):
   The comparisons are each arm against the first and `controls` (pairs).
   """
   kinds = kinds_of(runs)
-  summary = {}
-  for arm in arms:
-    done = finished(runs, arm, epochs)
-    if done:
-      summary[arm] = arm_summary(done, kinds)
+  done = {arm: finished(runs, arm, epochs) for arm in arms}
+  summary = {arm: arm_summary(d, kinds) for arm, d in done.items() if d}
   if arms[0] in summary:
     target = summary[arms[0]]['final_top1_error']['mean']
     for entry in summary.values():
       entry['epochs_to_baseline_final_top1'] = epochs_to_reach(
         entry['mean_curve_top1_error'], target
       )
-  for arm, control in comparisons(arms, controls):
+  difference = functools.partial(paired_difference, kinds=kinds)
+  return with_differences(
+    summary, done, comparisons(arms, controls), difference
+  )
+
+
+def with_differences(summary, done, pairs, difference):
+  """`summary` with `difference` of each (arm, control) pair's finished
+  runs (`done`: arm -> seed -> records), where both arms have some."""
+  for arm, control in pairs:
     if arm in summary and control in summary:
-      summary[f'{arm} - {control}'] = paired_difference(
-        finished(runs, arm, epochs), finished(runs, control, epochs), kinds
-      )
+      summary[f'{arm} - {control}'] = difference(done[arm], done[control])
   return summary
 
 
@@ -255,13 +261,16 @@ def summarize_losses(runs, arms, epochs):
   """The language model's `summarize`: final losses, paired differences."""
   done = {arm: finished(runs, arm, epochs) for arm in arms}
   result = {arm: loss_summary(d) for arm, d in done.items() if d}
-  for arm, control in comparisons(list(arms), LANGUAGE_MODEL_CONTROLS):
-    if arm in result and control in result:
-      seeds = sorted(set(done[arm]) & set(done[control]))
-      result[f'{arm} - {control}'] = {'seeds': seeds} | {
-        m: difference_stats(
-          [done[arm][s][-1][m] - done[control][s][-1][m] for s in seeds]
-        )
-        for m in LOSS_METRICS
-      }
-  return result
+  pairs = comparisons(list(arms), LANGUAGE_MODEL_CONTROLS)
+  return with_differences(result, done, pairs, loss_difference)
+
+
+def loss_difference(arm_runs, control_runs):
+  """Arm minus control final losses, paired by seed, with t-tests."""
+  seeds = sorted(set(arm_runs) & set(control_runs))
+  return {'seeds': seeds} | {
+    metric: difference_stats(
+      [arm_runs[s][-1][metric] - control_runs[s][-1][metric] for s in seeds]
+    )
+    for metric in LOSS_METRICS
+  }
