@@ -9,6 +9,7 @@ import contextlib
 import os
 import pathlib
 import pickle
+import shutil
 import tempfile
 
 import numpy as np
@@ -158,6 +159,15 @@ def uninterrupted(tmp_path_factory):
   Shared by every test that asks: tests read its workdir, never change it.
   """
   return once_per_session(tmp_path_factory, 'uninterrupted', tiny_run)
+
+
+@pytest.fixture
+def uninterrupted_copy(uninterrupted, tmp_path):
+  """A copy of the `uninterrupted` work directory (the nearest one: CIFAR's
+  or the language model's), for a test to damage."""
+  copy = tmp_path / 'copy'
+  shutil.copytree(uninterrupted[0], copy)
+  return copy
 
 
 def validated_config():

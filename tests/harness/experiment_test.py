@@ -4,7 +4,6 @@ import gc
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -287,12 +286,8 @@ def test_missing_dataset_says_what_to_do(tmp_path, monkeypatch):
       input_pipeline.load_split('test', download=False)
 
 
-def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
-  uninterrupted, tmp_path
-):
-  workdir, _ = uninterrupted
-  copy = tmp_path / 'copy'
-  shutil.copytree(workdir, copy)
+def test_corrupt_checkpoint_is_reported_and_older_ones_kept(uninterrupted_copy):
+  copy = uninterrupted_copy
   latest = copy / 'checkpoints' / 'sgd' / 'seed_0' / '3'
   for root, _, files in os.walk(latest / 'state'):
     for name in files:
@@ -310,10 +305,8 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(
   assert (copy / 'checkpoints' / 'sgd' / 'seed_0' / '2').exists()
 
 
-def test_checkpoint_of_another_config_is_refused(uninterrupted, tmp_path):
-  workdir, _ = uninterrupted
-  copy = tmp_path / 'copy'
-  shutil.copytree(workdir, copy)
+def test_checkpoint_of_another_config_is_refused(uninterrupted_copy):
+  copy = uninterrupted_copy
   config = tiny.get_config()
   config.learning_rate = 0.05
   with pytest.raises(checkpoints.CheckpointError, match="'learning_rate'"):
@@ -321,11 +314,10 @@ def test_checkpoint_of_another_config_is_refused(uninterrupted, tmp_path):
 
 
 def test_a_checkpoint_older_than_a_field_resumes_at_its_old_value(
-  uninterrupted, tmp_path
+  uninterrupted, uninterrupted_copy
 ):
-  workdir, want = uninterrupted
-  copy = tmp_path / 'copy'
-  shutil.copytree(workdir, copy)
+  _, want = uninterrupted
+  copy = uninterrupted_copy
   for field in checkpoints.FIELDS_ADDED_SINCE:
     for saved in copy.glob('checkpoints/*/seed_0/*/config/metadata'):
       config = json.loads(saved.read_text())

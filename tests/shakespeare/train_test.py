@@ -226,11 +226,10 @@ def test_records_no_checkpoint_backs_are_never_replaced(
 
 
 def test_a_damaged_checkpoint_is_set_aside_and_retrained(
-  uninterrupted, tmp_path
+  uninterrupted, uninterrupted_copy
 ):
-  workdir, want = uninterrupted
-  copy = tmp_path / 'copy'
-  shutil.copytree(workdir, copy)
+  _, want = uninterrupted
+  copy = uninterrupted_copy
   latest = copy / 'checkpoints' / 'adamw_plp' / 'seed_0' / '3'
   flip_one_bit(latest)
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
@@ -241,11 +240,10 @@ def test_a_damaged_checkpoint_is_set_aside_and_retrained(
 
 @pytest.mark.parametrize('damage', ['[1, 2]', '{"runs": ', ''])
 def test_a_damaged_results_file_is_rebuilt_with_a_warning(
-  uninterrupted, tmp_path, caplog, damage
+  uninterrupted, uninterrupted_copy, caplog, damage
 ):
-  workdir, want = uninterrupted
-  copy = tmp_path / 'copy'
-  shutil.copytree(workdir, copy)
+  _, want = uninterrupted
+  copy = uninterrupted_copy
   (copy / 'results.json').write_text(damage)
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
