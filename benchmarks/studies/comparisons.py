@@ -43,6 +43,17 @@ TOP1_POINTS = Measure(
 )  # fmt: skip
 
 
+# The language model's: final test loss at the end of the budget, in nats.
+LOSS_NATS = Measure(
+  'final_test_loss', 1, 'nats/char', 4,
+  'PLP − control: final test loss, nats/char (95% CI)',
+  'Final test loss in nats per character at the last step, arm minus '
+  'control (negative: PLP better), paired by seed on fresh seeds; the 95% CI '
+  'and "detectable" as above.',
+  None,  # the paper made no claim about a language model
+)  # fmt: skip
+
+
 class Comparison(NamedTuple):
   """A comparison stated before its runs: where its runs are, what it is."""
 
@@ -73,6 +84,14 @@ PRE_STATED = (
     "CIFAR-100, ResNet18 width 1/16, 13 epochs, PLP at SGD's rate",
     'lr_sweep', 'untuned_sgd', 'plp', 'sgd', 'secondary',
   ),
+  Comparison(
+    'Shakespeare char GPT, 2,000 steps', 'adamw_peers', 'confirm',
+    'adamw_plp', 'adamw', 'headline', LOSS_NATS,
+  ),
+  Comparison(
+    "Shakespeare char GPT, 2,000 steps, PLP at AdamW's rate", 'adamw_peers',
+    'untuned', 'adamw_plp', 'adamw', 'secondary', LOSS_NATS,
+  ),
 )  # fmt: skip
 
 
@@ -87,11 +106,37 @@ class Row(NamedTuple):
   detectable: float  # the smallest effect the test detects with 80% power
 
 
+def planned_seeds(study, jobs, arm):
+  """The seeds on which `jobs` run `arm`."""
+  seeds = set()
+  for job in jobs:
+    if job in study.borrowed:
+      seeds |= set(study.borrowed[job].seeds)
+    elif arm in (config := studies.job_config(study, job)).arms:
+      seeds |= set(config.seeds)
+  return seeds
+
+
+def all_in(study, jobs, block, arms):
+  """Whether every planned run of `arms` in `jobs` has finished or diverged
+  (and some are planned): nothing is read from a block before."""
+  for arm in arms:
+    planned = planned_seeds(study, jobs, arm)
+    found = {int(s) for s in (block or {}).get('runs', {}).get(arm, {})}
+    found |= set((block or {}).get('diverged', {}).get(arm, []))
+    if not planned or not planned <= found:
+      return False
+  return True
+
+
 def measured(comparison):
-  """The comparison's Row from its study's committed runs."""
+  """The comparison's Row from its study's committed runs; None until all
+  of them are in (or before its block is planned)."""
   study = studies.load(comparison.study)
-  jobs = study.report_blocks[comparison.block]
-  block = report.load_block(study, study.out, jobs)
+  jobs = study.report_blocks.get(comparison.block, ())
+  block = report.load_block(study, study.out, jobs) if jobs else None
+  if not all_in(study, jobs, block, (comparison.arm, comparison.control)):
+    return None
   measure = comparison.measure
   pair = block['summary'][f'{comparison.arm} - {comparison.control}']
   differences = [measure.scale * d for d in pair[measure.metric]['per_seed']]
@@ -200,7 +245,7 @@ def forest_panel(axis, rows):
 
 def write(out='benchmarks/results'):
   """Writes OUT/comparisons.md and OUT/comparisons.png; returns the table."""
-  rows = [measured(comparison) for comparison in PRE_STATED]
+  rows = [row for row in map(measured, PRE_STATED) if row]
   text = table(rows)
   with open(os.path.join(out, 'comparisons.md'), 'w') as file:
     file.write(text)

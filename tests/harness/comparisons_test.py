@@ -6,7 +6,9 @@ import pathlib
 from PIL import Image
 import pytest
 
+from benchmarks.studies import adamw_peers
 from benchmarks.studies import comparisons
+from benchmarks.studies import report
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -67,3 +69,37 @@ def test_each_measure_gets_its_table_panel_units_and_words(tmp_path):
   path = comparisons.forest_plot(rows, str(tmp_path / 'two.png'))
   with Image.open(path) as image:  # two panels of a row each, at 100 dpi
     assert image.size[1] == round(2 * 100 * (0.8 + 1.4))  # one: 300
+
+
+def test_the_transformers_comparisons_wait_for_their_confirmation():
+  # Stated with CIFAR-100's; no row until every run of their block is in.
+  stated = [c for c in comparisons.PRE_STATED if c.study == 'adamw_peers']
+  assert [(c.block, c.test) for c in stated] == [
+    ('confirm', 'headline'), ('untuned', 'secondary'),
+  ]  # fmt: skip
+  assert all(c.measure == comparisons.LOSS_NATS for c in stated)
+  if not adamw_peers.CONFIRMATION_SEEDS:  # not yet planned
+    assert [comparisons.measured(c) for c in stated] == [None, None]
+
+
+def test_a_block_missing_one_planned_run_is_not_read(monkeypatch):
+  comparison = comparisons.PRE_STATED[2]  # 8 fresh seeds
+  assert comparisons.measured(comparison).n == 8
+  load_block = report.load_block
+
+  def without_seed_3(study, out, jobs):
+    block = load_block(study, out, jobs)
+    block['runs']['plp'] = {
+      s: r for s, r in block['runs']['plp'].items() if s != '3'
+    }
+    return block
+
+  monkeypatch.setattr(report, 'load_block', without_seed_3)
+  assert comparisons.measured(comparison) is None
+
+  def seed_3_diverged(study, out, jobs):
+    block = without_seed_3(study, out, jobs)
+    return block | {'diverged': {'plp': [3]}}
+
+  monkeypatch.setattr(report, 'load_block', seed_3_diverged)
+  assert comparisons.measured(comparison) is not None  # counted as in
