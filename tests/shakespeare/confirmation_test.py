@@ -148,7 +148,7 @@ def test_nothing_is_read_before_every_confirmation_run_is_in():
   assert confirmation.steps_to_target(study, blocks) == ''
   assert confirmation.arms(study, blocks) == ''
   # Before the confirmation has jobs, the sections say nothing.
-  assert confirmation.tests(adamw_peers.STUDY, {}) == ''
+  assert confirmation.tests(study_with(chosen={}, seeds=()), {}) == ''
 
 
 def test_the_tests_are_paired_t_intervals_of_the_final_test_loss():
