@@ -287,3 +287,15 @@ def test_the_confirmation_figure_is_drawn_once_every_run_is_in(tmp_path):
     study, blocks_from(study, results), str(tmp_path / 'waiting')
   )
   assert not (tmp_path / 'waiting' / 'confirmation.png').exists()
+
+
+def test_a_test_reading_the_headlines_very_runs_is_not_repeated():
+  assert len(confirmation.distinct_tests(study_with())) == 6
+  same = study_with(CHOSEN | {'adamw_plp': 4e-3})  # PLP chosen at AdamW's
+  assert [
+    (block, arm, control) for block, arm, control, _ in
+    confirmation.distinct_tests(same)
+  ] == [
+    ('confirm', arm, control)
+    for _, arm, control, _ in adamw_peers.TESTS[:5]
+  ]  # fmt: skip

@@ -154,8 +154,15 @@ def tests(study, blocks):
   title = 'The confirmation on fresh seeds'
   if not complete(study, blocks):
     return waiting(study, blocks, title)
-  rows = [comparison_row(blocks, *test) for test in study.settings.tests]
+  shown = distinct_tests(study)
+  rows = [comparison_row(blocks, *test) for test in shown]
   table = tables.markdown(rows, TEST_COLUMNS)
+  if len(shown) < len(study.settings.tests):
+    table += (
+      '\n\nA stated test that reads the very runs of one above it is not '
+      "repeated: `adamw_plp` at `adamw`'s rate is the headline here, the two "
+      'chosen rates being one.'
+    )
   return (
     f'## {title}\n\nFinal test loss (nats per character at step 2,000, '
     'every window of the test split), arm minus control paired by seed on '
@@ -166,6 +173,22 @@ def tests(study, blocks):
     'Negative: the arm lower (better). One headline; the secondaries are '
     f'not corrected for their number.\n\n{table}\n\n'
   )
+
+
+def distinct_tests(study):
+  """The stated tests, less any that reads the very runs of one before it
+  (the drop-in secondary, where PLP's chosen rate is AdamW's)."""
+  kept, seen = [], set()
+  for block, arm, control, test in study.settings.tests:
+    runs = tuple(
+      job
+      for job in study.report_blocks[block]
+      if {arm, control} & set(study.jobs[job]['arms'])
+    )
+    if (arm, control, runs) not in seen:
+      seen.add((arm, control, runs))
+      kept.append((block, arm, control, test))
+  return kept
 
 
 def seed_steps(runs, target):
