@@ -104,25 +104,13 @@ class Row(NamedTuple):
   detectable: float  # the smallest effect the test detects with 80% power
 
 
-def planned_seeds(study, jobs, arm):
-  """The seeds on which `jobs` run `arm`."""
-  seeds = set()
-  for job in jobs:
-    if job in study.borrowed:
-      seeds |= set(study.borrowed[job].seeds)
-    elif arm in (config := studies.job_config(study, job)).arms:
-      seeds |= set(config.seeds)
-  return seeds
-
-
 def all_in(study, jobs, block, arms):
   """Whether every planned run of `arms` in `jobs` has finished or diverged
   (and some are planned): nothing is read from a block before."""
+  planned = studies.planned_runs(study, jobs) if jobs else ()
   for arm in arms:
-    planned = planned_seeds(study, jobs, arm)
-    found = {int(s) for s in (block or {}).get('runs', {}).get(arm, {})}
-    found |= set((block or {}).get('diverged', {}).get(arm, []))
-    if not planned or not planned <= found:
+    seeds = {seed for _, seed, config in planned if arm in config.arms}
+    if not seeds or not seeds <= report.seeds_in(block, arm):
       return False
   return True
 

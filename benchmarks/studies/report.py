@@ -72,6 +72,14 @@ def diverged_runs(parts):
   return {arm: sorted(seeds) for arm, seeds in diverged.items()}
 
 
+def seeds_in(block, arm):
+  """The seeds of `arm` whose runs are in a loaded block (None: no block):
+  finished, or diverged."""
+  block = block or {}
+  finished = {int(seed) for seed in block.get('runs', {}).get(arm, {})}
+  return finished | set(block.get('diverged', {}).get(arm, ()))
+
+
 def load_block(study, out, jobs):
   """The merged, summarised finished runs of `jobs` (None where none).
 

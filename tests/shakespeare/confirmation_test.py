@@ -101,9 +101,10 @@ TEST_LOSS = {
 }
 
 
-def confirmation_results(seeds=FRESH, curves=None):
-  """Every confirmation job's results on `seeds`."""
-  study = study_with()
+def confirmation_results(seeds=FRESH, curves=None, study=None):
+  """Every confirmation job's results on `seeds` (of `study_with()` unless
+  `study` is given)."""
+  study = study or study_with()
   results = {}
   for job, (block, arm) in confirmation.confirmation_runs(study).items():
     losses = TEST_LOSS['untuned' if block == 'untuned' else arm]
@@ -291,6 +292,7 @@ def test_the_confirmation_figure_is_drawn_once_every_run_is_in(tmp_path):
 
 def test_a_test_reading_the_headlines_very_runs_is_not_repeated():
   assert len(confirmation.distinct_tests(study_with())) == 6
+  assert confirmation.repeats(study_with()) == {}
   same = study_with(CHOSEN | {'adamw_plp': 4e-3})  # PLP chosen at AdamW's
   assert [
     (block, arm, control) for block, arm, control, _ in
@@ -299,3 +301,18 @@ def test_a_test_reading_the_headlines_very_runs_is_not_repeated():
     ('confirm', arm, control)
     for _, arm, control, _ in adamw_peers.TESTS[:5]
   ]  # fmt: skip
+  assert confirmation.repeats(same) == {
+    ('untuned', 'adamw_plp', 'adamw', 'secondary'): (
+      'confirm', 'adamw_plp', 'adamw', 'headline',
+    ),
+  }  # fmt: skip
+  # The section names the test it leaves out, and the one it repeats.
+  _, results = confirmation_results(study=same)
+  text = confirmation.tests(same, blocks_from(same, results))
+  assert (
+    len([line for line in text.splitlines() if line.startswith('| `')]) == 5
+  )
+  assert (
+    "`adamw_plp` − `adamw` at `adamw`'s rate (secondary) is not a row of its "
+    'own: it reads the very runs of `adamw_plp` − `adamw` (headline).'
+  ) in text

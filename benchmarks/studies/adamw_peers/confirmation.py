@@ -10,6 +10,7 @@ import numpy as np
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
+from benchmarks.studies import report
 from benchmarks.studies.adamw_peers import loss_sections
 
 # The confirmation's size, by the rule REPORT.md states: the fewest seeds
@@ -87,11 +88,10 @@ def confirmation_runs(study):
 
 def runs_in(study, blocks):
   """(runs finished or diverged, runs planned) of the confirmation."""
-  runs, done = confirmation_runs(study), 0
-  for block, arm in runs.values():
-    found = blocks.get(block) or {'runs': {}}
-    done += len(found['runs'].get(arm, {}))
-    done += len(found.get('diverged', {}).get(arm, []))
+  runs = confirmation_runs(study)
+  done = sum(
+    len(report.seeds_in(blocks.get(block), arm)) for block, arm in runs.values()
+  )
   return done, len(runs) * len(study.settings.confirmation_seeds)
 
 
@@ -113,6 +113,13 @@ def reading(low, high, arm, control):
   )
 
 
+def test_name(block, arm, control):
+  """How a stated test is named in the tables."""
+  return f'`{arm}` − `{control}`' + (
+    " at `adamw`'s rate" * (block == 'untuned')
+  )
+
+
 def comparison_row(blocks, block, arm, control, test):
   """One pre-stated test's row: final test loss, arm − control by seed."""
   difference = blocks[block]['summary'][f'{arm} - {control}'][METRIC]
@@ -120,7 +127,7 @@ def comparison_row(blocks, block, arm, control, test):
   low, high = summary.confidence_interval(values)
   spread = summary.mean_std(values)['std']
   return [
-    f'`{arm}` − `{control}`' + (" at `adamw`'s rate" * (block == 'untuned')),
+    test_name(block, arm, control),
     test,
     len(values),
     tables.signed(f'{difference["mean"]:+.4f} ± {difference["std"]:.4f}'),
@@ -157,11 +164,10 @@ def tests(study, blocks):
   shown = distinct_tests(study)
   rows = [comparison_row(blocks, *test) for test in shown]
   table = tables.markdown(rows, TEST_COLUMNS)
-  if len(shown) < len(study.settings.tests):
+  for repeat, first in repeats(study).items():
     table += (
-      '\n\nA stated test that reads the very runs of one above it is not '
-      "repeated: `adamw_plp` at `adamw`'s rate is the headline here, the two "
-      'chosen rates being one.'
+      f'\n\n{test_name(*repeat[:3])} ({repeat[3]}) is not a row of its own: '
+      f'it reads the very runs of {test_name(*first[:3])} ({first[3]}).'
     )
   return (
     f'## {title}\n\nFinal test loss (nats per character at step 2,000, '
@@ -175,20 +181,26 @@ def tests(study, blocks):
   )
 
 
-def distinct_tests(study):
-  """The stated tests, less any that reads the very runs of one before it
-  (the drop-in secondary, where PLP's chosen rate is AdamW's)."""
-  kept, seen = [], set()
+def repeats(study):
+  """Stated test -> the one before it whose very runs it reads (the drop-in
+  secondary, where PLP's chosen rate is AdamW's)."""
+  first, repeated = {}, {}
   for block, arm, control, test in study.settings.tests:
     runs = tuple(
       job
       for job in study.report_blocks[block]
       if {arm, control} & set(study.jobs[job]['arms'])
     )
-    if (arm, control, runs) not in seen:
-      seen.add((arm, control, runs))
-      kept.append((block, arm, control, test))
-  return kept
+    stated = first.setdefault((arm, control, runs), (block, arm, control, test))
+    if stated != (block, arm, control, test):
+      repeated[(block, arm, control, test)] = stated
+  return repeated
+
+
+def distinct_tests(study):
+  """The stated tests, less any that reads the very runs of one before it."""
+  repeated = repeats(study)
+  return [test for test in study.settings.tests if test not in repeated]
 
 
 def seed_steps(runs, target):
