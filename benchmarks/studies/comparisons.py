@@ -104,15 +104,17 @@ class Row(NamedTuple):
   detectable: float  # the smallest effect the test detects with 80% power
 
 
-def all_in(study, jobs, block, arms):
-  """Whether every planned run of `arms` in `jobs` has finished or diverged
-  (and some are planned): nothing is read from a block before."""
+def all_in(study, jobs, block):
+  """Whether every planned run of `jobs`, of every arm, has finished or
+  diverged (and some are planned): nothing is read from a block before, not
+  even a comparison of two arms whose runs are all in."""
   planned = studies.planned_runs(study, jobs) if jobs else ()
-  for arm in arms:
-    seeds = {seed for _, seed, config in planned if arm in config.arms}
-    if not seeds or not seeds <= report.seeds_in(block, arm):
-      return False
-  return True
+  arms = {arm for _, _, config in planned for arm in config.arms}
+  return bool(planned) and all(
+    {seed for _, seed, config in planned if arm in config.arms}
+    <= report.seeds_in(block, arm)
+    for arm in arms
+  )
 
 
 def measured(comparison):
@@ -121,7 +123,7 @@ def measured(comparison):
   study = studies.load(comparison.study)
   jobs = study.report_blocks.get(comparison.block, ())
   block = report.load_block(study, study.out, jobs) if jobs else None
-  if not all_in(study, jobs, block, (comparison.arm, comparison.control)):
+  if not all_in(study, jobs, block):
     return None
   measure = comparison.measure
   pair = block['summary'][f'{comparison.arm} - {comparison.control}']
