@@ -44,6 +44,13 @@ def test_the_headline_numbers_are_the_reports():
     0.40, -0.30, 1.11,
   )  # fmt: skip
   assert round(wider.detectable, 2) == 0.98
+  # The transformer's, as adamw_peers/REPORT.md read it.
+  (stated,) = [c for c in comparisons.PRE_STATED if c.study == 'adamw_peers']
+  lm = comparisons.measured(stated)
+  assert (lm.n, *(round(v, 4) for v in (lm.mean, lm.low, lm.high))) == (
+    8, 0.0114, 0.0043, 0.0185,
+  )  # fmt: skip
+  assert round(lm.detectable, 4) == 0.0098
 
 
 NATS = comparisons.Measure(
