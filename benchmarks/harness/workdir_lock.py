@@ -21,6 +21,8 @@ import sys
 
 from absl import logging
 
+from benchmarks.harness import atomic_files
+
 LOCK_NAME = '.lock'
 
 
@@ -131,3 +133,37 @@ def held(workdir):
     os.close(descriptor)  # and releases the lock
     if directory is not None:
       os.close(directory)
+
+
+def running_holder(workdir):
+  """The description of the process that trains in `workdir` now, or ''.
+
+  Read without taking the lock, so that a look never turns a starting run
+  away: the holder a run writes is running where its process, on this host,
+  is alive; a holder on another host (a shared file system) is tested by
+  trying the lock itself.
+  """
+  path = os.path.join(workdir, LOCK_NAME)
+  try:
+    with open(path) as file:
+      holder = file.read().strip()
+  except OSError:
+    return ''
+  fields = holder.split(' ', 4)  # 'process PID on HOST since ...'
+  if len(fields) < 4 or fields[0] != 'process' or not fields[1].isdigit():
+    return ''
+  if fields[3] == socket.gethostname():
+    return holder if atomic_files.running(int(fields[1])) else ''
+  return holder if locked_elsewhere(path) else ''
+
+
+def locked_elsewhere(path):
+  """Whether another process holds the lock file at `path`."""
+  descriptor = os.open(path, os.O_RDONLY)
+  try:
+    fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+  except BlockingIOError:
+    return True
+  finally:
+    os.close(descriptor)  # releases the shared lock where it was taken
+  return False

@@ -31,7 +31,14 @@ from benchmarks.harness import config_checks
 
 RESULTS_ROOT = 'benchmarks/results/cifar100'
 # Modules of this package that define no study.
-NOT_STUDIES = ('report', 'sections', 'comparisons', '__main__')
+NOT_STUDIES = (
+  'report',
+  'sections',
+  'comparisons',
+  'engine',
+  'run_states',
+  '__main__',
+)
 
 
 @dataclasses.dataclass(frozen=True)

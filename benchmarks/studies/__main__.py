@@ -5,43 +5,117 @@ pre-stated comparisons as one table and forest plot (`comparisons.py`).
 """
 
 import argparse
+import dataclasses
 import sys
 
-from absl import logging
-
 from benchmarks import studies
-from benchmarks import tasks
 from benchmarks.harness import launcher
 from benchmarks.harness import results_io
-from benchmarks.harness import workdir_lock
 from benchmarks.studies import comparisons
+from benchmarks.studies import engine
 from benchmarks.studies import report
+from benchmarks.studies import run_states
 
 
-def run(study, workroot, jobs, seeds):
-  """Trains the study's planned runs in turn (see `launch_runs`), every
-  job, seed and config checked before the first trains."""
-  planned = studies.planned_runs(study, jobs, seeds)
-  for _, _, config in planned:
-    tasks.task_of(config).validate_config(config)
-  for job, seed, config in planned:
-    workdir = studies.run_directory(workroot, job, seed)
-    logging.info('== %s seed %d -> %s', job, seed, workdir)
-    try:
-      tasks.train_and_evaluate(config, workdir)
-    except workdir_lock.WorkdirInUseError as error:
-      # Another worker trains it: this one goes on with the next run.
-      logging.warning('== %s seed %d skipped: %s', job, seed, error)
-      continue
-    logging.info('== %s seed %d done', job, seed)
-
-
-def launch_runs(study, args):
+def launch_runs(study, args, argv):
   """`run` through the launcher `main` uses: the same logging, processes
-  joined under --distributed, and expected errors in one line."""
-  launcher.launch_with_options(
-    lambda: run(study, args.workroot, args.jobs, args.seeds),
+  joined under --distributed (each process trains the runs in turn: give
+  --executor=inline), and expected errors in one line."""
+  if args.distributed and args.executor != 'inline':
+    sys.exit(
+      'error: --distributed trains one run across processes; give '
+      '--executor=inline and run the command on every host.'
+    )
+  options = engine.Options(
+    **{
+      f.name: getattr(args, f.name) for f in dataclasses.fields(engine.Options)
+    }
+  )
+  status = launcher.launch_with_options(
+    lambda: engine.submit(
+      study, args.workroot, options, args.jobs, args.seeds, argv
+    ),
     {name: getattr(args, name) for name in launcher.PROCESS_OPTIONS},
+  )
+  sys.exit(status)
+
+
+def add_engine_options(parser):
+  """`run`'s choice of engine and its settings (`engine.Options`)."""
+  default = engine.Options()
+  group = parser.add_argument_group('run: the engine')
+  group.add_argument(
+    '--executor',
+    choices=engine.EXECUTORS,
+    default=default.executor,
+    help=(
+      'local: submitit processes on this machine, --parallel at a time; '
+      'slurm: one SLURM job array; inline: one by one in this process'
+    ),
+  )
+  group.add_argument(
+    '--parallel',
+    type=int,
+    default=default.parallel,
+    help='local: runs at a time, each pinned to its cores '
+    '(default: one per core)',
+  )
+  group.add_argument('--partition', help='slurm: the partition')
+  group.add_argument(
+    '--time_min',
+    type=int,
+    default=default.time_min,
+    help='the time limit of a task, in minutes (a task '
+    'that reaches it is requeued and resumes)',
+  )
+  group.add_argument(
+    '--cpus_per_task',
+    type=int,
+    default=default.cpus_per_task,
+    help='slurm: CPUs a task',
+  )
+  group.add_argument(
+    '--gpus_per_task',
+    type=int,
+    default=default.gpus_per_task,
+    help='slurm: GPUs a task',
+  )
+  group.add_argument('--mem', help='slurm: memory a node, as sbatch --mem')
+  group.add_argument(
+    '--array_parallelism',
+    type=int,
+    default=default.array_parallelism,
+    help='slurm: tasks of the array at a time',
+  )
+  group.add_argument(
+    '--sbatch',
+    nargs='+',
+    default=(),
+    metavar='KEY=VALUE',
+    help='slurm: more sbatch parameters (qos=high ...)',
+  )
+  group.add_argument(
+    '--signal_delay_s',
+    type=int,
+    default=default.signal_delay_s,
+    help='SIGUSR2 this long before the time limit',
+  )
+  group.add_argument(
+    '--requeues',
+    type=int,
+    default=default.requeues,
+    help='times a task is requeued at most',
+  )
+  group.add_argument(
+    '--detach',
+    action='store_true',
+    help='submit and return (local: in the background)',
+  )
+  group.add_argument(
+    '--dry_run',
+    '--dry-run',
+    action='store_true',
+    help='print what would be submitted, and submit nothing',
   )
 
 
@@ -65,7 +139,7 @@ def main(argv=None):
     prog='python -m benchmarks.studies',
     description='Runs or reports a study.',
   )
-  parser.add_argument('action', choices=('run', 'report', 'figures'))
+  parser.add_argument('action', choices=('run', 'status', 'report', 'figures'))
   parser.add_argument('study', choices=studies.names())
   parser.add_argument(
     'workroot',
@@ -78,11 +152,18 @@ def main(argv=None):
     help='report: where to write it; figures: the results to draw from '
     '(default for both: benchmarks/results/cifar100/NAME)',
   )
+  add_engine_options(parser)
   add_process_options(parser)
   args = parser.parse_args(argv)
   study = studies.load(args.study)
   if args.action == 'run':
-    launch_runs(study, args)
+    launch_runs(study, args, argv)
+  elif args.action == 'status':
+    states = run_states.study_states(
+      study, args.workroot, args.jobs, args.seeds
+    )
+    print(run_states.status_table(states))
+    sys.exit(int(any(s.state == 'failed' for s in states)))
   elif args.action == 'figures':
     drawn = report.draw_run_figures(study, args.workroot, args.out)
     print(f'drew {len(drawn)} figures under {args.workroot}')

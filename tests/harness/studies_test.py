@@ -255,6 +255,7 @@ def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
     'lr_sweep',
     'paper_protocol',
     'recipe_ablations',
+    'smoke',
   ]
   with pytest.raises(ValueError, match="allowed: \\['adamw_peers'"):
     studies.load('sci_rep')
@@ -309,9 +310,15 @@ def test_the_command_runs_a_study_seed_by_seed_and_resumes(
   monkeypatch.setattr(studies, 'load', lambda name: study)
   root = tmp_path / 'runs'
   with mock_cifar():
-    command.main(['run', 'tiny', str(root), '--seeds', '1'])
+    # In this process, where the mock data is (the engine's own tests run
+    # studies through submitit: tests/harness/engine_test.py).
+    inline = ['run', 'tiny', str(root), '--seeds', '1', '--executor=inline']
+    with pytest.raises(SystemExit) as ended:
+      command.main(inline)
+    assert ended.value.code == 0
     first = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
-    command.main(['run', 'tiny', str(root), '--seeds', '1'])  # resumes: done
+    with pytest.raises(SystemExit):
+      command.main(inline)  # done: nothing left to run
   again = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
   assert not (root / 'ResNet18' / 'seed_0').exists()
   assert again['runs'] == first['runs'] and list(first['runs']['sgd']) == ['1']
@@ -390,6 +397,8 @@ def test_seeds_no_chosen_job_plans_are_refused_before_any_run(seeds, stray):
 
 def test_a_committed_study_folder_is_safe_from_the_run_command(tmp_path):
   # The committed runs have no checkpoints: a run there would replace them.
+  # The engine submits no finished run; the run itself refuses too
+  # (test_a_finished_run_without_checkpoints_is_refused_by_the_run_itself).
   import subprocess
   import sys
 
@@ -402,9 +411,28 @@ def test_a_committed_study_folder_is_safe_from_the_run_command(tmp_path):
      str(study), '--jobs', 'sgd_lr_0.002', '--seeds', '0'],
     capture_output=True, text=True, timeout=600,
   )  # fmt: skip
-  assert done.returncode == 1, done.stderr[-2000:]
-  last = done.stderr.strip().splitlines()[-1]
-  assert 'holds records no checkpoint here can give back' in last
-  assert 'sgd seed 0: 13 epochs, checkpointed to 0' in last
+  assert done.returncode == 0, done.stderr[-2000:]
+  assert done.stdout == (
+    'lr_sweep: every planned run is finished, diverged or running.\n'
+  )
   assert results.read_bytes() == before
   assert [p.name for p in results.parent.iterdir()] == ['results.json']
+
+
+def test_a_finished_run_without_checkpoints_is_refused_by_the_run_itself(
+  tmp_path,
+):
+  from benchmarks import tasks
+  from benchmarks.harness import config_checks
+
+  study = studies.load('lr_sweep')
+  run = tmp_path / 'seed_0'
+  shutil.copytree(pathlib.Path(study.out) / 'sgd_lr_0.002' / 'seed_0', run)
+  before = (run / 'results.json').read_bytes()
+  [(_, _, config)] = studies.planned_runs(study, ['sgd_lr_0.002'], [0])
+  with pytest.raises(config_checks.ConfigError) as refused:
+    tasks.train_and_evaluate(config, str(run))
+  assert 'holds records no checkpoint here can give back' in str(refused.value)
+  assert 'sgd seed 0: 13 epochs, checkpointed to 0' in str(refused.value)
+  assert (run / 'results.json').read_bytes() == before
+  assert [p.name for p in run.iterdir()] == ['results.json']

@@ -93,7 +93,7 @@ STUDY_WORKER = textwrap.dedent("""
   from benchmarks import studies
   from benchmarks.cifar100.configs import tiny
   from benchmarks.harness import launcher
-  from benchmarks.studies import __main__ as runner
+  from benchmarks.studies import engine
   from tests.conftest import process_data
 
   def base_config():
@@ -106,7 +106,8 @@ STUDY_WORKER = textwrap.dedent("""
     jobs={'a': {'seeds': (0, 1)}},
   )
   with process_data():
-    launcher.launch(lambda: runner.run(study, sys.argv[1], None, None))
+    runs = studies.planned_runs(study)
+    launcher.launch(lambda: engine.run_inline(runs, sys.argv[1]))
 """)
 
 
