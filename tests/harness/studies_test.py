@@ -254,6 +254,7 @@ def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
     'adamw_peers',
     'lr_sweep',
     'paper_protocol',
+    'prediction_step',
     'recipe_ablations',
     'smoke',
   ]
