@@ -13,7 +13,7 @@ export TFDS_DATA_DIR ?= $(SHARED_TFDS)
 endif
 
 .PHONY: demo test test-fast test-loaded test-min docs lint clean device-wheels \
-  wheel
+  wheel slurm
 
 $(VENV)/installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,6 +82,14 @@ test-loaded: lint
 device-wheels:
 	$(PYTHON) -m pip download --quiet --no-deps --only-binary=:all: \
 	  --python-version 3.12 -d .whl ml-collections==1.1.0 tabulate==0.9.0
+
+# A single-node SLURM's packages (Debian's; as root), which the study engine's
+# SLURM tests start (tests/support/single_node_slurm.py); without them those
+# tests skip, except under CI.
+SLURM_PACKAGES := slurmctld slurmd slurm-client munge
+slurm:
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(SLURM_PACKAGES)
 
 # The library's wheel, in dist/: `pip install dist/optax_plp-*.whl` anywhere.
 wheel:

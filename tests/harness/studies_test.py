@@ -253,6 +253,7 @@ def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
   assert studies.names() == [
     'adamw_peers',
     'lr_sweep',
+    'paper_full',
     'paper_protocol',
     'prediction_step',
     'recipe_ablations',

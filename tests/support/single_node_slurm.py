@@ -9,7 +9,9 @@ and stops what it started by PID when the block ends. Debian 12's packages
 `slurmctld slurmd slurm-client munge` (SLURM 22.05) install with `make
 slurm`. As root only: `SlurmUser` is root.
 
-    python -m tests.support.single_node_slurm  # a shell with SLURM set up
+    python -m tests.support.single_node_slurm [-- COMMAND ...]
+
+runs COMMAND (a shell where none is given) with a SLURM up, then stops it.
 """
 
 import contextlib
@@ -174,8 +176,11 @@ def running(folder):
 
 
 if __name__ == '__main__':
+  import sys
   import tempfile
 
+  command = sys.argv[2:] if sys.argv[1:2] == ['--'] else []
   with tempfile.TemporaryDirectory() as temporary, running(temporary) as path:
-    print(f'SLURM is up (SLURM_CONF={path}); exit the shell to stop it.')
-    subprocess.run([os.environ.get('SHELL', 'bash')], check=False)
+    print(f'SLURM is up (SLURM_CONF={path}).', flush=True)
+    done = subprocess.run(command or [os.environ.get('SHELL', 'bash')])
+  sys.exit(done.returncode)
