@@ -326,6 +326,34 @@ def describe(record):
   )
 
 
+def is_finite_number(value):
+  return (
+    isinstance(value, (int, float))
+    and not isinstance(value, bool)
+    and math.isfinite(value)
+  )
+
+
+def check_optimizer(config, reject):
+  """AdamW's and lookahead's numbers: finite and in their ranges (a negative
+  clip norm, say, would train uphill without a word)."""
+  ranges = {
+    'learning_rate': ('a finite number > 0', lambda v: v > 0),
+    'b1': ('a number in [0, 1)', lambda v: 0 <= v < 1),
+    'b2': ('a number in [0, 1)', lambda v: 0 <= v < 1),
+    'weight_decay': ('a finite number >= 0', lambda v: v >= 0),
+    'gradient_clip': ('a finite number > 0 (the global norm)', lambda v: v > 0),
+    'lookahead.slow_step_size': ('a number in (0, 1]', lambda v: 0 < v <= 1),
+  }
+  for field, (allowed, holds) in ranges.items():
+    value = functools.reduce(getattr, field.split('.'), config)
+    if not (is_finite_number(value) and holds(value)):
+      reject(field, allowed)
+  period = config.lookahead.sync_period
+  if not isinstance(period, int) or isinstance(period, bool) or period < 1:
+    reject('lookahead.sync_period', 'an int >= 1')
+
+
 def validate_config(config):
   """Raises `ConfigError` for a bad field, before anything is trained."""
   reject = functools.partial(config_checks.fail, config)
@@ -345,8 +373,7 @@ def validate_config(config):
     reject('width', f'a multiple of config.heads ({config.heads})')
   if not isinstance(config.eval_windows, int) or config.eval_windows < 0:
     reject('eval_windows', 'an int >= 0 (0: every window that fits)')
-  if not config.learning_rate > 0:
-    reject('learning_rate', 'a number > 0')
+  check_optimizer(config, reject)
   if not 0 <= config.warmup_steps < total_steps(config):
     reject('warmup_steps', f'an int in [0, {total_steps(config)})')
   if not 0 <= config.final_rate_fraction <= 1:

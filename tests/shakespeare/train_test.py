@@ -194,12 +194,38 @@ def test_a_killed_run_resumes_to_the_same_records(
     ('warmup_steps', 12, 'an int in [0, 12)'),
     ('eval_windows', -1, 'an int >= 0'),
     ('task', 'imagenet', "config.task is 'imagenet'"),
+    ('gradient_clip', -1.0, 'config.gradient_clip is -1.0; allowed: a finite'),
+    ('gradient_clip', 0.0, 'a finite number > 0 (the global norm)'),
+    ('learning_rate', float('inf'), 'config.learning_rate is inf'),
+    ('learning_rate', float('nan'), 'config.learning_rate is nan'),
+    ('b1', 1.0, 'config.b1 is 1.0; allowed: a number in [0, 1)'),
+    ('b2', float('nan'), 'config.b2 is nan'),
+    ('weight_decay', float('inf'), 'config.weight_decay is inf'),
+    ('weight_decay', -0.1, 'a finite number >= 0'),
   ],
 )
 def test_a_bad_field_is_named_before_anything_trains(
   corpus, tmp_path, field, value, message
 ):
   config = tiny_config(corpus, **{field: value})
+  with pytest.raises(config_checks.ConfigError, match=re.escape(message)):
+    tasks.train_and_evaluate(config, str(tmp_path))
+  assert not (tmp_path / 'results.json').exists()
+
+
+@pytest.mark.parametrize(
+  'field,value,message',
+  [
+    ('sync_period', 0, 'config.lookahead.sync_period is 0; allowed: an int'),
+    ('slow_step_size', 0.0, 'config.lookahead.slow_step_size is 0.0'),
+    ('slow_step_size', float('nan'), 'a number in (0, 1]'),
+  ],
+)
+def test_a_bad_lookahead_field_is_named_before_anything_trains(
+  corpus, tmp_path, field, value, message
+):
+  config = tiny_config(corpus, arms=('adamw_lookahead',))
+  config.lookahead[field] = value
   with pytest.raises(config_checks.ConfigError, match=re.escape(message)):
     tasks.train_and_evaluate(config, str(tmp_path))
   assert not (tmp_path / 'results.json').exists()
