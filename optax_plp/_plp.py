@@ -89,6 +89,24 @@ def _check_step_size(step_size: Any) -> None:
     raise ValueError(f'`step_size` must be {allowed}, got {step_size!r}.')
 
 
+def _check_step_size_fits(step_size, params, history_dtype):
+  """Refuses a number `step_size` whose predictions overflow the narrowest
+  dtype they are computed in (float16's bound is far below float32's)."""
+  if callable(step_size) or _is_traced(step_size):
+    return
+  dtypes = {jnp.result_type(p) for p in jax.tree.leaves(params)}
+  dtypes |= {jnp.dtype(history_dtype)} if history_dtype is not None else set()
+  for dtype in dtypes:
+    real = jnp.finfo(dtype).dtype  # a complex dtype's parts
+    bound = float(np.sqrt(np.finfo(np.dtype(real)).max))
+    if abs(float(step_size)) > bound:
+      raise ValueError(
+        f'`step_size` must be at most {bound:.3g} in magnitude for {dtype} '
+        f'parameters or history (beyond it predictions overflow), got '
+        f'{step_size!r}.'
+      )
+
+
 def _check_history_dtype(history_dtype: Any) -> None:
   if history_dtype is not None and not jnp.issubdtype(
     jnp.dtype(history_dtype), jnp.inexact
@@ -110,7 +128,7 @@ def _as_order(order: Any) -> Any:
   return int(order)
 
 
-def _injected_values_ok(every, start_step, order):
+def _injected_values_ok(every, start_step, order, k=None):
   """Whether the traced (injected) `every`, `start_step` and `order` are valid.
 
   They were checked at `init`, but an injected hyperparameter can be changed
@@ -125,6 +143,8 @@ def _injected_values_ok(every, start_step, order):
     ok &= start_step == jnp.round(start_step)
   if _is_traced(order):
     ok &= (order == 1) | (order == 2)  # 1.5 is neither
+  if k is not None:  # injected or scheduled: as `plp(step_size=...)` checks
+    ok &= jnp.isfinite(k) & (jnp.abs(k) <= _MAX_STEP_SIZE)
   return ok
 
 
@@ -139,11 +159,12 @@ def _cycle_steps(count, every, start_step):
   return started & (position == every - 2), started & (position == every - 1)
 
 
-def _nan_where_injected_bad(updates, every, start_step, order):
-  """`updates`, or NaN where an injected argument is no longer valid."""
-  if not any(map(_is_traced, (every, start_step, order))):
+def _nan_where_injected_bad(updates, every, start_step, order, k=None):
+  """`updates`, or NaN where an injected argument (or a step size given by
+  a schedule or injected, `k`) is not valid."""
+  if k is None and not any(map(_is_traced, (every, start_step, order))):
     return updates
-  ok = _injected_values_ok(every, start_step, order)
+  ok = _injected_values_ok(every, start_step, order, k)
   return jax.tree.map(
     lambda u: jnp.where(ok, u, jnp.nan).astype(u.dtype), updates
   )
@@ -352,6 +373,7 @@ def plp(
   def init_fn(params: optax.Params) -> PLPState:
     params = _as_arrays(params)
     _check_params(params, history_dtype)
+    _check_step_size_fits(step_size, params, history_dtype)
     # The history is computed from `params` rather than created as a constant
     # so that, under `jax.jit`, it inherits each parameter's sharding. Its
     # value is never read: every cycle writes it before predicting.
@@ -374,6 +396,7 @@ def plp(
         '`plp` needs the current params: call `update(updates, state, params)`.'
       )
     updates, params = _as_arrays(updates), _as_arrays(params)
+    _check_updates_like_params(updates, params)
     _check_like_state(params, state.history, history_dtype)
     count = state.count
     store, predict = _cycle_steps(count, every, start_step)
@@ -387,7 +410,10 @@ def plp(
     write = functools.partial(_written_history, store=store)
     history = jax.tree.map(write, updates, params, state.history)
     new_updates = jax.tree.map(rule, updates, params, history)
-    new_updates = _nan_where_injected_bad(new_updates, every, start_step, order)
+    checked_k = k if callable(step_size) or _is_traced(step_size) else None
+    new_updates = _nan_where_injected_bad(
+      new_updates, every, start_step, order, checked_k
+    )
     return new_updates, PLPState(
       count=optax.safe_increment(count), history=history
     )
@@ -444,7 +470,13 @@ def with_plp(
     Performance through Linear Prediction <https://arxiv.org/abs/2310.10958>`_,
     Scientific Reports 14:15197, 2024.
   """
-  return optax.chain(
+  if not (callable(getattr(base, 'init', None)) and callable(
+    getattr(base, 'update', None))):  # fmt: skip
+    raise ValueError(
+      f'`base` must be an optax.GradientTransformation (such as '
+      f'optax.adam(1e-3)), got {base!r}.'
+    )
+  chained = optax.chain(
     base,
     plp(
       step_size,
@@ -455,3 +487,40 @@ def with_plp(
       gate=gate,
     ),
   )
+
+  def init_fn(params: optax.Params):
+    state = chained.init(params)
+    if _holds_plp(state[0]):
+      raise ValueError(
+        '`base` already holds PLP (a `plp()` or `with_plp`), so PLP would be '
+        'applied twice; pass the optimizer without it.'
+      )
+    return state
+
+  return optax.GradientTransformationExtraArgs(init_fn, chained.update)
+
+
+def _holds_plp(state: Any) -> bool:
+  """Whether an optimizer state holds a `PLPState` anywhere."""
+  leaves = jax.tree.leaves(state, is_leaf=lambda x: isinstance(x, PLPState))
+  return any(isinstance(leaf, PLPState) for leaf in leaves)
+
+
+def _check_updates_like_params(updates: Any, params: Any) -> None:
+  """A ValueError naming the first parameter whose update differs from it in
+  structure or shape (optax would fail deep inside, in an addition)."""
+  try:
+    flat_updates = jax.tree.structure(params).flatten_up_to(updates)
+  except (ValueError, TypeError) as error:
+    raise ValueError(
+      f'`plp`: the updates and the params must be trees of one structure '
+      f'({error}).'
+    ) from None
+  paths = jax.tree_util.tree_leaves_with_path(params)
+  for (path, param), update in zip(paths, flat_updates, strict=True):
+    if jnp.shape(update) != jnp.shape(param):
+      raise ValueError(
+        f'`plp`: the update of params{jax.tree_util.keystr(path)} has shape '
+        f'{jnp.shape(update)}, the parameter {jnp.shape(param)}; pass the '
+        'updates of these params.'
+      )

@@ -78,6 +78,8 @@ def test_an_injected_bad_cycle_is_refused_at_init(kwargs):
     ('every', 2), ('every', 0), ('start_step', -1), ('order', 3),
     # Not integers: stored as floats, which the state then holds.
     ('every', 3.5), ('start_step', 1.5), ('order', 1.5),
+    # Past the bound `plp(step_size=...)` applies, or not finite.
+    ('step_size', 1e30), ('step_size', float('inf')),
   ],
 )  # fmt: skip
 def test_an_injected_value_made_bad_later_gives_nan_not_a_silent_change(
@@ -198,3 +200,40 @@ def test_a_narrower_history_dtype_takes_params_of_the_inits_dtype():
   state = tx.init(params)
   updates, _ = tx.update({'w': jnp.ones(2)}, state, params)
   assert updates['w'].dtype == jnp.float32
+
+
+@pytest.mark.parametrize(
+  'base',
+  [
+    optax_plp.with_plp(optax.sgd(0.1)),
+    optax.chain(optax.sgd(0.1), optax_plp.plp()),
+    optax.inject_hyperparams(optax_plp.with_plp)(optax.sgd(0.1)),
+  ],
+)
+def test_with_plp_refuses_a_base_that_holds_plp(base):
+  # It would apply PLP twice and train another path without a word.
+  with pytest.raises(ValueError, match='`base` already holds PLP'):
+    optax_plp.with_plp(base).init({'w': jnp.zeros(3)})
+
+
+def test_with_plp_refuses_a_base_that_is_no_transformation():
+  with pytest.raises(ValueError, match="optax.GradientTransformation .*'adam'"):
+    optax_plp.with_plp('adam')
+
+
+def test_updates_unlike_the_params_are_named():
+  tx = optax_plp.plp()
+  state = tx.init({'w': jnp.zeros(2)})
+  with pytest.raises(ValueError, match=r"params\['w'\] has shape \(3,\)"):
+    tx.update({'w': jnp.zeros(3)}, state, {'w': jnp.zeros(2)})
+  with pytest.raises(ValueError, match='trees of one structure'):
+    tx.update({'v': jnp.zeros(2)}, state, {'w': jnp.zeros(2)})
+
+
+def test_a_step_size_past_the_parameters_dtype_is_refused():
+  params = jnp.zeros(2, jnp.float16)
+  with pytest.raises(ValueError, match='at most 256 in magnitude for float16'):
+    optax_plp.plp(1e6).init(params)
+  optax_plp.plp(200.0).init(params)  # within float16's bound
+  with pytest.raises(ValueError, match='for float16'):
+    optax_plp.plp(1e6, history_dtype=jnp.float16).init(jnp.zeros(2))
