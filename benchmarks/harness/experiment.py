@@ -225,6 +225,7 @@ def train_all(config, workdir, task):
     jax.devices()[: config_checks.num_devices(config)]
   )
   data = task.load_data(config, mesh)
+  check_same_data(workdir, data.sizes)
   for arm in config.arms:  # Fail on a bad optimizer before training any arm.
     task.arm_optimizer(arm, config, data.sizes)
   runs = {arm: {} for arm in config.arms}
@@ -235,6 +236,19 @@ def train_all(config, workdir, task):
       runs[arm][seed] = records
       train_run(run, records, data, config, workdir, runs, task)
   return publish(workdir, config, runs, data, task)
+
+
+def check_same_data(workdir, sizes):
+  """Refuses to resume runs on other data than they trained on: where a
+  task gives its data a 'fingerprint' (a digest), the runs in
+  WORKDIR/results.json must have trained on the same."""
+  stored = results_io.stored_data(workdir).get('fingerprint')
+  if stored and sizes.get('fingerprint') and stored != sizes['fingerprint']:
+    raise DataUnavailableError(
+      f'the data differ from those the runs in {workdir}/results.json '
+      f'trained on (fingerprint {sizes["fingerprint"][:12]}..., theirs '
+      f'{stored[:12]}...): restore their data, or give another --workdir.'
+    )
 
 
 class Task(NamedTuple):

