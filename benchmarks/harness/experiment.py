@@ -185,6 +185,8 @@ def train_and_evaluate(config, workdir, task):
     check_no_run_dropped(config, workdir)
   writer = distributed.is_writer()  # process 0 holds the lock for all
   with workdir_lock.held(workdir) if writer else contextlib.nullcontext():
+    if writer:
+      results_io.set_aside_unreadable(workdir)
     check_no_run_dropped(config, workdir)
     return train_all(config, workdir, task)
 

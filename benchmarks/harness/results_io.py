@@ -203,27 +203,52 @@ def held_runs(workdir):
   """(arm, seed) -> the number of trained records of every run in
   WORKDIR/results.json that has records.
 
-  Empty where the file is missing, and where it is unreadable (a run
-  rebuilds it from its checkpoints; a warning says so).
+  Empty where the file is missing or unreadable (`set_aside_unreadable`
+  keeps an unreadable one aside before a run rewrites it).
   """
   path = os.path.join(workdir, 'results.json')
   if not os.path.exists(path):
     return {}
   try:
-    with open(path) as file:
-      runs = json.load(file)['runs']
-    return {
-      (arm, str(seed)): len(summary.trained(records))
-      for arm, seeds in runs.items()
-      for seed, records in seeds.items()
-      if records
-    }
-  except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-    logging.warning(
-      '%s cannot be read (%s: %s); it is rebuilt from the checkpoints.',
-      path, type(error).__name__, error,
-    )  # fmt: skip
+    return runs_held_in(path)
+  except (OSError, ValueError, KeyError, TypeError, AttributeError):
     return {}
+
+
+def runs_held_in(path):
+  with open(path) as file:
+    runs = json.load(file)['runs']
+  return {
+    (arm, str(seed)): len(summary.trained(records))
+    for arm, seeds in runs.items()
+    for seed, records in seeds.items()
+    if records
+  }
+
+
+def set_aside_unreadable(workdir):
+  """Renames an unreadable WORKDIR/results.json to results.json.unreadable
+  (numbered, never over another), so that nothing is lost when the run
+  writes a new one, and says so: what the checkpoints give back is rebuilt,
+  the rest trains again."""
+  path = os.path.join(workdir, 'results.json')
+  if not os.path.exists(path):
+    return None
+  try:
+    runs_held_in(path)
+    return None
+  except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+    problem = f'{type(error).__name__}: {error}'
+  aside, number = f'{path}.unreadable', 1
+  while os.path.exists(aside):
+    number += 1
+    aside = f'{path}.unreadable.{number}'
+  os.replace(path, aside)
+  logging.warning(
+    '%s cannot be read (%s): kept as %s. The runs its checkpoints hold are '
+    'rebuilt from them; any others train again.', path, problem, aside,
+  )  # fmt: skip
+  return aside
 
 
 def stored_data(workdir):

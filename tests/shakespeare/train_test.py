@@ -287,8 +287,24 @@ def test_a_damaged_results_file_is_rebuilt_with_a_warning(
   (copy / 'results.json').write_text(damage)
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
-  assert 'cannot be read' in caplog.text and 'rebuilt from the' in caplog.text
+  assert 'cannot be read' in caplog.text and 'rebuilt from them' in caplog.text
+  assert (copy / 'results.json.unreadable').read_text() == damage  # kept
   assert results_io.reproducible(got) == results_io.reproducible(want)
   assert json.loads((copy / 'results.json').read_text())['runs'] == json.loads(
     json.dumps(got['runs'])
   )
+
+
+def test_an_unreadable_results_file_without_checkpoints_is_kept_aside(
+  uninterrupted, tmp_path, caplog
+):
+  workdir, want = uninterrupted
+  cut = (workdir / 'results.json').read_text()[:5000]  # a copy cut short
+  (tmp_path / 'results.json').write_text(cut)
+  (tmp_path / 'results.json.unreadable').write_text('an older one')
+  config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
+  got = tasks.train_and_evaluate(config, str(tmp_path))
+  assert (tmp_path / 'results.json.unreadable.2').read_text() == cut
+  assert (tmp_path / 'results.json.unreadable').read_text() == 'an older one'
+  assert 'kept as' in caplog.text and 'any others train again' in caplog.text
+  assert results_io.reproducible(got) == results_io.reproducible(want)
