@@ -111,8 +111,11 @@ def damage(step_directory):
   path = os.path.join(step_directory, MANIFEST)
   if not os.path.exists(path):
     return None
-  with open(path) as file:
-    want = json.load(file)
+  try:
+    with open(path) as file:
+      want = dict(json.load(file))
+  except (OSError, ValueError, TypeError) as error:
+    return f'its manifest cannot be read ({type(error).__name__})'
   got = file_digests(step_directory)
   changed = sorted(
     k for k in want.keys() | got.keys() if want.get(k) != got.get(k)

@@ -13,6 +13,7 @@ import optax
 import pytest
 
 from benchmarks import tasks
+from benchmarks.harness import checkpoints
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
@@ -275,6 +276,20 @@ def test_a_damaged_checkpoint_is_set_aside_and_retrained(
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
   assert (latest.parent / '3.damaged').is_dir()
+  assert results_io.reproducible(got) == results_io.reproducible(want)
+
+
+@pytest.mark.parametrize('manifest', ['not json', '[1, 2]', ''])
+def test_a_checkpoint_whose_manifest_cannot_be_read_is_set_aside(
+  uninterrupted, uninterrupted_copy, caplog, manifest
+):
+  _, want = uninterrupted
+  latest = uninterrupted_copy / 'checkpoints' / 'adamw' / 'seed_0' / '3'
+  (latest / checkpoints.MANIFEST).write_text(manifest)
+  config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
+  got = tasks.train_and_evaluate(config, str(uninterrupted_copy))
+  assert (latest.parent / '3.damaged').is_dir()
+  assert 'its manifest cannot be read' in caplog.text
   assert results_io.reproducible(got) == results_io.reproducible(want)
 
 
