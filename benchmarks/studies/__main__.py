@@ -6,6 +6,7 @@ pre-stated comparisons as one table and forest plot (`comparisons.py`).
 
 import argparse
 import dataclasses
+import os
 import sys
 
 from benchmarks import studies
@@ -128,12 +129,26 @@ def add_process_options(parser):
       parser.add_argument(f'--{name}', type=kind, default=default, help=text)
 
 
+def comparisons_out(argv):
+  """`comparisons [--out DIR]`'s folder (made if missing); one line else."""
+  parser = argparse.ArgumentParser(
+    prog='python -m benchmarks.studies comparisons'
+  )
+  parser.add_argument(
+    '--out',
+    default='benchmarks/results',
+    help='where to write comparisons.md and .png',
+  )
+  out = parser.parse_args(argv).out
+  os.makedirs(out, exist_ok=True)
+  return out
+
+
 def main(argv=None):
   if argv is None:
     argv = sys.argv[1:]
   if argv[:1] == ['comparisons']:  # every study's pre-stated comparisons
-    out = argv[2] if argv[1:2] == ['--out'] else 'benchmarks/results'
-    print(comparisons.write(out))
+    print(comparisons.write(comparisons_out(argv[1:])))
     return
   parser = argparse.ArgumentParser(
     prog='python -m benchmarks.studies',
@@ -165,6 +180,12 @@ def main(argv=None):
     print(run_states.status_table(states))
     sys.exit(int(any(s.state == 'failed' for s in states)))
   elif args.action == 'figures':
+    results = args.out or study.out
+    if not os.path.isdir(results):
+      sys.exit(
+        f'error: no results to draw at {results}: give --out the '
+        "folder of a study's results (its report's folder)."
+      )
     drawn = report.draw_run_figures(study, args.workroot, args.out)
     print(f'drew {len(drawn)} figures under {args.workroot}')
   else:

@@ -438,3 +438,42 @@ def test_a_finished_run_without_checkpoints_is_refused_by_the_run_itself(
   assert 'sgd seed 0: 13 epochs, checkpointed to 0' in str(refused.value)
   assert (run / 'results.json').read_bytes() == before
   assert [p.name for p in run.iterdir()] == ['results.json']
+
+
+@pytest.mark.parametrize('name', studies.names())
+@pytest.mark.parametrize('workroot', ['missing', 'empty', 'partial'])
+def test_a_study_in_progress_reports_what_it_has(name, workroot, tmp_path):
+  study = studies.load(name)
+  root = tmp_path / 'runs'
+  if workroot != 'missing':
+    root.mkdir()
+  committed = sorted(pathlib.Path(study.out).glob('*/seed_*/results.json'))
+  if workroot == 'partial' and committed:  # one run of the study, or none
+    run = committed[len(committed) // 2].parent
+    shutil.copytree(run, root / run.relative_to(study.out))
+  tables = report.write_report(study, str(root), str(tmp_path / 'out'), False)
+  assert isinstance(tables, str)
+
+
+def test_the_commands_end_a_bad_folder_in_one_line(tmp_path):
+  import subprocess
+  import sys
+
+  def command(*args):
+    return subprocess.run(
+      [sys.executable, '-m', 'benchmarks.studies', *args],
+      capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+
+  missing = command('figures', 'smoke', str(tmp_path), '--out', 'MISSING')
+  assert missing.returncode == 1
+  assert missing.stderr.strip() == (
+    'error: no results to draw at MISSING: give --out the folder of a '
+    "study's results (its report's folder)."
+  )
+  bare = command('comparisons', '--out')
+  assert bare.returncode == 2
+  assert 'argument --out: expected one argument' in bare.stderr
+  made = command('comparisons', '--out', str(tmp_path / 'new' / 'folder'))
+  assert made.returncode == 0, made.stderr[-2000:]
+  assert (tmp_path / 'new' / 'folder' / 'comparisons.md').exists()

@@ -48,6 +48,16 @@ def sweep_runs(study, blocks, arm, rate):
   return {}
 
 
+def sweep_complete_at_chosen(study, blocks):
+  """Whether `adamw` and `adamw_plp` have every sweep seed at their chosen
+  rates (a study in progress reports what it has)."""
+  return all(
+    set(study.settings.seeds)
+    <= set(sweep_runs(study, blocks, arm, study.settings.chosen[arm]))
+    for arm in ('adamw', 'adamw_plp')
+  )
+
+
 def statement(study, blocks):
   """What the rules fix from the sweep at the chosen rates: the paired
   spread of `adamw_plp` − `adamw` final validation loss over the sweep's
@@ -356,6 +366,12 @@ def stated(study, blocks):
   sweep, once every arm's rate is chosen (REPORT.md states them)."""
   if set(study.settings.chosen) != set(study.base_config().arms):
     return ''
+  if not sweep_complete_at_chosen(study, blocks):
+    return (
+      "## The confirmation's size and target, from the sweep\n\n"
+      "Not computed yet: the sweep's runs at the chosen rates are not all "
+      'in.\n\n'
+    )
   fixed = statement(study, blocks)
   seeds = study.settings.confirmation_seeds
   runs = (
