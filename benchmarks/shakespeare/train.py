@@ -159,6 +159,7 @@ class Data(NamedTuple):
 def load_data(config, mesh):
   """The corpus's splits (prepared once, cached), encoded, on the devices."""
   texts = input_pipeline.prepare(config.data_dir)
+  input_pipeline.check_fits(texts, config.context)
   characters = input_pipeline.vocabulary(texts)
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   encoded = {

@@ -323,3 +323,31 @@ def test_an_unreadable_results_file_without_checkpoints_is_kept_aside(
   assert (tmp_path / 'results.json.unreadable').read_text() == 'an older one'
   assert 'kept as' in caplog.text and 'any others train again' in caplog.text
   assert results_io.reproducible(got) == results_io.reproducible(want)
+
+
+@pytest.mark.parametrize(
+  'split,content,message',
+  [
+    ('validation', b'caf\xe9', 'validation.txt is not UTF-8 text (byte 3'),
+    ('train', b'', 'train.txt is empty: give the split its text'),
+  ],
+)
+def test_a_corpus_file_that_cannot_be_read_is_named(
+  corpus, tmp_path, split, content, message
+):
+  (corpus / f'{split}.txt').write_bytes(content)
+  with pytest.raises(experiment.DataUnavailableError, match=re.escape(message)):
+    tasks.train_and_evaluate(tiny_config(corpus), str(tmp_path / 'run'))
+
+
+def test_a_context_longer_than_a_split_is_named(corpus, tmp_path):
+  (corpus / 'test.txt').write_text('To be, or not to be')  # 19 characters
+  with pytest.raises(experiment.DataUnavailableError) as error:
+    tasks.train_and_evaluate(
+      tiny_config(corpus, context=32), str(tmp_path / 'run')
+    )
+  assert str(error.value) == (
+    'the test split has 19 characters, too few for a window of '
+    'config.context = 32 and its target: give a context below 18, or a '
+    'longer split.'
+  )
