@@ -29,7 +29,9 @@ class PLPState(NamedTuple):
     history: One buffer per parameter, written at the second-to-last step of
       each cycle: the ``params`` passed in at that step (:math:`h_1`), or,
       where ``history_dtype`` differs from the parameter's dtype, that step's
-      incoming update (:math:`u_2 = h_2 - h_1`).
+      incoming update (:math:`u_2 = h_2 - h_1`). A change made to the
+      parameters outside the chain is then not part of the slope, as it is
+      with :math:`h_1` (see the API page's known limitations).
   """
 
   count: jax.Array
@@ -276,8 +278,10 @@ def _keeps_params(p, h):
 
 def _written_history(u, p, h, store):
   """The history after this step: h1 (or u2) where this step stores it."""
-  # A narrower history keeps the update u2 rather than h1: rounding h1 would
-  # swamp the small difference h2 - h1 the prediction needs.
+  # A history of another dtype than the parameter's (in practice a narrower
+  # one) keeps the update u2 rather than h1: rounding h1 would swamp the small
+  # difference h2 - h1 the prediction needs. It then does not see a change
+  # made to the parameters outside the chain (the API page says so).
   snapshot = p if _keeps_params(p, h) else u
   return jnp.where(store, snapshot.astype(h.dtype), h)
 

@@ -534,3 +534,28 @@ def test_with_plp_is_the_chain_with_plp_last(rule):
       both[i] = optax.apply_updates(both[i], updates)
     chex.assert_trees_all_equal(*both)
     params = both[0]
+
+
+@pytest.mark.parametrize(
+  'history_dtype,prediction',
+  [
+    # The default history stores h1: u2 = params − h1 holds the outside
+    # change (+10), so the predicting update is u3 + u2 / 2 = 1 + 11 / 2.
+    (None, 6.5),
+    # A narrower history stores the chain's own update u2 = 1: 1 + 1 / 2.
+    (jnp.bfloat16, 1.5),
+  ],
+)
+def test_the_history_modes_count_an_outside_change_as_documented(
+  history_dtype, prediction
+):
+  tx = optax_plp.plp(history_dtype=history_dtype)
+  params = jnp.zeros(2, jnp.float32)
+  state = tx.init(params)
+  ones = jnp.ones(2, jnp.float32)
+  for step in range(3):
+    if step == 2:  # between the cycle's second and predicting steps
+      params = params + 10.0
+    updates, state = tx.update(ones, state, params)
+    params = optax.apply_updates(params, updates)
+  np.testing.assert_allclose(updates, [prediction] * 2)

@@ -1,7 +1,8 @@
 """nanoGPT's character-level Shakespeare model at its CPU setting.
 
-As `config/train_shakespeare_char.py` of karpathy/nanoGPT sets it for a
-laptop: 4 layers, 4 heads, width 128, context 64, batch 12, 2,000 steps,
+As karpathy/nanoGPT's README sets it for a laptop, by command-line overrides
+of `config/train_shakespeare_char.py` (which is the GPU setting: 6 layers,
+width 384): 4 layers, 4 heads, width 128, context 64, batch 12, 2,000 steps,
 AdamW at 1e-3 (β2 0.99, weight decay 0.1), 100 warm-up steps, cosine decay
 to 1e-4, dropout 0, gradients clipped at norm 1. Evaluated every 100 steps
 on 256 fixed windows of 64 characters of each held-out split, and at the end
