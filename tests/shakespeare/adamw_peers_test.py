@@ -154,3 +154,19 @@ def test_a_root_two_point_adds_to_its_arms_points_only():
   row = next(line for line in text.splitlines() if '0.00141421' in line)
   cells = [c.strip() for c in row.strip('|').split('|')]
   assert cells == ['0.00141421', '**1.8000 ± 0.0000**', '', '', '']
+
+
+def test_the_reports_curve_gaps_are_the_tables():
+  import re
+
+  study = studies.load('adamw_peers')
+  tables = (pathlib.Path(study.out) / 'tables.md').read_text()
+  section = tables.split('## Exploratory: how far PLP trails AdamW')[1]
+  gaps = dict(re.findall(r'\| (\d+) \| \+(\d\.\d+) \|', section))
+  report = (pathlib.Path(study.out) / 'REPORT.md').read_text()
+  bullet = report.split("- Exploratory: PLP's validation loss trails")[1]
+  bullet = bullet.split('\n- ')[0]
+  for step, quoted in (('400', '0.063'), ('500', '0.043'), ('1000', '0.032'),
+                       ('2000', '0.012')):  # fmt: skip
+    assert f'{float(gaps[step]):.3f}' == quoted and quoted in bullet
+  assert 'the largest gap is +0.0633 at step 400' in section

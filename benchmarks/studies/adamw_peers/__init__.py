@@ -154,6 +154,7 @@ STUDY = Study(
     confirmation.tests,
     confirmation.steps_to_target,
     confirmation.arms,
+    confirmation.curve_gaps,
     confirmation.stated,
     loss_sections.sweep,
     loss_sections.path_straightness,

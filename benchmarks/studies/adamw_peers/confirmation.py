@@ -327,6 +327,30 @@ def validation_curves(runs):
   return steps, curves
 
 
+def curve_gaps(study, blocks):
+  """Exploratory: `adamw_plp` − `adamw` validation loss at each evaluation,
+  mean over the confirmation's seeds (the figure's right panel, as numbers),
+  once the confirmation is complete."""
+  if not complete(study, blocks):
+    return ''
+  steps, curves = validation_curves(blocks['confirm']['runs'])
+  seeds = sorted(curves['adamw'])
+  gaps = np.mean(
+    [np.subtract(curves['adamw_plp'][s], curves['adamw'][s]) for s in seeds],
+    axis=0,
+  )
+  largest = int(np.argmax(gaps))
+  rows = '\n'.join(f'| {step} | {gap:+.4f} |' for step, gap in zip(
+    steps, gaps, strict=True))  # fmt: skip
+  return (
+    '## Exploratory: how far PLP trails AdamW along the run\n\n'
+    '`adamw_plp` − `adamw` validation loss (the interval windows) at each '
+    f'evaluation, mean over seeds {seeds[0]}-{seeds[-1]}, nats per '
+    f'character; the largest gap is {gaps[largest]:+.4f} at step '
+    f'{steps[largest]}.\n\n| step | gap |\n| --- | --- |\n{rows}\n\n'
+  )
+
+
 @plots.readable
 def confirmation_figure(runs, out):
   """Left: each arm's validation loss against the step (mean, seed range),
