@@ -105,12 +105,13 @@ def write_manifest(step_directory):
 def damage(step_directory):
   """What is wrong with a step's files against its manifest, or None.
 
-  A step without a manifest (saved before manifests, or cut off between
-  its save and its manifest) cannot be checked and passes.
+  A step is whole only once its manifest is written, right after orbax's
+  save: a step without one (a save cut off between the two) is not trusted,
+  since orbax itself does not notice a changed byte.
   """
   path = os.path.join(step_directory, MANIFEST)
   if not os.path.exists(path):
-    return None
+    return 'it has no manifest (its save was cut off before one was written)'
   try:
     with open(path) as file:
       want = dict(json.load(file))

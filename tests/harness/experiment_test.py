@@ -293,9 +293,10 @@ def test_corrupt_checkpoint_is_reported_and_older_ones_kept(uninterrupted_copy):
     for name in files:
       with open(os.path.join(root, name), 'wb') as file:
         file.write(b'garbage')
-  # A step saved before manifests: its damage is found only when orbax reads
-  # it (a step with its manifest is set aside instead: workdir_test).
-  (latest / checkpoints.MANIFEST).unlink()
+  # Its manifest matching the garbage (as if orbax had written it): the damage
+  # is found only when orbax reads it (a step whose files differ from its
+  # manifest, or that has none, is set aside instead).
+  checkpoints.write_manifest(str(latest))
   config = tiny.get_config()
   config.epochs = 4
   with pytest.raises(

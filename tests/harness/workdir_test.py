@@ -286,9 +286,9 @@ def test_a_corrupt_checkpoint_ends_in_a_line_and_deletes_nothing(
   for path in (latest / 'state').rglob('*'):
     if path.is_file():
       path.write_bytes(b'garbage')
-  # Without its manifest (saved before manifests were written) the damage
-  # is found only when orbax reads it.
-  (latest / checkpoints.MANIFEST).unlink()
+  # With a manifest that matches the garbage (as if orbax had written it),
+  # the damage is found only when orbax reads it.
+  checkpoints.write_manifest(str(latest))
   before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob('*'))
   code, stderr = finish(start(tmp_path, '--config.epochs=4'))
   assert code == 1
