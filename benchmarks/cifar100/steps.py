@@ -266,7 +266,7 @@ def train_epoch(
       )
       bar.update(length)
   nnx.update((model, optimizer), state)
-  mean_loss = float(jnp.concatenate(losses).mean())
+  mean_loss = experiment.fetched(jnp.concatenate(losses).mean())
   bar.close()
   return mean_loss, order.size / (time.perf_counter() - start)
 
@@ -287,7 +287,7 @@ def train_epoch_stepwise(
     losses.append(loss)
     if probe.sees(step):
       probe.after_step(step, nnx.to_pure_dict(nnx.state(model, nnx.Param)))
-  mean_loss = float(jnp.stack(losses).mean())
+  mean_loss = experiment.fetched(jnp.stack(losses).mean())
   return mean_loss, order.size / (time.perf_counter() - start)
 
 
@@ -314,8 +314,9 @@ def evaluate(model, split, batch_size, sharding):
     distributed.global_array(indices, rows),
     distributed.global_array(masks, rows),
   )
+  loss = experiment.fetched(sums['loss'])  # the others are computed with it
   return {
-    'loss': float(sums['loss']) / num_examples,
+    'loss': loss / num_examples,
     'top1_error': 1 - float(sums['top1']) / num_examples,
     'top5_error': 1 - float(sums['top5']) / num_examples,
   }

@@ -15,6 +15,7 @@ import logging as std_logging
 import math
 import os
 import signal
+import time
 from typing import NamedTuple
 
 from absl import logging
@@ -60,6 +61,20 @@ def stop_on(signal_number, frame):
   del frame
   STOPS_ASKED.append(signal.Signals(signal_number).name)
   raise Stopped(STOPS_ASKED[-1])
+
+
+# How often a wait for the device looks for a stop asked by a signal.
+WAIT_POLL_SECONDS = 0.02
+
+
+def fetched(array):
+  """`float(array)` once the device has computed it, waiting in short
+  sleeps: a stop (SIGINT, SIGTERM) asked meanwhile takes effect at once,
+  not after a long computation (Python runs a signal's handler only between
+  its own steps, never inside a blocking wait in XLA)."""
+  while not array.is_ready():
+    time.sleep(WAIT_POLL_SECONDS)
+  return float(array)
 
 
 def stop_if_asked():

@@ -265,11 +265,13 @@ def train_epoch(run, epoch, data, config):
     losses.append(loss)
     bar.update(1)
   nnx.update((run.model, run.optimizer), state)
-  mean_loss = float(jnp.stack(losses).mean())
+  mean_loss = experiment.fetched(jnp.stack(losses).mean())
   seconds = time.perf_counter() - start
   bar.close()
   tokens = config.steps_per_epoch * config.batch_size * config.context
-  path_cosine = float(jnp.stack(cosines).mean()) if cosines else None
+  path_cosine = (
+    experiment.fetched(jnp.stack(cosines).mean()) if cosines else None
+  )
   return mean_loss, tokens / seconds, path_cosine
 
 
@@ -296,7 +298,8 @@ def evaluate(run, data, config, windows, prefix=''):
   ):  # fmt: skip
     rows = data.evaluation_starts[split, windows]
     total = evaluation_sum(graphdef, params, text, rows, config.context)
-    record[f'{prefix}{name}_loss'] = float(total) / (rows.size * config.context)
+    characters = rows.size * config.context
+    record[f'{prefix}{name}_loss'] = experiment.fetched(total) / characters
   return record
 
 

@@ -462,3 +462,32 @@ def test_a_new_config_field_is_free_on_resume_or_added_with_its_old_value():
     'in checkpoints.FIELDS_ADDED_SINCE with the value every earlier '
     'checkpoint was made with; one that does not, in FIELDS_FREE_ON_RESUME.'
   )
+
+
+def test_a_stop_takes_effect_while_the_device_computes():
+  # A long computation (a long context, every window evaluated) kept a stop
+  # waiting for minutes: Python runs a signal's handler only between its own
+  # steps. `fetched` waits in short sleeps, so the stop comes at once.
+  import threading
+
+  polled = threading.Event()
+
+  class NeverReady:
+    """A computation that does not end while the test runs."""
+
+    def is_ready(self):
+      polled.set()
+      return False
+
+  def stop_once_waiting():
+    polled.wait()
+    os.kill(os.getpid(), signal.SIGTERM)
+
+  previous = signal.signal(signal.SIGTERM, experiment.stop_on)
+  threading.Thread(target=stop_once_waiting, daemon=True).start()
+  try:
+    with pytest.raises(experiment.Stopped, match='SIGTERM'):
+      experiment.fetched(NeverReady())
+  finally:
+    signal.signal(signal.SIGTERM, previous)
+    experiment.STOPS_ASKED.clear()
