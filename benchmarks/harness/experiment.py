@@ -94,9 +94,17 @@ def check_finite(train_loss, run, interval):
 
 
 def is_harness_log_or_warning(record):
-  return record.levelno >= std_logging.WARNING or record.pathname.startswith(
-    BENCHMARKS
-  )
+  """The harness's lines, and libraries' warnings and errors in one line
+  each: a library's traceback (orbax logs one from each of its threads when
+  a save fails, ~300 lines for a full disk) is dropped, since the harness
+  ends such a failure with the line that says what to do."""
+  if record.pathname.startswith(BENCHMARKS):
+    return True
+  if record.levelno < std_logging.WARNING:
+    return False
+  record.exc_info, record.exc_text, record.stack_info = None, None, None
+  record.msg = str(record.msg).split('\n', 1)[0]
+  return True
 
 
 def log_progress():
