@@ -19,9 +19,12 @@ stated in REPORT.md before its first run.
 
 import dataclasses
 import math
+import os
 
 import numpy as np
 
+from benchmarks.harness import summary
+from benchmarks.reporting import plots
 from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
 from benchmarks.studies import adamw_peers
@@ -30,6 +33,11 @@ from benchmarks.studies.adamw_peers import loss_sections
 SEEDS = (0, 1, 2)
 ETA = adamw_peers.CHOSEN['adamw']  # 4e-3 * 2**0.5: AdamW's confirmed rate
 K_GRID = (-1.0, -0.5, 0.0, 0.5, 1.0, 2.0)
+K_STEP = 0.5  # the grid's widening past an edge
+# The confirmation's size: the fewest fresh seeds, from FEWEST_SEEDS, with
+# 80% power for EFFECT at the selection's paired spread, at most MOST_SEEDS.
+EFFECT = 0.01  # nats per character
+FEWEST_SEEDS, MOST_SEEDS = 8, 16
 # adamw_peers' √2 point at η*: AdamW there is `adamw_k0.5`, PLP `plp_k1`.
 PEERS_AT_ETA = 'peers_lr_0.00565685'
 BORROWED_AS = {'plp_k1': 'adamw_plp', 'adamw_k0.5': 'adamw'}
@@ -132,13 +140,114 @@ def selection(study, blocks):
   )
 
 
+def wider_grid(blocks, grid):
+  """The grid, widened by K_STEP past an edge where the best k is on it."""
+  best = best_k(blocks, grid)
+  if best == grid[0]:
+    return (best - K_STEP, *grid)
+  if best == grid[-1]:
+    return (*grid, best + K_STEP)
+  return grid
+
+
+def statement(blocks, grid):
+  """What the rules fix from the selection, once its best k is interior:
+  the best k, the paired spread over seeds 0-2 of the headline's difference
+  (`adamw_plp` at the best k − `adamw`, both at η*, final validation loss),
+  and the confirmation's seeds and power there. None before."""
+  best = best_k(blocks, grid)
+  if best is None or wider_grid(blocks, grid) != grid:
+    return None
+  plp, adamw = seed_losses(blocks, plp_job(best)), seed_losses(
+    blocks, adamw_job(0.5))  # fmt: skip
+  spread = summary.mean_std([plp[s] - adamw[s] for s in SEEDS])['std']
+  for n in range(FEWEST_SEEDS, MOST_SEEDS + 1):
+    power = summary.paired_power(EFFECT, spread, n)
+    if power >= 0.8:
+      break
+  return {'best_k': best, 'spread': spread, 'seeds': n, 'power': power}
+
+
+def stated(study, blocks):
+  """The confirmation as the rules fix it from the selection."""
+  fixed = statement(blocks, study.settings.k_grid)
+  if fixed is None:
+    return ''
+  best = fixed['best_k']
+  return (
+    "## The confirmation's size, from the selection\n\n"
+    f'Best k {best:g}. Over seeds 0-2, `adamw_plp` at k = {best:g} − `adamw`'
+    f', both at η*, final validation loss has a paired spread (std) of '
+    f'{fixed["spread"]:.4f} nats per character: {fixed["seeds"]} fresh '
+    f'seeds give the headline test {fixed["power"]:.0%} power to detect '
+    f'{EFFECT} (the rule: the fewest from {FEWEST_SEEDS} with 80%, at most '
+    f'{MOST_SEEDS}).\n\n'
+  )
+
+
+def figures(study, blocks, out):
+  """Final validation loss against the walk factor m: PLP's k points at
+  m(k) and AdamW's at m·η* (mean, seed range); OUT/walk.png."""
+  plt = plots.pyplot()
+  figure, axis = plt.subplots(figsize=plots.ONE_PANEL)
+  for label, job in (('adamw_plp, step k, at η*', plp_job),
+                     ('adamw at m·η*', adamw_job)):  # fmt: skip
+    points = [
+      (walk_factor(k), list(seed_losses(blocks, job(k)).values()))
+      for k in study.settings.k_grid
+    ]
+    points = [(m, v) for m, v in points if v and all(map(math.isfinite, v))]
+    if not points:
+      continue
+    ms = [m for m, _ in points]
+    (line,) = axis.plot(ms, [np.mean(v) for _, v in points], 'o-', label=label)
+    axis.fill_between(
+      ms, [min(v) for _, v in points], [max(v) for _, v in points],
+      color=line.get_color(), alpha=0.2,
+    )  # fmt: skip
+  axis.set(
+    xlabel='walk factor m (k = 3m − 5/2 for PLP)',
+    ylabel='final validation loss (nats/char)',
+    title='PLP against the longer step it walks (seeds 0-2)',
+  )  # fmt: skip
+  axis.grid(alpha=0.3)
+  if axis.get_legend_handles_labels()[0]:
+    axis.legend()
+  return plots.save(figure, os.path.join(out, 'walk.png'), dpi=100)
+
+
+def path_cosines(study, blocks):
+  """Exploratory: the cosine of each cycle's last two moves, per job."""
+  rows = []
+  for k in study.settings.k_grid:
+    for job in (plp_job(k), adamw_job(k)):
+      block = blocks.get(PEERS_AT_ETA if job in BORROWED_AS else job)
+      arm = BORROWED_AS.get(job, 'adamw_plp' if job.startswith('plp_') else
+                            'adamw')  # fmt: skip
+      runs = (block or {'runs': {}})['runs'].get(arm, {})
+      values = [r['path_cosine'] for rs in runs.values() for r in rs
+                if r.get('path_cosine') is not None]  # fmt: skip
+      if values:
+        rows.append(f'| `{job}` | {np.mean(values):.3f} |')
+  if not rows:
+    return ''
+  return (
+    '## Exploratory: how straight each path is\n\n'
+    'The cosine of the last two moves of each cycle of 3 steps, mean over '
+    'the intervals and seeds run.\n\n| job | path cosine |\n| --- | --- |\n'
+    + '\n'.join(rows)
+    + '\n\n'
+  )
+
+
 STUDY = Study(
   name='prediction_step',
   base_config=base_config,
   jobs=selection_jobs(K_GRID),
   blocks={job: (job,) for job in selection_jobs(K_GRID)}
   | {PEERS_AT_ETA: (PEERS_AT_ETA,)},
-  sections=(selection,),
+  sections=(selection, stated, path_cosines),
+  figures=figures,
   borrowed={
     PEERS_AT_ETA: Borrowed(
       'benchmarks/results/shakespeare/adamw_peers/lr_0.00565685', SEEDS

@@ -1,0 +1,80 @@
+"""The prediction-step study: its jobs, the rule for the best k, widening at
+an edge, and the confirmation's size, on made blocks."""
+
+import pytest
+
+from benchmarks import studies
+from benchmarks.studies import prediction_step as study_module
+
+GRID = study_module.K_GRID
+
+
+def block(arm, losses):
+  """A job's block whose `arm` ended each seed at its loss."""
+  return {
+    'runs': {arm: {str(s): [{'final_val_loss': v}] for s, v in losses.items()}}
+  }
+
+
+def made_blocks(plp_means, spread=0.0):
+  """PLP at each k ending at its mean (seed s off by s·spread); AdamW at
+  every rate at 1.78."""
+  blocks = {}
+  for k, mean in plp_means.items():
+    losses = {s: mean + s * spread for s in study_module.SEEDS}
+    if study_module.plp_job(k) == 'plp_k1':
+      blocks[study_module.PEERS_AT_ETA] = block('adamw_plp', losses)
+    else:
+      blocks[study_module.plp_job(k)] = block('adamw_plp', losses)
+  adamw = {s: 1.78 for s in study_module.SEEDS}
+  peers = blocks.setdefault(study_module.PEERS_AT_ETA, {'runs': {}})
+  peers['runs']['adamw'] = block('adamw', adamw)['runs']['adamw']
+  for k in plp_means:
+    if study_module.adamw_job(k) != 'adamw_k0.5':
+      blocks[study_module.adamw_job(k)] = block('adamw', adamw)
+  return blocks
+
+
+def test_the_jobs_are_each_k_at_eta_and_adamw_at_the_rate_it_walks():
+  study = studies.load('prediction_step')
+  eta = 4e-3 * 2**0.5
+  for k in GRID:
+    plp, adamw = study_module.plp_job(k), study_module.adamw_job(k)
+    if plp in study.jobs:
+      assert study.jobs[plp]['learning_rate'] == eta
+      assert study.jobs[plp]['prediction.step_size'] == k
+    if adamw in study.jobs:
+      rate = study.jobs[adamw]['learning_rate']
+      assert rate == 4e-3 * 2**0.5 * (1 + (2 * k - 1) / 6)
+  # adamw_peers' runs at η*: AdamW (m = 1) and PLP at k = 1, borrowed.
+  assert 'plp_k1' not in study.jobs and 'adamw_k0.5' not in study.jobs
+  assert study_module.walk_factor(1) == pytest.approx(7 / 6)
+  assert study_module.walk_factor(0.5) == 1
+
+
+def test_the_best_k_is_the_lowest_mean_ties_to_the_nearest_half():
+  means = dict.fromkeys(GRID, 1.80) | {0.0: 1.77, 1.0: 1.77}
+  assert study_module.best_k(made_blocks(means), GRID) == 0.0  # |0−½| = |1−½|
+  means[1.0] = 1.76
+  assert study_module.best_k(made_blocks(means), GRID) == 1.0
+  missing = made_blocks(means)
+  del missing['plp_k2']
+  assert study_module.best_k(missing, GRID) is None
+
+
+def test_a_best_k_at_an_edge_widens_the_grid_and_states_nothing():
+  means = dict.fromkeys(GRID, 1.80) | {2.0: 1.75}
+  blocks = made_blocks(means)
+  assert study_module.wider_grid(blocks, GRID) == (*GRID, 2.5)
+  assert study_module.statement(blocks, GRID) is None
+  means = dict.fromkeys(GRID, 1.80) | {-1.0: 1.75}
+  assert study_module.wider_grid(made_blocks(means), GRID) == (-1.5, *GRID)
+
+
+def test_the_confirmation_is_sized_by_the_headlines_paired_spread():
+  means = dict.fromkeys(GRID, 1.80) | {0.0: 1.77}
+  small = study_module.statement(made_blocks(means, spread=0.001), GRID)
+  assert (small['best_k'], small['seeds']) == (0.0, 8)
+  assert small['power'] > 0.99
+  large = study_module.statement(made_blocks(means, spread=0.02), GRID)
+  assert large['seeds'] == 16 and large['power'] < 0.8
