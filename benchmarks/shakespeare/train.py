@@ -30,6 +30,7 @@ from benchmarks.harness import distributed
 from benchmarks.harness import experiment
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
+from benchmarks.harness import user_arms
 from benchmarks.shakespeare import input_pipeline
 from benchmarks.shakespeare import models
 import optax_plp
@@ -125,6 +126,8 @@ def arm_optimizer(arm, config, sizes=None):
     )  # fmt: skip
   if arm == 'schedule_free_adamw':
     return schedule_free_adamw(config)
+  if user_arms.is_user_arm(arm):
+    return user_arms.optimizer(arm, config)
   raise config_checks.ConfigError(f'arm is {arm!r}; allowed: {list(ARMS)}.')
 
 
@@ -135,6 +138,8 @@ def evaluation_params(arm, opt_state, params):
     return opt_state.slow
   if arm == 'schedule_free_adamw':
     return optax.contrib.schedule_free_eval_params(opt_state[1], params)
+  if user_arms.is_user_arm(arm):
+    return user_arms.evaluation_params(opt_state, params)
   return params
 
 
@@ -195,7 +200,11 @@ def load_data(config, mesh):
 def model_and_optimizer(config, arm, seed, data, mesh):
   """A run's GPT and optimizer, freshly initialised, on the devices."""
   model = models.create(config, data.sizes['vocabulary'], seed)
-  optimizer = nnx.Optimizer(model, arm_optimizer(arm, config), wrt=nnx.Param)
+  transformation = arm_optimizer(arm, config)
+  if user_arms.is_user_arm(arm):
+    params = values(nnx.state(model, nnx.Param))
+    user_arms.check_first_step(arm, transformation, params)
+  optimizer = nnx.Optimizer(model, transformation, wrt=nnx.Param)
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   state = nnx.state((model, optimizer))
   nnx.update((model, optimizer), distributed.on_devices(state, replicated))
@@ -363,8 +372,9 @@ def check_optimizer(config, reject):
 def validate_config(config):
   """Raises `ConfigError` for a bad field, before anything is trained."""
   reject = functools.partial(config_checks.fail, config)
-  if not config.arms or any(arm not in ARMS for arm in config.arms):
-    reject('arms', f'a non-empty list of {list(ARMS)}')
+  known = lambda arm: arm in ARMS or user_arms.is_user_arm(arm)  # noqa: E731
+  if not config.arms or not all(map(known, config.arms)):
+    reject('arms', f"a non-empty list of {list(ARMS)} or 'module:function'")
   if len(set(config.arms)) != len(config.arms):
     reject('arms', 'names without repeats')
   config_checks.check_seeds(config.seeds, reject)

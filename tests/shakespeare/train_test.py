@@ -365,3 +365,56 @@ def test_a_context_longer_than_a_split_is_named(corpus, tmp_path):
     'config.context = 32 and its target: give a context below 18, or a '
     'longer split.'
   )
+
+
+def test_any_optax_transformation_trains_as_an_arm(corpus, tmp_path):
+  from tests.support import user_arm
+
+  arms = ('adamw', 'tests.support.user_arm:lion')
+  results = tasks.train_and_evaluate(
+    tiny_config(corpus, arms=arms), str(tmp_path)
+  )
+  lion = results['runs']['tests.support.user_arm:lion']['0']
+  assert len(lion) == 3 and math.isfinite(lion[-1]['final_val_loss'])
+  assert (
+    lion[-1]['final_val_loss']
+    != results['runs']['adamw']['0'][-1]['final_val_loss']
+  )
+  assert 'tests.support.user_arm:lion - adamw' in results['summary']
+  assert callable(user_arm.lion)
+
+
+def test_a_user_arm_is_evaluated_at_schedule_frees_averaged_params():
+  from benchmarks.harness import user_arms
+
+  params = {'w': jnp.ones(2)}
+  tx = user_arms.optimizer(
+    'tests.support.user_arm:schedule_free', tiny_config('.')
+  )
+  state = tx.init(params)
+  updates, state = tx.update({'w': jnp.ones(2)}, state, params)
+  params = optax.apply_updates(params, updates)
+  want = optax.contrib.schedule_free_eval_params(state, params)
+  got = user_arms.evaluation_params((state,), params)
+  np.testing.assert_array_equal(got['w'], want['w'])
+  assert user_arms.evaluation_params(optax.EmptyState(), params) is params
+
+
+@pytest.mark.parametrize(
+  'arm,message',
+  [
+    ('tests.support.no_such_module:make', "the module 'tests.support.no_such"),
+    ('tests.support.user_arm:nope', "has no function 'nope'"),
+    ('tests.support.user_arm:not_a_transformation', 'returned float, not an'),
+    ('tests.support.user_arm:fails_on_the_first_step',
+     "its update fails on the first step (KeyError: 'no such parameter')"),
+  ],
+)  # fmt: skip
+def test_a_bad_user_arm_ends_in_one_line_before_training(
+  corpus, tmp_path, arm, message
+):
+  config = tiny_config(corpus, arms=('adamw', arm))
+  with pytest.raises(config_checks.ConfigError) as error:
+    tasks.train_and_evaluate(config, str(tmp_path))
+  assert message in str(error.value) and '\n' not in str(error.value)
+  assert not (tmp_path / 'results.json').exists()
