@@ -27,6 +27,7 @@ import tqdm
 from benchmarks.harness import checkpoints
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
+from benchmarks.harness import event_files
 from benchmarks.harness import results_io
 from benchmarks.harness import user_arms
 from benchmarks.harness import workdir_lock
@@ -166,8 +167,27 @@ def publish(workdir, config, runs, data, task):
   return results
 
 
+def record_step(record):
+  """The step a record is at (its epoch, where the task counts no steps)."""
+  return record.get('step', record['epoch'])
+
+
 def train_run(run, records, data, config, workdir, runs, task):
   """Trains `run` from its restored `records` to the config's last epoch."""
+  writer = None
+  if distributed.is_writer():
+    first_step = record_step(records[-1]) + 1 if records else 0
+    writer = event_files.open_writer(workdir, run.arm, run.seed, first_step)
+  try:
+    train_epochs(run, records, data, config, workdir, runs, task, writer)
+  finally:
+    if writer is not None:
+      writer.close()
+  run.manager.close()
+
+
+def train_epochs(run, records, data, config, workdir, runs, task, writer):
+  """`train_run`'s loop: an epoch's record, its events and its checkpoint."""
   for epoch in range(len(records) + 1, config.epochs + 1):
     try:
       record = task.train_epoch_record(run, epoch, data, config)
@@ -183,6 +203,9 @@ def train_run(run, records, data, config, workdir, runs, task):
         f'{error} Finished epochs are saved in {workdir}.'
       ) from error
     records.append(record)
+    step = record_step(record)
+    rate = task.learning_rate and task.learning_rate(config, run.arm, step)
+    event_files.write(writer, record, step, rate)
     logging.info(
       '%s seed %d epoch %d/%d: %s', run.arm, run.seed, epoch, config.epochs,
       task.describe(record),
@@ -192,7 +215,6 @@ def train_run(run, records, data, config, workdir, runs, task):
     )
     publish(workdir, config, runs, data, task)
     stop_if_asked()
-  run.manager.close()
 
 
 def train_and_evaluate(config, workdir, task):
@@ -291,6 +313,8 @@ class Task(NamedTuple):
     train_epoch_record: (run, epoch, data, config) -> the epoch's record.
     collect_results: (config, runs, data sizes) -> what results.json holds.
     describe: an epoch's record -> its log line.
+    learning_rate: (config, arm, step) -> the arm's learning rate there, or
+      None; shown beside the records in TensorBoard (`event_files`).
   """
 
   validate_config: Callable
@@ -300,3 +324,4 @@ class Task(NamedTuple):
   train_epoch_record: Callable
   collect_results: Callable
   describe: Callable
+  learning_rate: Callable | None = None

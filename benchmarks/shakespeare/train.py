@@ -131,6 +131,20 @@ def arm_optimizer(arm, config, sizes=None):
   raise config_checks.ConfigError(f'arm is {arm!r}; allowed: {list(ARMS)}.')
 
 
+def arm_learning_rate(config, arm, step):
+  """The rate `arm` steps with at `step` (None for a user's arm): the
+  warm-up and cosine decay, or schedule-free's warm-up to a constant."""
+  if user_arms.is_user_arm(arm):
+    return None
+  if arm == 'schedule_free_adamw':
+    return float(
+      optax.warmup_constant_schedule(
+        0.0, config.learning_rate, config.warmup_steps
+      )(step)
+    )
+  return float(learning_rate(config)(step))
+
+
 def evaluation_params(arm, opt_state, params):
   """The weights an arm is evaluated at: lookahead's slow ones,
   schedule-free's averaged ones, the model's own otherwise."""
@@ -415,4 +429,5 @@ TASK = experiment.Task(
   train_epoch_record=train_epoch_record,
   collect_results=results_io.collect_results,
   describe=describe,
+  learning_rate=arm_learning_rate,
 )

@@ -418,3 +418,69 @@ def test_a_bad_user_arm_ends_in_one_line_before_training(
     tasks.train_and_evaluate(config, str(tmp_path))
   assert message in str(error.value) and '\n' not in str(error.value)
   assert not (tmp_path / 'results.json').exists()
+
+
+def read_scalars(folder):
+  """Tag -> [(step, value)] of the TensorBoard events in `folder`, in the
+  order written (an event file: length, CRC, event, CRC, ...)."""
+  import struct
+
+  from tensorboardX.proto import event_pb2
+
+  found = {}
+  for path in sorted(folder.glob('events.out.tfevents.*')):
+    data = path.read_bytes()
+    while data:
+      (length,) = struct.unpack('<Q', data[:8])
+      event = event_pb2.Event.FromString(data[12 : 12 + length])
+      data = data[16 + length :]
+      for value in event.summary.value:
+        found.setdefault(value.tag, []).append((event.step, value.simple_value))
+  return found
+
+
+def test_each_run_writes_its_records_to_tensorboard_as_it_trains(
+  uninterrupted,
+):
+  workdir, results = uninterrupted
+  for arm in train.ARMS:
+    events = read_scalars(workdir / 'tensorboard' / arm / 'seed_0')
+    records = results['runs'][arm]['0']
+    steps = [r['step'] for r in records]
+    for field in ('train_loss', 'val_loss', 'test_loss', 'tokens_per_second'):
+      got = [(step, pytest.approx(v)) for step, v in events[field]]
+      assert got == [(r['step'], r[field]) for r in records], (arm, field)
+    assert [step for step, _ in events['learning_rate']] == steps
+  rates = read_scalars(workdir / 'tensorboard' / 'adamw' / 'seed_0')
+  config = results['config']
+  assert rates['learning_rate'][0][1] == pytest.approx(
+    float(train.learning_rate(tiny_config('.'))(steps[0]))
+  )
+  assert config['steps_per_epoch'] == steps[0]
+
+
+def test_a_resumed_run_writes_no_step_twice(uninterrupted, uninterrupted_copy):
+  import struct
+
+  from tensorboardX.proto import event_pb2
+
+  _, want = uninterrupted
+  latest = uninterrupted_copy / 'checkpoints' / 'adamw' / 'seed_0' / '3'
+  (latest / checkpoints.MANIFEST).unlink()  # set aside: epoch 3 trains again
+  config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
+  tasks.train_and_evaluate(config, str(uninterrupted_copy))
+  folder = uninterrupted_copy / 'tensorboard' / 'adamw' / 'seed_0'
+  first, second = sorted(folder.glob('events.out.tfevents.*'))
+  data, events = second.read_bytes(), []
+  while data:
+    (length,) = struct.unpack('<Q', data[:8])
+    events.append(event_pb2.Event.FromString(data[12 : 12 + length]))
+    data = data[16 + length :]
+  # The second try tells TensorBoard to drop the first's events from step 9
+  # (after epoch 2's record, at step 8) and writes epoch 3's at step 12.
+  starts = [e.step for e in events if e.session_log.status == 1]  # START
+  assert starts == [9]
+  assert {e.step for e in events if e.summary.value} == {12}
+  both = [step for step, _ in read_scalars(folder)['val_loss']]
+  assert both == [4, 8, 12, 12]  # the first try's three, then the second's
+  assert first.stat().st_size > 0
