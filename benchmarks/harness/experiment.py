@@ -207,7 +207,8 @@ def train_epochs(run, records, data, config, workdir, runs, task, writer):
     rate = task.learning_rate and task.learning_rate(config, run.arm, step)
     event_files.write(writer, record, step, rate)
     logging.info(
-      '%s seed %d epoch %d/%d: %s', run.arm, run.seed, epoch, config.epochs,
+      '%s seed %d %s %d/%d: %s', run.arm, run.seed, task.interval_name, epoch,
+      config.epochs,
       task.describe(record),
     )  # fmt: skip
     checkpoints.save(
@@ -315,6 +316,8 @@ class Task(NamedTuple):
     describe: an epoch's record -> its log line.
     learning_rate: (config, arm, step) -> the arm's learning rate there, or
       None; shown beside the records in TensorBoard (`event_files`).
+    interval_name: what the log calls the span between two records
+      ('epoch'; the language model's are 'interval's of steps).
   """
 
   validate_config: Callable
@@ -325,3 +328,4 @@ class Task(NamedTuple):
   collect_results: Callable
   describe: Callable
   learning_rate: Callable | None = None
+  interval_name: str = 'epoch'

@@ -116,7 +116,9 @@ def plot_loss_curves(workdir, results):
     axis.grid(alpha=0.3)
     if axis.get_legend_handles_labels()[0]:
       axis.legend()
-  figure.suptitle('Shakespeare, character GPT: mean and range over seeds')
+  seeds = max(map(len, results['runs'].values()), default=0)
+  shown = f'mean and range over {seeds} seeds' if seeds > 1 else 'one seed'
+  figure.suptitle(f'Shakespeare, character GPT: {shown}')
   return save(figure, os.path.join(workdir, 'curves.png'), dpi=110)
 
 

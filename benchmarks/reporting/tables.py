@@ -50,24 +50,28 @@ def format_table(results):
 
 def format_loss_table(results):
   """The language model's side-by-side table: final losses in nats/char."""
+  seeds = max(len(e['seeds']) for e in results['summary'].values())
   rows = []
   for name, entry in results['summary'].items():
+    sign = '+' if ' - ' in name else ''
     cells = [
-      f'{entry[m]["mean"]:+.4f} ± {entry[m]["std"]:.4f}'
-      if ' - ' in name
-      else f'{entry[m]["mean"]:.4f} ± {entry[m]["std"]:.4f}'
+      f'{entry[m]["mean"]:{sign}.4f}'
+      + (f' ± {entry[m]["std"]:.4f}' if seeds > 1 else '')
       for m in ('final_val_loss', 'final_test_loss')
     ]
     rate = entry.get('tokens_per_second')
     rows.append([name, *cells, f'{rate["mean"]:.0f}' if rate else ''])
-  seeds = max(len(e['seeds']) for e in results['summary'].values())
+  spread = (
+    f'mean ± std over {seeds} seeds' if seeds > 1
+    else 'one seed: no spread to show (set config.seeds for more)'
+  )  # fmt: skip
   return (
     tabulate.tabulate(
       rows, ['arm', 'validation loss', 'test loss', 'tokens/s'],
       disable_numparse=True,
     )
-    + f'\nnats per character at the end, mean ± std over {seeds} seed(s) '
-    '(a difference: paired by seed), on every window of each split'
+    + f'\nnats per character at the end, {spread} (a difference: paired by '
+    'seed), on every window of each split'
   )  # fmt: skip
 
 

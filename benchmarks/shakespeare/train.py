@@ -430,4 +430,5 @@ TASK = experiment.Task(
   collect_results=results_io.collect_results,
   describe=describe,
   learning_rate=arm_learning_rate,
+  interval_name='interval',
 )

@@ -105,7 +105,9 @@ def test_a_run_trains_every_arm_and_records_its_losses(uninterrupted, tmp_path):
     )
   assert 'adamw_plp - schedule_free_adamw' in summary
   assert config['task'] == 'shakespeare'
-  assert 'adamw_plp - adamw' in tables.format_loss_table(results)
+  table = tables.format_loss_table(results)
+  assert 'adamw_plp - adamw' in table and '±' not in table  # one seed
+  assert 'one seed: no spread to show' in table
   assert plots.plot_loss_curves(tmp_path, results)
   assert (tmp_path / 'curves.png').stat().st_size > 10_000
 
@@ -484,3 +486,14 @@ def test_a_resumed_run_writes_no_step_twice(uninterrupted, uninterrupted_copy):
   both = [step for step, _ in read_scalars(folder)['val_loss']]
   assert both == [4, 8, 12, 12]  # the first try's three, then the second's
   assert first.stat().st_size > 0
+
+
+def test_the_log_names_an_interval_of_steps_not_an_epoch(
+  corpus, tmp_path, caplog
+):
+  import logging
+
+  caplog.set_level(logging.INFO)
+  tasks.train_and_evaluate(tiny_config(corpus), str(tmp_path))
+  assert 'adamw seed 0 interval 1/3: step 4: train loss' in caplog.text
+  assert ' epoch 1/3' not in caplog.text
