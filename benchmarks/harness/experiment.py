@@ -95,6 +95,12 @@ def check_finite(train_loss, run, interval):
     )
 
 
+# Library warnings that mislead here: orbax counts the harness's own wait
+# for each save to finish (so that its manifest can follow) as a wait before
+# the next save, and advises checkpointing less.
+MISLEADING = ('Waiting for previous save to complete',)
+
+
 def is_harness_log_or_warning(record):
   """The harness's lines, and libraries' warnings and errors in one line
   each: a library's traceback (orbax logs one from each of its threads when
@@ -103,6 +109,8 @@ def is_harness_log_or_warning(record):
   if record.pathname.startswith(BENCHMARKS):
     return True
   if record.levelno < std_logging.WARNING:
+    return False
+  if str(record.msg).startswith(MISLEADING):
     return False
   record.exc_info, record.exc_text, record.stack_info = None, None, None
   record.msg = str(record.msg).split('\n', 1)[0]

@@ -491,3 +491,24 @@ def test_a_stop_takes_effect_while_the_device_computes():
   finally:
     signal.signal(signal.SIGTERM, previous)
     experiment.STOPS_ASKED.clear()
+
+
+def test_the_log_keeps_a_librarys_warning_in_one_line_and_drops_orbaxs_wait():
+  import logging as std_logging
+
+  def record(message, level=std_logging.WARNING, exc_info=None):
+    return std_logging.LogRecord(
+      'orbax', level, '/site-packages/orbax/x.py', 1, message, (), exc_info
+    )
+
+  try:
+    raise OSError('No space left on device')
+  except OSError:
+    failed = record('Save failed\nmore', std_logging.ERROR, sys.exc_info())
+  assert experiment.is_harness_log_or_warning(failed)
+  assert failed.msg == 'Save failed' and failed.exc_info is None
+  waited = record('Waiting for previous save to complete took 3.1 seconds.')
+  assert not experiment.is_harness_log_or_warning(waited)
+  assert not experiment.is_harness_log_or_warning(
+    record('a step', std_logging.INFO)
+  )
