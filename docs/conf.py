@@ -63,16 +63,32 @@ html_theme_options = {
 intersphinx_mapping = inventories.intersphinx_mapping()
 
 
-def readme_section(start, end):
-  """The README between two headings, its figures served from the site.
+# A link relative to the checkout's root, as the README's are.
+RELATIVE_LINK = re.compile(
+  r'(!?)\[([^\]]*)\]\((?!https?://|#)([^)\s#]+)(#[^)\s]*)?\)'
+)
 
-  The README links its figures absolutely (it is read on the package index
-  too); here they become paths into this checkout, which Sphinx copies in.
-  """
+
+def readme_link(match):
+  """A README link, relative to the checkout, as a link from a page of docs/:
+  a docs page stays a page, a figure is served from the checkout, and any
+  other file or folder links to the repository."""
+  bang, text, path, anchor = match.groups()
+  if path.startswith('docs/'):
+    target = path.removeprefix('docs/')
+  elif bang:
+    target = f'../{path}'
+  else:
+    kind = 'tree' if path.endswith('/') else 'blob'
+    target = f'{REPOSITORY}/{kind}/main/{path}'
+  return f'{bang}[{text}]({target}{anchor or ""})'
+
+
+def readme_section(start, end):
+  """The README between two headings, its links made the site's."""
   text = (ROOT / 'README.md').read_text()
   section = text[text.index(start) + len(start) : text.index(end)]
-  figure = re.escape(REPOSITORY) + r'/blob/main/([^)?]+\.png)(\?raw=true)?'
-  return re.sub(figure, r'../\1', section)
+  return RELATIVE_LINK.sub(readme_link, section)
 
 
 GENERATED = ROOT / 'docs' / '_generated'
