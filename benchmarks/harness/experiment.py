@@ -29,7 +29,6 @@ from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import event_files
 from benchmarks.harness import results_io
-from benchmarks.harness import user_arms
 from benchmarks.harness import workdir_lock
 
 # The benchmarks' own modules (the harness and every task), whose INFO lines
@@ -285,7 +284,7 @@ def train_all(config, workdir, task):
   check_same_data(workdir, data.sizes)
   for arm in config.arms:  # Fail on a bad optimizer before training any arm.
     task.arm_optimizer(arm, config, data.sizes)
-    if user_arms.is_user_arm(arm):  # its first step, on the model's shapes
+    if config_checks.is_user_arm(arm):  # its first step, on the model's shapes
       task.model_and_optimizer(config, arm, config.seeds[0], data, mesh)
   runs = {arm: {} for arm in config.arms}
   for seed in config.seeds:

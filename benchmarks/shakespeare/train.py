@@ -30,7 +30,6 @@ from benchmarks.harness import distributed
 from benchmarks.harness import experiment
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
-from benchmarks.harness import user_arms
 from benchmarks.shakespeare import input_pipeline
 from benchmarks.shakespeare import models
 import optax_plp
@@ -126,15 +125,15 @@ def arm_optimizer(arm, config, sizes=None):
     )  # fmt: skip
   if arm == 'schedule_free_adamw':
     return schedule_free_adamw(config)
-  if user_arms.is_user_arm(arm):
-    return user_arms.optimizer(arm, config)
+  if config_checks.is_user_arm(arm):
+    return config_checks.user_arm_optimizer(arm, config)
   raise config_checks.ConfigError(f'arm is {arm!r}; allowed: {list(ARMS)}.')
 
 
 def arm_learning_rate(config, arm, step):
   """The rate `arm` steps with at `step` (None for a user's arm): the
   warm-up and cosine decay, or schedule-free's warm-up to a constant."""
-  if user_arms.is_user_arm(arm):
+  if config_checks.is_user_arm(arm):
     return None
   if arm == 'schedule_free_adamw':
     return float(
@@ -152,8 +151,8 @@ def evaluation_params(arm, opt_state, params):
     return opt_state.slow
   if arm == 'schedule_free_adamw':
     return optax.contrib.schedule_free_eval_params(opt_state[1], params)
-  if user_arms.is_user_arm(arm):
-    return user_arms.evaluation_params(opt_state, params)
+  if config_checks.is_user_arm(arm):
+    return config_checks.user_arm_evaluation_params(opt_state, params)
   return params
 
 
@@ -215,9 +214,9 @@ def model_and_optimizer(config, arm, seed, data, mesh):
   """A run's GPT and optimizer, freshly initialised, on the devices."""
   model = models.create(config, data.sizes['vocabulary'], seed)
   transformation = arm_optimizer(arm, config)
-  if user_arms.is_user_arm(arm):
+  if config_checks.is_user_arm(arm):
     params = values(nnx.state(model, nnx.Param))
-    user_arms.check_first_step(arm, transformation, params)
+    config_checks.check_user_arm_first_step(arm, transformation, params)
   optimizer = nnx.Optimizer(model, transformation, wrt=nnx.Param)
   replicated = jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
   state = nnx.state((model, optimizer))
@@ -386,7 +385,7 @@ def check_optimizer(config, reject):
 def validate_config(config):
   """Raises `ConfigError` for a bad field, before anything is trained."""
   reject = functools.partial(config_checks.fail, config)
-  known = lambda arm: arm in ARMS or user_arms.is_user_arm(arm)  # noqa: E731
+  known = lambda arm: arm in ARMS or config_checks.is_user_arm(arm)  # noqa: E731
   if not config.arms or not all(map(known, config.arms)):
     reject('arms', f"a non-empty list of {list(ARMS)} or 'module:function'")
   if len(set(config.arms)) != len(config.arms):

@@ -76,29 +76,44 @@ class RunTask(submitit.helpers.Checkpointable):
     if self.cores:  # before XLA sizes its thread pool
       os.sched_setaffinity(0, self.cores)
     experiment.log_progress()
-    signal.signal(signal.SIGINT, experiment.stop_on)
+    # SIGUSR2 (the engine's "requeue me") stops training as SIGINT does, at
+    # once or, where Python drops the exception (raised in a garbage
+    # collector's callback), at the next interval's end; submitit's own
+    # handler then checkpoints and requeues from plain code.
+    requeue = signal.getsignal(signal.SIGUSR2)
+    for signal_number in (signal.SIGINT, signal.SIGUSR2):
+      signal.signal(signal_number, experiment.stop_on)
     try:
-      tasks.train_and_evaluate(self.config, self.workdir)
+      self.train(requeue)
     except workdir_lock.WorkdirInUseError:
       raise  # the holder's run: its record is not this task's to write
     except (experiment.Stopped, KeyboardInterrupt) as stop:
       self.record('stopped', detail=f'stopped by {stop or "SIGINT"}')
       launcher.exit_with(
-        'stopped: every finished interval is saved; '
-        'submit the study again to resume.',
+        'stopped: every finished interval is saved; submit the study again '
+        'to resume.',
         status=130,
       )
-    except SystemExit as requeued:  # submitit's, after it requeued the task
+    except SystemExit as requeued:  # submitit's, once it requeued the task
       self.record(
-        'requeued',
-        detail=f'requeued ({self.requeues + 1} of {self.max_requeues})',
-      )
+        'requeued', detail=f'requeued ({self.requeues + 1} of '
+        f'{self.max_requeues})',
+      )  # fmt: skip
       os._exit(requeued.code if isinstance(requeued.code, int) else 1)
     except Exception as error:
       self.record('failed', error=f'{type(error).__name__}: {error}')
       raise
     self.record('finished')
     return self.workdir
+
+  def train(self, requeue):
+    """Trains the run; on SIGUSR2, hands over to submitit's `requeue`."""
+    try:
+      tasks.train_and_evaluate(self.config, self.workdir)
+    except experiment.Stopped as stop:
+      if str(stop) != 'SIGUSR2' or not callable(requeue):
+        raise
+      requeue(signal.SIGUSR2, None)  # exits (SystemExit) or raises
 
   def checkpoint(self, *args: Any, **kwargs: Any):
     """The same run, to resume from its checkpoints; None (not requeued)

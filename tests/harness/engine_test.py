@@ -235,3 +235,35 @@ def test_a_slurm_task_requeued_resumes(slurm, long_alone, tmp_path):
   record = run_states.read_record(workdir)
   assert (record['state'], record['requeues']) == ('finished', 1)
   assert reproducible(tmp_path, LONG) == long_alone
+
+
+def test_a_requeue_asked_during_training_goes_to_submitit_from_plain_code(
+  monkeypatch,
+):
+  # SIGUSR2 raises Stopped('SIGUSR2') at once, or at the interval's end where
+  # Python drops it (raised in a garbage collector's callback); either way
+  # submitit's handler then runs outside the signal: it checkpoints and
+  # requeues (SystemExit), never lost.
+  from benchmarks.harness import experiment
+
+  def stopped(config, workdir):
+    raise experiment.Stopped('SIGUSR2')
+
+  asked = []
+
+  def submitits_handler(signum, frame):
+    asked.append(signum)
+    raise SystemExit(144)
+
+  monkeypatch.setattr(engine.tasks, 'train_and_evaluate', stopped)
+  task = engine.RunTask(LONG_CONFIG, '/nonexistent')
+  with pytest.raises(SystemExit):
+    task.train(submitits_handler)
+  assert asked == [signal.SIGUSR2]
+  monkeypatch.setattr(
+    engine.tasks, 'train_and_evaluate',
+    lambda c, w: (_ for _ in ()).throw(experiment.Stopped('SIGINT')),
+  )  # fmt: skip
+  with pytest.raises(experiment.Stopped, match='SIGINT'):
+    task.train(submitits_handler)  # a stop, not a requeue
+  assert asked == [signal.SIGUSR2]

@@ -33,7 +33,8 @@ def test_the_tracked_tree_is_under_its_size():
 
 def shown_images():
   """Every image a markdown file under benchmarks/results shows or links,
-  and every one of them the README shows (by its address on the repository).
+  and every one of them the README shows (by its path in the checkout, or
+  its address on the repository).
   """
   shown = set()
   for page in RESULTS.rglob('*.md'):
@@ -41,7 +42,7 @@ def shown_images():
       shown.add((page.parent / target).resolve())
   readme = (ROOT / 'README.md').read_text()
   for target in re.findall(
-    r'/blob/main/(benchmarks/results/[^)?\s]+\.png)', readme
+    r'\]\((?:[^)\s]*/blob/main/)?(benchmarks/results/[^)?\s]+\.png)', readme
   ):
     shown.add((ROOT / target).resolve())
   return shown

@@ -387,19 +387,20 @@ def test_any_optax_transformation_trains_as_an_arm(corpus, tmp_path):
 
 
 def test_a_user_arm_is_evaluated_at_schedule_frees_averaged_params():
-  from benchmarks.harness import user_arms
-
   params = {'w': jnp.ones(2)}
-  tx = user_arms.optimizer(
+  tx = config_checks.user_arm_optimizer(
     'tests.support.user_arm:schedule_free', tiny_config('.')
   )
   state = tx.init(params)
   updates, state = tx.update({'w': jnp.ones(2)}, state, params)
   params = optax.apply_updates(params, updates)
   want = optax.contrib.schedule_free_eval_params(state, params)
-  got = user_arms.evaluation_params((state,), params)
+  got = config_checks.user_arm_evaluation_params((state,), params)
   np.testing.assert_array_equal(got['w'], want['w'])
-  assert user_arms.evaluation_params(optax.EmptyState(), params) is params
+  assert (
+    config_checks.user_arm_evaluation_params(optax.EmptyState(), params)
+    is params
+  )
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
 """Arms as a user would write them (`package.module:function`), for the
-tests of `benchmarks/harness/user_arms.py`."""
+tests of `benchmarks/harness/config_checks.py`."""
 
 import optax
 
