@@ -50,6 +50,56 @@ class Settings:
   k_grid: tuple[float, ...]
 
 
+# The confirmation, entered from the complete selection by `statement`
+# (REPORT.md states both before the confirmation's first run).
+BEST_K = None
+CONFIRMATION_SEEDS = ()
+# adamw_peers' confirmation: AdamW at η* and PLP at k = 1 on seeds 3-10,
+# fresh for this study's choice.
+PEERS_CONFIRM = 'benchmarks/results/shakespeare/adamw_peers/confirm_'
+PEERS_SEEDS = tuple(range(3, 11))
+
+
+def overrides(arm, rate, seeds, k=None):
+  """A job training `arm` alone at `rate` (PLP with step `k`)."""
+  job = {'arms': (arm,), 'learning_rate': rate, 'seeds': seeds}
+  return job if k is None else {**job, 'prediction.step_size': k}
+
+
+def confirmation_jobs(best, seeds):
+  """(jobs, borrowed, blocks) of the confirmation at the best k on `seeds`:
+  none before the best k is entered."""
+  if best is None:
+    return {}, {}, {}
+  borrowed = {
+    f'peers_confirm_{arm}': Borrowed(
+      f'{PEERS_CONFIRM}{arm}', tuple(s for s in seeds if s in PEERS_SEEDS)
+    )
+    for arm in ('adamw', 'adamw_plp')
+  }
+  jobs, more = {}, tuple(s for s in seeds if s not in PEERS_SEEDS)
+  if more:  # beyond adamw_peers' seeds: both of its arms on the rest
+    jobs['more_adamw'] = overrides('adamw', ETA, more)
+    jobs['more_plp_k1'] = overrides('adamw_plp', ETA, more, k=1.0)
+  plp_k1 = ('peers_confirm_adamw_plp', *(('more_plp_k1',) if more else ()))
+  adamw_eta = ('peers_confirm_adamw', *(('more_adamw',) if more else ()))
+  plp_best = plp_k1
+  if best != 1:
+    plp_best = (f'confirm_{plp_job(best)}',)
+    jobs[plp_best[0]] = overrides('adamw_plp', ETA, seeds, k=best)
+  adamw_at = {0.5: adamw_eta}  # m(1/2) = 1: AdamW at η* itself
+  for k in (1.0, best):
+    if k not in adamw_at:
+      adamw_at[k] = (f'confirm_{adamw_job(k)}',)
+      jobs[adamw_at[k][0]] = overrides('adamw', ETA * walk_factor(k), seeds)
+  blocks = {
+    'headline': plp_best + adamw_eta,
+    'longer_step_k1': plp_k1 + adamw_at[1.0],
+    'longer_step_best': plp_best + adamw_at[best],
+  }
+  return jobs, borrowed, blocks
+
+
 def walk_factor(k):
   """m(k): the factor on AdamW's rate that walks as far as PLP's cycle."""
   return 1 + (2 * k - 1) / 6
@@ -71,14 +121,8 @@ def selection_jobs(grid):
   """`plp_k{k}` and `adamw_k{k}` for each k, less the borrowed ones."""
   jobs = {}
   for k in grid:
-    jobs[plp_job(k)] = {
-      'arms': ('adamw_plp',), 'learning_rate': ETA,
-      'prediction.step_size': k, 'seeds': SEEDS,
-    }  # fmt: skip
-    jobs[adamw_job(k)] = {
-      'arms': ('adamw',), 'learning_rate': ETA * walk_factor(k),
-      'seeds': SEEDS,
-    }  # fmt: skip
+    jobs[plp_job(k)] = overrides('adamw_plp', ETA, SEEDS, k=k)
+    jobs[adamw_job(k)] = overrides('adamw', ETA * walk_factor(k), SEEDS)
   return {job: c for job, c in jobs.items() if job not in BORROWED_AS}
 
 
@@ -240,19 +284,25 @@ def path_cosines(study, blocks):
   )
 
 
+CONFIRMATION_JOBS, CONFIRMATION_BORROWED, CONFIRMATION_BLOCKS = (
+  confirmation_jobs(BEST_K, CONFIRMATION_SEEDS)
+)
+
 STUDY = Study(
   name='prediction_step',
   base_config=base_config,
-  jobs=selection_jobs(K_GRID),
+  jobs=selection_jobs(K_GRID) | CONFIRMATION_JOBS,
   blocks={job: (job,) for job in selection_jobs(K_GRID)}
-  | {PEERS_AT_ETA: (PEERS_AT_ETA,)},
+  | {PEERS_AT_ETA: (PEERS_AT_ETA,)}
+  | CONFIRMATION_BLOCKS,
   sections=(selection, stated, path_cosines),
   figures=figures,
   borrowed={
     PEERS_AT_ETA: Borrowed(
       'benchmarks/results/shakespeare/adamw_peers/lr_0.00565685', SEEDS
     ),
-  },
+  }
+  | CONFIRMATION_BORROWED,
   settings=Settings(k_grid=K_GRID),
   results_root='benchmarks/results/shakespeare',
 )

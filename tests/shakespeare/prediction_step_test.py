@@ -78,3 +78,40 @@ def test_the_confirmation_is_sized_by_the_headlines_paired_spread():
   assert small['power'] > 0.99
   large = study_module.statement(made_blocks(means, spread=0.02), GRID)
   assert large['seeds'] == 16 and large['power'] < 0.8
+
+
+def test_the_confirmation_borrows_adamw_peers_runs_and_adds_the_rest():
+  seeds = tuple(range(3, 11))
+  eta = study_module.ETA
+  jobs, borrowed, blocks = study_module.confirmation_jobs(0.0, seeds)
+  assert jobs == {
+    'confirm_plp_k0': {'arms': ('adamw_plp',), 'learning_rate': eta,
+                       'seeds': seeds, 'prediction.step_size': 0.0},
+    'confirm_adamw_k1': {'arms': ('adamw',), 'learning_rate': eta * 7 / 6,
+                         'seeds': seeds},
+    'confirm_adamw_k0': {'arms': ('adamw',), 'learning_rate': eta * 5 / 6,
+                         'seeds': seeds},
+  }  # fmt: skip
+  assert {name: b.seeds for name, b in borrowed.items()} == {
+    'peers_confirm_adamw': seeds, 'peers_confirm_adamw_plp': seeds,
+  }  # fmt: skip
+  assert blocks == {
+    'headline': ('confirm_plp_k0', 'peers_confirm_adamw'),
+    'longer_step_k1': ('peers_confirm_adamw_plp', 'confirm_adamw_k1'),
+    'longer_step_best': ('confirm_plp_k0', 'confirm_adamw_k0'),
+  }
+  # k = 1 best: its PLP runs are adamw_peers'; 10 seeds: two more of both.
+  jobs, _, blocks = study_module.confirmation_jobs(1.0, tuple(range(3, 13)))
+  assert sorted(jobs) == ['confirm_adamw_k1', 'more_adamw', 'more_plp_k1']
+  assert jobs['more_plp_k1']['seeds'] == (11, 12)
+  assert blocks['headline'] == (
+    'peers_confirm_adamw_plp', 'more_plp_k1', 'peers_confirm_adamw',
+    'more_adamw',
+  )  # fmt: skip
+  # k = 1/2 best: AdamW at m(1/2)·η* is AdamW at η*.
+  _, _, blocks = study_module.confirmation_jobs(0.5, seeds)
+  assert blocks['longer_step_best'] == (
+    'confirm_plp_k0.5',
+    'peers_confirm_adamw',
+  )
+  assert study_module.confirmation_jobs(None, ()) == ({}, {}, {})
