@@ -51,9 +51,17 @@ class Settings:
 
 
 # The confirmation, entered from the complete selection by `statement`
-# (REPORT.md states both before the confirmation's first run).
-BEST_K = None
-CONFIRMATION_SEEDS = ()
+# (REPORT.md states both before the confirmation's first run; a test holds
+# them to the rule on the committed runs).
+BEST_K = -0.5
+CONFIRMATION_SEEDS = tuple(range(3, 16))
+# Its pre-stated tests of final test loss, paired by seed: (block, arm,
+# control, 'headline' or 'secondary').
+TESTS = (
+  ('headline', 'adamw_plp', 'adamw', 'headline'),
+  ('longer_step_k1', 'adamw_plp', 'adamw', 'secondary'),
+  ('longer_step_best', 'adamw_plp', 'adamw', 'secondary'),
+)
 # adamw_peers' confirmation: AdamW at η* and PLP at k = 1 on seeds 3-10,
 # fresh for this study's choice.
 PEERS_CONFIRM = 'benchmarks/results/shakespeare/adamw_peers/confirm_'

@@ -115,3 +115,15 @@ def test_the_confirmation_borrows_adamw_peers_runs_and_adds_the_rest():
     'peers_confirm_adamw',
   )
   assert study_module.confirmation_jobs(None, ()) == ({}, {}, {})
+
+
+def test_the_entered_best_k_and_seeds_follow_the_rule_on_the_committed_runs():
+  from benchmarks.studies import report
+
+  study = studies.load('prediction_step')
+  blocks = report.load_blocks(study)
+  fixed = study_module.statement(blocks, GRID)
+  assert fixed['best_k'] == study_module.BEST_K
+  seeds = tuple(range(3, 3 + fixed['seeds']))
+  assert study_module.CONFIRMATION_SEEDS == seeds
+  assert study_module.wider_grid(blocks, GRID) == GRID  # interior: no widening
