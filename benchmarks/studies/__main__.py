@@ -129,47 +129,59 @@ def add_process_options(parser):
       parser.add_argument(f'--{name}', type=kind, default=default, help=text)
 
 
-def comparisons_out(argv):
-  """`comparisons [--out DIR]`'s folder (made if missing); one line else."""
+COMMANDS = {
+  'run': "trains the study's unfinished runs through an engine",
+  'status': 'a row per job: planned, finished, diverged, running, failed, '
+  'stopped, not started (exit 1 while a run has failed)',
+  'report': 'copies the finished runs next to the report, writes tables.md',
+  'figures': "draws every committed run's curves into a folder",
+  'comparisons': "every study's pre-stated comparisons: one table, one "
+  'forest plot',
+}
+
+
+def command_parser():
+  """The command line: a sub-command each, each with its own options."""
   parser = argparse.ArgumentParser(
-    prog='python -m benchmarks.studies comparisons'
+    prog='python -m benchmarks.studies',
+    description='Runs, follows and reports the studies (benchmarks/studies/).',
   )
-  parser.add_argument(
-    '--out',
-    default='benchmarks/results',
-    help='where to write comparisons.md and .png',
-  )
-  out = parser.parse_args(argv).out
-  os.makedirs(out, exist_ok=True)
-  return out
+  commands = parser.add_subparsers(dest='action', required=True)
+  for action, text in COMMANDS.items():
+    command = commands.add_parser(action, help=text, description=text)
+    if action == 'comparisons':
+      command.add_argument(
+        '--out', default='benchmarks/results',
+        help='where to write comparisons.md and .png',
+      )  # fmt: skip
+      continue
+    command.add_argument('study', choices=studies.names())
+    command.add_argument(
+      'workroot',
+      help='where the runs are, as WORKROOT/JOB/ (figures: where to draw them)',
+    )
+    if action in ('run', 'status'):
+      command.add_argument('--jobs', nargs='+', help='only these jobs')
+      command.add_argument('--seeds', nargs='+', type=int, help='only these')
+    if action in ('report', 'figures'):
+      command.add_argument(
+        '--out', help='report: where to write it; figures: the results to '
+        "draw from (default for both: the study's results folder)",
+      )  # fmt: skip
+    if action == 'run':
+      add_engine_options(command)
+      add_process_options(command)
+  return parser
 
 
 def main(argv=None):
   if argv is None:
     argv = sys.argv[1:]
-  if argv[:1] == ['comparisons']:  # every study's pre-stated comparisons
-    print(comparisons.write(comparisons_out(argv[1:])))
+  args = command_parser().parse_args(argv)
+  if args.action == 'comparisons':
+    os.makedirs(args.out, exist_ok=True)
+    print(comparisons.write(args.out))
     return
-  parser = argparse.ArgumentParser(
-    prog='python -m benchmarks.studies',
-    description='Runs or reports a study.',
-  )
-  parser.add_argument('action', choices=('run', 'status', 'report', 'figures'))
-  parser.add_argument('study', choices=studies.names())
-  parser.add_argument(
-    'workroot',
-    help='where the runs are, as WORKROOT/JOB/ (figures: where to draw them)',
-  )
-  parser.add_argument('--jobs', nargs='+', help='run: only these jobs')
-  parser.add_argument('--seeds', nargs='+', type=int, help='run: only these')
-  parser.add_argument(
-    '--out',
-    help='report: where to write it; figures: the results to draw from '
-    '(default for both: benchmarks/results/cifar100/NAME)',
-  )
-  add_engine_options(parser)
-  add_process_options(parser)
-  args = parser.parse_args(argv)
   study = studies.load(args.study)
   if args.action == 'run':
     launch_runs(study, args, argv)
