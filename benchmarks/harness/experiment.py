@@ -111,8 +111,12 @@ def is_harness_log_or_warning(record):
     return False
   if str(record.msg).startswith(MISLEADING):
     return False
+  try:
+    text = record.getMessage()  # formatted with its arguments, then cut
+  except (TypeError, ValueError):
+    text = str(record.msg)
+  record.msg, record.args = text.split('\n', 1)[0], None
   record.exc_info, record.exc_text, record.stack_info = None, None, None
-  record.msg = str(record.msg).split('\n', 1)[0]
   return True
 
 

@@ -28,6 +28,7 @@ from benchmarks.reporting import plots
 from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
 from benchmarks.studies import adamw_peers
+from benchmarks.studies import report
 from benchmarks.studies.adamw_peers import loss_sections
 
 SEEDS = (0, 1, 2)
@@ -237,6 +238,24 @@ def stated(study, blocks):
   )
 
 
+def confirmation_count(study, blocks):
+  """How many of the confirmation's new runs are in; nothing of them is read
+  before all are."""
+  jobs = [job for job in study.jobs if job not in selection_jobs(K_GRID)]
+  if not jobs:
+    return ''
+  planned = sum(len(study.jobs[job]['seeds']) for job in jobs)
+  done = sum(
+    len(report.seeds_in(blocks.get(job), study.jobs[job]['arms'][0]))
+    for job in jobs
+  )
+  return (
+    '## The confirmation\n\n'
+    f"{done} of its {planned} new runs are in (and `adamw_peers`' borrowed "
+    'ones); nothing of them is read until all are.\n\n'
+  )
+
+
 def figures(study, blocks, out):
   """Final validation loss against the walk factor m: PLP's k points at
   m(k) and AdamW's at m·η* (mean, seed range); OUT/walk.png."""
@@ -302,8 +321,9 @@ STUDY = Study(
   jobs=selection_jobs(K_GRID) | CONFIRMATION_JOBS,
   blocks={job: (job,) for job in selection_jobs(K_GRID)}
   | {PEERS_AT_ETA: (PEERS_AT_ETA,)}
-  | CONFIRMATION_BLOCKS,
-  sections=(selection, stated, path_cosines),
+  | CONFIRMATION_BLOCKS
+  | {job: (job,) for job in CONFIRMATION_JOBS},
+  sections=(selection, stated, confirmation_count, path_cosines),
   figures=figures,
   borrowed={
     PEERS_AT_ETA: Borrowed(

@@ -512,3 +512,16 @@ def test_the_log_keeps_a_librarys_warning_in_one_line_and_drops_orbaxs_wait():
   assert not experiment.is_harness_log_or_warning(
     record('a step', std_logging.INFO)
   )
+
+
+def test_a_librarys_message_with_arguments_is_cut_after_formatting():
+  # Cut before formatting, a two-line format string would lose a placeholder
+  # but keep its argument: "not all arguments converted" where it is shown.
+  import logging as std_logging
+
+  record = std_logging.LogRecord(
+    'tfds', std_logging.WARNING, '/site-packages/tfds/x.py', 1,
+    'Loaded %s\nfrom %s', ('mock', 'somewhere'), None,
+  )  # fmt: skip
+  assert experiment.is_harness_log_or_warning(record)
+  assert record.getMessage() == 'Loaded mock'
