@@ -37,8 +37,9 @@ lint: $(VENV)/installed
 # One worker per core and one more (conftest.py); each test file runs whole on
 # one worker, so a file's tests share their trained runs (session fixtures);
 # the runs several files use are trained once for all workers
-# (tests/conftest.py).
-PYTEST := $(PY) -m pytest -q -n auto --dist loadfile
+# (tests/conftest.py). Files are handed out slowest first (conftest.py's
+# order, which xdist would otherwise replace by each file's number of tests).
+PYTEST := $(PY) -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 test: lint
 	$(PYTEST)

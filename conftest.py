@@ -50,24 +50,32 @@ def pytest_xdist_auto_num_workers(config):
   return cores + 1
 
 
-# The test files that take longest (`make test` with --durations=0, summed
-# per file, 2026-12-06), slowest first. xdist's --dist loadfile hands out whole
-# files in the order collected: starting with these, the workers end nearly
-# together, instead of one finishing a long file alone while the others wait.
-# A file missing here only runs in its usual place.
+# The test files that take longest (`make test` with --durations=0 from a
+# cold compilation cache, as CI starts, summed per file), slowest first.
+# xdist's --dist loadfile with --no-loadscope-reorder hands out whole files in
+# the order collected, each to the next worker free: starting with these, the
+# workers end nearly together, instead of one finishing a long file alone
+# while the others wait. A file missing here only runs in its usual place.
 SLOWEST_FILES = (
   'tests/harness/workdir_test.py',
-  'tests/harness/distributed_test.py',
   'tests/harness/experiment_test.py',
+  'tests/harness/distributed_test.py',
+  'tests/harness/engine_test.py',
   'tests/project/colab_test.py',
-  'tests/harness/interruptions_test.py',
   'tests/harness/studies_test.py',
-  'tests/tools/device_check_test.py',
+  'tests/harness/interruptions_test.py',
   'tests/cifar100/steps_test.py',
-  'tests/tools/fault_soak_test.py',
+  'tests/tools/device_check_test.py',
+  'tests/shakespeare/train_test.py',
+  'tests/cifar100/models_test.py',
   'tests/tools/paper_scale_test.py',
-  'tests/project/package_test.py',
   'tests/project/notebooks_test.py',
+  'tests/library/contrib_common_test.py',
+  'tests/tools/fault_soak_test.py',
+  'tests/tools/models_speed_test.py',
+  'tests/project/package_test.py',
+  'tests/library/plp_test.py',
+  'tests/tools/data_arrays_test.py',
 )
 
 

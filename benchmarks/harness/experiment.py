@@ -15,6 +15,8 @@ import logging as std_logging
 import math
 import os
 import signal
+import sys
+import threading
 import time
 from typing import NamedTuple
 
@@ -120,6 +122,31 @@ def is_harness_log_or_warning(record):
   return True
 
 
+def first_line(kind, error):
+  """'Kind: the message's first line', for a log of one line."""
+  lines = str(error).splitlines() or ['']
+  return f'{kind.__name__}: {lines[0]}'
+
+
+def log_thread_error(failure):
+  """threading.excepthook: a thread's uncaught error in one logged line."""
+  if not issubclass(failure.exc_type, SystemExit):  # as the default hook
+    name = failure.thread.name if failure.thread else 'a thread'
+    logging.error(
+      '%s ended with %s', name, first_line(failure.exc_type, failure.exc_value)
+    )
+
+
+def log_unraisable_error(failure):
+  """sys.unraisablehook: an error in a finalizer in one logged line."""
+  where = failure.err_msg or 'Exception ignored in'
+  culprit = failure.object  # a function (a finalizer) or an object
+  name = getattr(culprit, '__qualname__', type(culprit).__name__)
+  logging.error(
+    '%s %s: %s', where, name, first_line(failure.exc_type, failure.exc_value)
+  )
+
+
 def log_progress():
   """Logs the harness's lines at INFO, and only warnings from libraries.
 
@@ -129,6 +156,10 @@ def log_progress():
   """
   logging.set_verbosity(logging.INFO)
   logging.use_absl_handler()
+  # Tracebacks that bypass logging: orbax's threads and finalizers may fail
+  # while a run that could not save ends.
+  threading.excepthook = log_thread_error
+  sys.unraisablehook = log_unraisable_error
   handlers = list(std_logging.getLogger().handlers)
   # absl's handler passes records to its inner handler, past its own filters.
   handlers += [getattr(h, 'python_handler', h) for h in handlers]

@@ -7,6 +7,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 
 import jax
 import numpy as np
@@ -468,7 +469,6 @@ def test_a_stop_takes_effect_while_the_device_computes():
   # A long computation (a long context, every window evaluated) kept a stop
   # waiting for minutes: Python runs a signal's handler only between its own
   # steps. `fetched` waits in short sleeps, so the stop comes at once.
-  import threading
 
   polled = threading.Event()
 
@@ -525,3 +525,33 @@ def test_a_librarys_message_with_arguments_is_cut_after_formatting():
   )  # fmt: skip
   assert experiment.is_harness_log_or_warning(record)
   assert record.getMessage() == 'Loaded mock'
+
+
+def test_a_threads_or_finalizers_error_is_logged_in_one_line(monkeypatch):
+  # Orbax's threads may fail while a run that could not save ends: their
+  # tracebacks bypass logging, so the hooks log them, in one line each.
+  logged = []
+  monkeypatch.setattr(
+    experiment.logging, 'error', lambda text, *args: logged.append(text % args)
+  )
+  monkeypatch.setattr(threading, 'excepthook', experiment.log_thread_error)
+  monkeypatch.setattr(sys, 'unraisablehook', experiment.log_unraisable_error)
+
+  def fail():
+    raise RuntimeError('Event loop is closed\nsecond line')
+
+  thread = threading.Thread(target=fail, name='saver')
+  thread.start()
+  thread.join()
+
+  class Finalizer:
+    def __del__(self):
+      raise OSError('No space left on device')
+
+  Finalizer()  # collected at once: its error goes to sys.unraisablehook
+  thread_line, finalizer_line = logged
+  assert thread_line == 'saver ended with RuntimeError: Event loop is closed'
+  assert finalizer_line.startswith('Exception ignored in ')
+  assert finalizer_line.endswith(
+    'Finalizer.__del__: OSError: No space left on device'
+  )
