@@ -18,6 +18,7 @@ stated in REPORT.md before its first run.
 """
 
 import dataclasses
+import fractions
 import math
 import os
 
@@ -25,10 +26,12 @@ import numpy as np
 
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
+from benchmarks.reporting import tables
 from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
+from benchmarks.studies.adamw_peers import confirmation
 from benchmarks.studies.adamw_peers import loss_sections
 
 SEEDS = (0, 1, 2)
@@ -242,7 +245,7 @@ def confirmation_count(study, blocks):
   """How many of the confirmation's new runs are in; nothing of them is read
   before all are."""
   jobs = [job for job in study.jobs if job not in selection_jobs(K_GRID)]
-  if not jobs:
+  if not jobs or confirmation_complete(blocks):
     return ''
   planned = sum(len(study.jobs[job]['seeds']) for job in jobs)
   done = sum(
@@ -253,6 +256,56 @@ def confirmation_count(study, blocks):
     '## The confirmation\n\n'
     f"{done} of its {planned} new runs are in (and `adamw_peers`' borrowed "
     'ones); nothing of them is read until all are.\n\n'
+  )
+
+
+def confirmation_complete(blocks):
+  """Whether each stated test's arm and control have every confirmation
+  seed (the new runs and `adamw_peers`' borrowed ones)."""
+  wanted = set(CONFIRMATION_SEEDS)
+  return all(
+    wanted <= set(report.seeds_in(blocks.get(block), arm))
+    for block, *arms, _ in TESTS
+    for arm in arms
+  )
+
+
+def rate_factor(k):
+  """m(k) as a fraction of η*, for the tables: '7/6', '2/3', '1'."""
+  return str(fractions.Fraction(walk_factor(k)).limit_denominator(12))
+
+
+def test_names():
+  """Each stated test's name, by its block."""
+  best = f'{BEST_K:g}'.replace('-', '−')
+  return {
+    'headline': f'PLP k = {best} − AdamW, both at η*',
+    'longer_step_k1': f'PLP k = 1 at η* − AdamW at {rate_factor(1)}·η*',
+    'longer_step_best': (
+      f'PLP k = {best} at η* − AdamW at {rate_factor(BEST_K)}·η*'
+    ),
+  }
+
+
+def confirmation_tests(study, blocks):
+  """The stated tests on the fresh seeds, once every run is in."""
+  if not confirmation_complete(blocks):
+    return ''
+  names = test_names()
+  rows = [
+    [names[test[0]], *confirmation.comparison_row(blocks, *test)[1:]]
+    for test in TESTS
+  ]
+  return (
+    '## The confirmation on fresh seeds\n\n'
+    f'Final test loss (nats per character at step 2,000), PLP minus AdamW '
+    f'paired by seed on seeds {CONFIRMATION_SEEDS[0]}-'
+    f'{CONFIRMATION_SEEDS[-1]}: the mean ± std of the differences, their '
+    '95% confidence interval (t, n − 1 degrees of freedom), the two-sided '
+    'paired t-test p, and the smallest true difference the test detects '
+    'with 80% power at the spread observed. Negative: PLP lower (better). '
+    'One headline; the secondaries are not corrected for their number.\n\n'
+    f'{tables.markdown(rows, confirmation.TEST_COLUMNS)}\n\n'
   )
 
 
@@ -323,7 +376,13 @@ STUDY = Study(
   | {PEERS_AT_ETA: (PEERS_AT_ETA,)}
   | CONFIRMATION_BLOCKS
   | {job: (job,) for job in CONFIRMATION_JOBS},
-  sections=(selection, stated, confirmation_count, path_cosines),
+  sections=(
+    selection,
+    stated,
+    confirmation_count,
+    confirmation_tests,
+    path_cosines,
+  ),
   figures=figures,
   borrowed={
     PEERS_AT_ETA: Borrowed(

@@ -127,3 +127,47 @@ def test_the_entered_best_k_and_seeds_follow_the_rule_on_the_committed_runs():
   seeds = tuple(range(3, 3 + fixed['seeds']))
   assert study_module.CONFIRMATION_SEEDS == seeds
   assert study_module.wider_grid(blocks, GRID) == GRID  # interior: no widening
+
+
+def confirmed_blocks(differences):
+  """The stated tests' blocks, every confirmation seed in, with PLP − AdamW
+  of final test loss at `differences` (one per seed)."""
+  from benchmarks.harness import summary
+
+  seeds = study_module.CONFIRMATION_SEEDS
+  runs = {str(s): [{'final_test_loss': 1.7}] for s in seeds}
+  return {
+    test[0]: {
+      'runs': {'adamw_plp': runs, 'adamw': runs},
+      'summary': {
+        'adamw_plp - adamw': {
+          'final_test_loss': summary.difference_stats(differences),
+        }
+      },
+    }
+    for test in study_module.TESTS
+  }
+
+
+def test_the_confirmation_is_read_only_once_every_run_is_in():
+  study = studies.load('prediction_step')
+  n = len(study_module.CONFIRMATION_SEEDS)
+  blocks = confirmed_blocks([0.01 + 0.001 * (s % 3) for s in range(n)])
+  text = study_module.confirmation_tests(study, blocks)
+  assert study_module.confirmation_count(study, blocks) == ''
+  rows = [
+    [cell.strip() for cell in line.split('|')[1:-1]]
+    for line in text.splitlines()
+    if line.startswith('| PLP')
+  ]
+  assert [(row[0], row[1], row[2]) for row in rows] == [
+    ('PLP k = −0.5 − AdamW, both at η*', 'headline', str(n)),
+    ('PLP k = 1 at η* − AdamW at 7/6·η*', 'secondary', str(n)),
+    ('PLP k = −0.5 at η* − AdamW at 2/3·η*', 'secondary', str(n)),
+  ]
+  assert all(row[-1].startswith('`adamw_plp` worse') for row in rows)
+  del blocks['longer_step_best']['runs']['adamw'][str(n + 2)]  # one missing
+  assert study_module.confirmation_tests(study, blocks) == ''
+  assert 'nothing of them is read' in study_module.confirmation_count(
+    study, blocks
+  )
