@@ -25,8 +25,6 @@ from ml_collections import config_flags
 from benchmarks import tasks
 from benchmarks.harness import distributed
 from benchmarks.harness import launcher
-from benchmarks.reporting import plots
-from benchmarks.reporting import tables
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
@@ -67,14 +65,6 @@ def parse_flags(argv):
     )
 
 
-# Each task's table and figures of a run, by the config's task (a figure
-# that has nothing to show, such as trajectories without probes, is skipped).
-REPORTS = {
-  'cifar100': (tables.format_table, (plots.plot_curves, plots.plot_trajectory)),
-  'shakespeare': (tables.format_loss_table, (plots.plot_loss_curves,)),
-}
-
-
 def main(argv):
   del argv
   results = launcher.launch_with_options(
@@ -83,9 +73,10 @@ def main(argv):
   )
   if not distributed.is_writer():
     return
-  table, figures = REPORTS[_CONFIG.value.get('task', 'cifar100')]
-  print(table(results))
-  drawn = [draw(_WORKDIR.value, results) for draw in figures]
+  task = tasks.task_of(_CONFIG.value)
+  if task.table:
+    print(task.table(results))
+  drawn = [draw(_WORKDIR.value, results) for draw in task.figures]
   names = ', '.join(os.path.basename(path) for path in drawn if path)
   print(f'results: {_WORKDIR.value}/results.json; figures beside it: {names}')
 

@@ -1,11 +1,19 @@
-"""The harness's tasks, by the name a config's `task` field gives."""
+"""The harness's tasks, by the name a config's `task` field gives.
 
-from benchmarks.cifar100 import train as cifar100
+Each task's module is imported only when a config names it: a run of one
+task imports none of another's modules.
+"""
+
+import importlib
+
 from benchmarks.harness import config_checks
 from benchmarks.harness import experiment
-from benchmarks.shakespeare import train as shakespeare
 
-TASKS = {'cifar100': cifar100.TASK, 'shakespeare': shakespeare.TASK}
+# Task name -> the module whose `TASK` it is.
+TASKS = {
+  'cifar100': 'benchmarks.cifar100.train',
+  'shakespeare': 'benchmarks.shakespeare.train',
+}
 
 
 def task_of(config):
@@ -15,7 +23,7 @@ def task_of(config):
     raise config_checks.ConfigError(
       f'config.task is {name!r}; allowed: {sorted(TASKS)}.'
     )
-  return TASKS[name]
+  return importlib.import_module(TASKS[name]).TASK
 
 
 def train_and_evaluate(config, workdir):

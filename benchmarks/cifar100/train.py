@@ -19,12 +19,15 @@ import jax.numpy as jnp
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import probe_report
 from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import trajectory
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
 from benchmarks.harness import results_io
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
 
 MAX_VALIDATION_FRACTION = 0.5
 
@@ -291,4 +294,6 @@ TASK = experiment.Task(
   train_epoch_record=train_epoch_record,
   collect_results=results_io.collect_results,
   describe=describe,
+  table=tables.format_table,
+  figures=(plots.plot_curves, probe_report.plot_trajectory),
 )

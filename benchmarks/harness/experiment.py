@@ -360,6 +360,9 @@ class Task(NamedTuple):
       None; shown beside the records in TensorBoard (`event_files`).
     interval_name: what the log calls the span between two records
       ('epoch'; the language model's are 'interval's of steps).
+    table: results -> the text table a run prints at its end (or None).
+    figures: each (workdir, results) -> the path of a figure it draws there,
+      or None where it has nothing to show (trajectories without probes).
   """
 
   validate_config: Callable
@@ -371,3 +374,5 @@ class Task(NamedTuple):
   describe: Callable
   learning_rate: Callable | None = None
   interval_name: str = 'epoch'
+  table: Callable | None = None
+  figures: tuple[Callable, ...] = ()

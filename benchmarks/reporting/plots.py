@@ -1,11 +1,10 @@
-"""Figures of results: the learning curves and the trajectory probes."""
+"""Figures of results: the learning curves, and what every figure uses."""
 
 import functools
 import os
 
 import numpy as np
 
-from benchmarks.cifar100 import trajectory
 from benchmarks.harness import summary
 
 # Text sizes for a figure shown at a page's column width (about 700 px on
@@ -157,76 +156,3 @@ def save_figure(figure, config, title, workdir, name):
     f'CIFAR-100, {config["model"]} width {config["width"]}:\n{title}'
   )
   return save(figure, os.path.join(workdir, f'{name}.png'), dpi=110)
-
-
-def trajectory_curves(runs):
-  """Steps and, per probed name, the relative errors averaged over seeds."""
-  probes = [[p for r in h for p in r.get('trajectory', [])] for h in runs]
-  length = min(len(p) for p in probes)
-  if not length:
-    return None, {}
-  steps = [p['step'] for p in probes[0][:length]]
-  layers = probes[0][0]['relative_error']
-  return steps, {
-    name: np.mean(
-      [[p['relative_error'][name] for p in run[:length]] for run in probes],
-      axis=0,
-    )
-    for name in layers
-  }
-
-
-@readable
-def plot_trajectory(workdir, results):
-  """Per layer, how far PLP's prediction lands from training's path."""
-  plt = pyplot()
-
-  probed = probed_arms(results)
-  if not probed:
-    return None
-  figure, axes = plt.subplots(
-    1, len(probed), figsize=(6.4 * len(probed), 4.4), squeeze=False
-  )
-  layers = trajectory.kernel_names(results['config'])
-  for axis, (arm, probe) in zip(axes[0], probed.items(), strict=True):
-    draw_trajectory(axis, arm, probe, layers)
-  return save_figure(
-    figure,
-    results['config'],
-    "where PLP's prediction (step size 1) lands from plain training's path",
-    workdir,
-    'trajectory',
-  )
-
-
-def probed_arms(results):
-  """Arm -> (steps, layer -> errors, seeds) of its trained, probed runs."""
-  probed = {}
-  for arm, seeds in results['runs'].items():
-    runs = [h for h in map(summary.trained, seeds.values()) if h]
-    steps, errors = trajectory_curves(runs) if runs else (None, {})
-    if errors:
-      probed[arm] = steps, errors, len(runs)
-  return probed
-
-
-def draw_trajectory(axis, arm, probe, layers):
-  """One arm's panel: each layer's curve, all parameters' in black."""
-  steps, errors, seeds = probe
-  colors = pyplot().cm.viridis(np.linspace(0, 1, len(layers)))
-  for name, color in zip(layers, colors, strict=True):
-    axis.plot(steps, errors[name], color=color, lw=0.8, alpha=0.8)
-  axis.plot(
-    steps, errors[trajectory.ALL], color='black', lw=2, label='all parameters'
-  )
-  axis.axhline(1, color='red', ls='--', lw=1, label='no better than h3')
-  axis.set(
-    xlabel='step',
-    ylabel='||prediction - m34|| / ||m34 - h3||',
-    ylim=(0, None),
-    title=f'{arm}: {len(layers)} layers, input (purple) to output '
-    f'(yellow); mean of {seeds} seed(s)',
-  )
-  axis.title.set_fontsize('small')
-  axis.grid(alpha=0.3)
-  axis.legend()

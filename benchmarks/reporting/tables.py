@@ -1,12 +1,7 @@
 """Markdown and text tables of summarised results."""
 
-import ml_collections
-import numpy as np
 import tabulate
 
-from benchmarks.cifar100 import optimizers
-from benchmarks.cifar100 import trajectory
-from benchmarks.harness import results_io
 from benchmarks.harness import summary
 
 
@@ -188,54 +183,3 @@ def difference_table(blocks, kinds):
           )
         )
   return '\n'.join(lines)
-
-
-def trajectory_table(results):
-  """Median relative error of the probes per learning-rate phase."""
-  lines = [
-    '| job, arm | learning rate | probes | all parameters | first layer '
-    '| median layer | last layer | layers < 1 |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
-  ]
-  for job, result in results.items():
-    steps_per_epoch = result['data']['steps_per_epoch']
-    layers = trajectory.kernel_names(result['config'])
-    for arm, seeds in result['runs'].items():
-      config = ml_collections.ConfigDict(results_io.arm_config(result, arm))
-      phases = optimizers.schedule_phases(config, steps_per_epoch, arm)
-      probes = [
-        p
-        for records in seeds.values()
-        for r in records
-        for p in r.get('trajectory', [])
-      ]
-      if not probes:
-        continue
-      for i, (start, phase) in enumerate(phases):
-        end = phases[i + 1][0] if i + 1 < len(phases) else np.inf
-        inside = [
-          p['relative_error'] for p in probes if start <= p['step'] < end
-        ]
-        if not inside:
-          continue
-        per_layer = {k: np.median([e[k] for e in inside]) for k in layers}
-        ordered = sorted(per_layer.values())
-        lines.append(
-          f'| {job}, {arm} | {phase} | {len(inside)} '
-          f'| {np.median([e[trajectory.ALL] for e in inside]):.2f} '
-          f'| {per_layer[layers[0]]:.2f} '
-          f'| {ordered[len(ordered) // 2]:.2f} '
-          f'| {per_layer[layers[-1]]:.2f} '
-          f'| {sum(v < 1 for v in ordered)} of {len(ordered)} |'
-        )
-  return '\n'.join(lines)
-
-
-def trajectory_section(results):
-  """The probes' heading, what they measure, and their table."""
-  return (
-    '## Trajectory probes\n\n||m23 + (m23 - m12) - m34|| / ||m34 - h3|| '
-    'over four plain steps, median over probes and seeds; below 1 the '
-    'prediction lands closer to where training goes than h3 does.\n\n'
-    f'{trajectory_table(results)}\n'
-  )

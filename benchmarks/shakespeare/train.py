@@ -30,6 +30,8 @@ from benchmarks.harness import distributed
 from benchmarks.harness import experiment
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
+from benchmarks.reporting import plots
+from benchmarks.reporting import tables
 from benchmarks.shakespeare import input_pipeline
 from benchmarks.shakespeare import models
 import optax_plp
@@ -430,4 +432,6 @@ TASK = experiment.Task(
   describe=describe,
   learning_rate=arm_learning_rate,
   interval_name='interval',
+  table=tables.format_loss_table,
+  figures=(plots.plot_loss_curves,),
 )

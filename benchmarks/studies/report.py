@@ -7,6 +7,7 @@ them finished; each block's jobs are merged and summarised from the runs.
 import glob
 import os
 
+from benchmarks import tasks
 from benchmarks.harness import checkpoints
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
@@ -113,7 +114,7 @@ def load_blocks(study, out=None):
 
 
 def draw_run_figures(study, figures, out=None):
-  """Draws each committed run's curves and trajectory into `figures`.
+  """Draws each committed run's figures (its task's) into `figures`.
 
   The per-run figures are not committed (they were most of the repository's
   weight); this draws them on request, each under its run's path relative to
@@ -127,8 +128,8 @@ def draw_run_figures(study, figures, out=None):
     target = os.path.join(figures, os.path.relpath(directory, out))
     os.makedirs(target, exist_ok=True)
     results = results_io.with_summary(results_io.load_results(directory))
-    drawn.append(plots.plot_curves(target, results))
-    drawn.append(plots.plot_trajectory(target, results))
+    for draw in tasks.task_of(results['config']).figures:
+      drawn.append(draw(target, results))
   return [path for path in drawn if path]
 
 

@@ -5,6 +5,7 @@ summarised results) returning markdown, or '' where it has nothing to show.
 What a section needs beyond the blocks it reads from the study's fields.
 """
 
+from benchmarks.cifar100 import probe_report
 from benchmarks.reporting import tables
 
 VALIDATED_KINDS = ('selected', 'final')
@@ -40,4 +41,4 @@ def differences(study, blocks):
 
 def trajectory(study, blocks):
   """The trajectory probes per block and learning-rate phase."""
-  return tables.trajectory_section(compared(study, blocks))
+  return probe_report.trajectory_section(compared(study, blocks))

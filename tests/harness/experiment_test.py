@@ -16,6 +16,7 @@ import tensorflow_datasets as tfds
 
 from benchmarks import tasks
 from benchmarks.cifar100 import input_pipeline
+from benchmarks.cifar100 import probe_report
 from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import train
 from benchmarks.cifar100 import trajectory
@@ -47,7 +48,7 @@ def test_a_run_writes_results_that_draw_curves_and_a_trajectory(
     assert json.load(file) == json.loads(json.dumps(results))
   assert not list(workdir.glob('*.png'))  # training draws nothing
   plots.plot_curves(tmp_path, results)
-  plots.plot_trajectory(tmp_path, results)
+  probe_report.plot_trajectory(tmp_path, results)
   assert (tmp_path / 'curves.png').stat().st_size > 10_000
   assert (tmp_path / 'trajectory.png').stat().st_size > 10_000
   assert set(results['runs']) == {'sgd', 'plp'}

@@ -1,26 +1,32 @@
 """The import layering: a module imports only from its own layer or lower
-ones, and no modules import each other in a circle, lazily or not."""
+ones, no modules import each other in a circle, lazily or not, and a run of
+one task imports no module of another."""
 
 import ast
 import pathlib
+import subprocess
+import sys
+
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 # Lowest first; a module belongs to the layer of its longest matching prefix.
 LAYERS = (
   ('optax_plp',),
   ('benchmarks.harness',),  # serves any task
+  ('benchmarks.reporting',),  # tables and figures of any task's results
   ('benchmarks.cifar100', 'benchmarks.shakespeare'),  # the tasks
   ('benchmarks.tasks',),
-  ('benchmarks.reporting',),
   ('benchmarks.main', 'benchmarks.studies'),
   ('benchmarks.tools',),  # for the accelerator, faults and speed
 )
+TASKS = LAYERS[3]
 # The folders a run passes through, each kept small enough to read.
 RUN_PATH = ('benchmarks', 'harness', 'cifar100', 'shakespeare')
 MOST_MODULES_A_FOLDER = 10
 # A task's files, named alike in every task: the loop, data, model, configs.
 TASK_FILES = ('train', 'input_pipeline', 'models', 'configs')
-TASK_MODULES = [f'{task}.{name}' for task in LAYERS[2] for name in TASK_FILES]
+TASK_MODULES = [f'{task}.{name}' for task in TASKS for name in TASK_FILES]
 
 
 def module_names():
@@ -124,3 +130,32 @@ def test_no_folder_of_the_run_path_holds_more_than_ten_modules():
     )
     modules = [p for p in path.glob('*.py') if p.name != '__init__.py']
     assert len(modules) <= MOST_MODULES_A_FOLDER, (folder, len(modules))
+
+
+# A run's way in (main.py), its task found by the config, and the run's own
+# table and figures: what of the other tasks it imports.
+RUN_IMPORTS = """
+import sys
+from benchmarks import main
+from benchmarks import tasks
+from benchmarks.{task}.configs import {config} as configs
+task = tasks.task_of(configs.get_config())
+print(' '.join(sorted(m for m in sys.modules if m.startswith('benchmarks.'))))
+"""
+
+
+@pytest.mark.parametrize(
+  'task,config,other',
+  [
+    ('shakespeare', 'gpt_tiny', 'cifar100'),
+    ('cifar100', 'tiny', 'shakespeare'),
+  ],
+)
+def test_a_run_of_one_task_imports_no_module_of_another(task, config, other):
+  done = subprocess.run(
+    [sys.executable, '-c', RUN_IMPORTS.format(task=task, config=config)],
+    capture_output=True, text=True, check=True, cwd=ROOT,
+  )  # fmt: skip
+  loaded = done.stdout.split()
+  assert f'benchmarks.{task}.train' in loaded
+  assert not [m for m in loaded if m.startswith(f'benchmarks.{other}')]

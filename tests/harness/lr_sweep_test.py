@@ -8,10 +8,10 @@ from scipy import stats
 
 from benchmarks import studies
 from benchmarks.cifar100 import optimizers
+from benchmarks.cifar100 import probe_report
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
-from benchmarks.reporting import tables
 from benchmarks.studies import lr_sweep
 from benchmarks.studies import report
 from benchmarks.studies.lr_sweep import figures as sweep_figures
@@ -234,7 +234,7 @@ def test_each_arm_of_the_confirmation_keeps_the_rate_it_ran_at():
   for arm, chosen_for in (('sgd', 'sgd'), ('sgd_matched', 'plp')):
     config = results_io.arm_config(block, arm)
     assert config['learning_rate'] == pytest.approx(lr_sweep.CHOSEN[chosen_for])
-  probes = tables.trajectory_table({'confirm_sgd': block})
+  probes = probe_report.trajectory_table({'confirm_sgd': block})
   matched = f'cyclic {lr_sweep.CHOSEN["plp"]:g}-{2 * lr_sweep.CHOSEN["plp"]:g}'
   assert f'| confirm_sgd, sgd_matched | {matched} × 7/6 |' in probes
 
