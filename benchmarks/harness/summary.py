@@ -59,6 +59,17 @@ def paired_power(effect, spread, n, alpha=0.05):
   )
 
 
+def seeds_for_power(effect, spread, fewest, most, power=0.8):
+  """(n, its power): the fewest seeds from `fewest` whose paired t-test has
+  `power` for `effect` at `spread`, or `most` (with the power it reaches)
+  where none up to it has."""
+  for n in range(fewest, most + 1):
+    reached = paired_power(effect, spread, n)
+    if reached >= power:
+      return n, reached
+  return most, reached
+
+
 def detectable_effect(spread, n, power=0.8, alpha=0.05):
   """The smallest effect the paired t-test detects with the given power.
 

@@ -217,10 +217,7 @@ def statement(blocks, grid):
   plp, adamw = seed_losses(blocks, plp_job(best)), seed_losses(
     blocks, adamw_job(0.5))  # fmt: skip
   spread = summary.mean_std([plp[s] - adamw[s] for s in SEEDS])['std']
-  for n in range(FEWEST_SEEDS, MOST_SEEDS + 1):
-    power = summary.paired_power(EFFECT, spread, n)
-    if power >= 0.8:
-      break
+  n, power = summary.seeds_for_power(EFFECT, spread, FEWEST_SEEDS, MOST_SEEDS)
   return {'best_k': best, 'spread': spread, 'seeds': n, 'power': power}
 
 

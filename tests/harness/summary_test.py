@@ -198,6 +198,16 @@ def test_paired_power_agrees_with_simulated_t_tests():
   assert summary.paired_power(0.0, spread, n) == pytest.approx(0.05)
 
 
+def test_seeds_for_power_are_the_fewest_with_it_or_the_most():
+  # At spread 1.3, 8 seeds detect 1.48 with 80% power (above): not 1.0.
+  n, power = summary.seeds_for_power(1.0, 1.3, 8, 30)
+  assert power >= 0.8 > summary.paired_power(1.0, 1.3, n - 1)
+  assert summary.seeds_for_power(2.0, 1.3, 8, 30)[0] == 8
+  assert summary.seeds_for_power(1.0, 1.3, 8, 10) == (
+    10, summary.paired_power(1.0, 1.3, 10),
+  )  # fmt: skip
+
+
 def test_the_confidence_interval_is_the_paired_t_interval():
   differences = [0.4, -0.2, 1.1, 0.3, 0.9]
   values = np.asarray(differences)

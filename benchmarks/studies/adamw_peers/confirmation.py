@@ -29,11 +29,7 @@ def confirmation_seeds(spread):
   spread (std of `adamw_plp` − `adamw` over seeds), and its power there:
   the fewest from FEWEST_SEEDS with 80% power for EFFECT, or MOST_SEEDS
   (with the power they reach) where none does."""
-  for n in range(FEWEST_SEEDS, MOST_SEEDS + 1):
-    power = summary.paired_power(EFFECT, spread, n)
-    if power >= 0.8:
-      return n, power
-  return MOST_SEEDS, summary.paired_power(EFFECT, spread, MOST_SEEDS)
+  return summary.seeds_for_power(EFFECT, spread, FEWEST_SEEDS, MOST_SEEDS)
 
 
 def sweep_runs(study, blocks, arm, rate):
