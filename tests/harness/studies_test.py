@@ -10,12 +10,19 @@ import pytest
 from scipy import stats
 
 from benchmarks import studies
+from benchmarks.cifar100.configs import tiny
 from benchmarks.harness import config_checks
 from benchmarks.harness import results_io
+
+# At the top, not in the test: the engine imports submitit, whose import
+# reconfigures logging and so closes every handler that exists then (absl's
+# included, with the stream pytest captured for an earlier test).
+from benchmarks.studies import __main__ as studies_command
 from benchmarks.studies import paper_protocol
 from benchmarks.studies import report
 from benchmarks.studies import sections
 from benchmarks.studies.lr_sweep import sweep_sections
+from tests.conftest import mock_cifar
 from tests.conftest import write_run
 
 MATCHED = ['sgd', 'plp', 'sgd_matched']
@@ -296,10 +303,6 @@ def test_the_sweep_counts_a_diverged_run_at_chance(validated, tmp_path):
 def test_the_command_runs_a_study_seed_by_seed_and_resumes(
   tmp_path, monkeypatch, capsys
 ):
-  from benchmarks.cifar100.configs import tiny
-  from benchmarks.studies import __main__ as command
-  from tests.conftest import mock_cifar
-
   study = studies.Study(
     name='tiny',
     base_config=tiny.get_config,
@@ -316,15 +319,17 @@ def test_the_command_runs_a_study_seed_by_seed_and_resumes(
     # studies through submitit: tests/harness/engine_test.py).
     inline = ['run', 'tiny', str(root), '--seeds', '1', '--executor=inline']
     with pytest.raises(SystemExit) as ended:
-      command.main(inline)
+      studies_command.main(inline)
     assert ended.value.code == 0
     first = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
     with pytest.raises(SystemExit):
-      command.main(inline)  # done: nothing left to run
+      studies_command.main(inline)  # done: nothing left to run
   again = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
   assert not (root / 'ResNet18' / 'seed_0').exists()
   assert again['runs'] == first['runs'] and list(first['runs']['sgd']) == ['1']
-  command.main(['report', 'tiny', str(root), '--out', str(tmp_path / 'out')])
+  studies_command.main(
+    ['report', 'tiny', str(root), '--out', str(tmp_path / 'out')]
+  )
   assert '| ResNet18 | plp − sgd | 1 |' in capsys.readouterr().out
 
 
