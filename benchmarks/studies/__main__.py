@@ -41,83 +41,60 @@ def launch_runs(study, args, argv):
   sys.exit(status)
 
 
+# `run`'s engine options, each an `engine.Options` field (its default):
+# name -> argparse's settings.
+ENGINE_OPTIONS = {
+  'executor': {
+    'choices': engine.EXECUTORS,
+    'help': 'local: submitit processes on this machine, --parallel at a '
+    'time; slurm: one SLURM job array; inline: one by one in this process',
+  },
+  'parallel': {
+    'type': int,
+    'help': 'local: runs at a time, each pinned to its cores (default: one '
+    'per core)',
+  },
+  'partition': {'help': 'slurm: the partition'},
+  'time_min': {
+    'type': int,
+    'help': 'the time limit of a task, in minutes (a task that reaches it '
+    'is requeued and resumes)',
+  },
+  'cpus_per_task': {'type': int, 'help': 'slurm: CPUs a task'},
+  'gpus_per_task': {'type': int, 'help': 'slurm: GPUs a task'},
+  'mem': {'help': 'slurm: memory a node, as sbatch --mem'},
+  'array_parallelism': {
+    'type': int, 'help': 'slurm: tasks of the array at a time',
+  },
+  'sbatch': {
+    'nargs': '+', 'metavar': 'KEY=VALUE',
+    'help': 'slurm: more sbatch parameters (qos=high ...)',
+  },
+  'signal_delay_s': {
+    'type': int, 'help': 'SIGUSR2 this long before the time limit',
+  },
+  'requeues': {'type': int, 'help': 'times a task is requeued at most'},
+  'detach': {
+    'action': 'store_true',
+    'help': 'submit and return (local: in the background)',
+  },
+  'dry_run': {
+    'action': 'store_true',
+    'help': 'print what would be submitted, and submit nothing',
+  },
+}  # fmt: skip
+ALSO_SPELT = {'dry_run': ('--dry-run',)}
+
+
 def add_engine_options(parser):
   """`run`'s choice of engine and its settings (`engine.Options`)."""
   default = engine.Options()
   group = parser.add_argument_group('run: the engine')
-  group.add_argument(
-    '--executor',
-    choices=engine.EXECUTORS,
-    default=default.executor,
-    help=(
-      'local: submitit processes on this machine, --parallel at a time; '
-      'slurm: one SLURM job array; inline: one by one in this process'
-    ),
-  )
-  group.add_argument(
-    '--parallel',
-    type=int,
-    default=default.parallel,
-    help='local: runs at a time, each pinned to its cores '
-    '(default: one per core)',
-  )
-  group.add_argument('--partition', help='slurm: the partition')
-  group.add_argument(
-    '--time_min',
-    type=int,
-    default=default.time_min,
-    help='the time limit of a task, in minutes (a task '
-    'that reaches it is requeued and resumes)',
-  )
-  group.add_argument(
-    '--cpus_per_task',
-    type=int,
-    default=default.cpus_per_task,
-    help='slurm: CPUs a task',
-  )
-  group.add_argument(
-    '--gpus_per_task',
-    type=int,
-    default=default.gpus_per_task,
-    help='slurm: GPUs a task',
-  )
-  group.add_argument('--mem', help='slurm: memory a node, as sbatch --mem')
-  group.add_argument(
-    '--array_parallelism',
-    type=int,
-    default=default.array_parallelism,
-    help='slurm: tasks of the array at a time',
-  )
-  group.add_argument(
-    '--sbatch',
-    nargs='+',
-    default=(),
-    metavar='KEY=VALUE',
-    help='slurm: more sbatch parameters (qos=high ...)',
-  )
-  group.add_argument(
-    '--signal_delay_s',
-    type=int,
-    default=default.signal_delay_s,
-    help='SIGUSR2 this long before the time limit',
-  )
-  group.add_argument(
-    '--requeues',
-    type=int,
-    default=default.requeues,
-    help='times a task is requeued at most',
-  )
-  group.add_argument(
-    '--detach',
-    action='store_true',
-    help='submit and return (local: in the background)',
-  )
-  group.add_argument(
-    '--dry_run',
-    '--dry-run',
-    action='store_true',
-    help='print what would be submitted, and submit nothing',
-  )
+  for name, settings in ENGINE_OPTIONS.items():
+    group.add_argument(
+      f'--{name}', *ALSO_SPELT.get(name, ()), default=getattr(default, name),
+      **settings,
+    )  # fmt: skip
 
 
 def add_process_options(parser):

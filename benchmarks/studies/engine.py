@@ -45,7 +45,7 @@ SUBMITIT_FOLDER = '.submitit'  # under the workroot: pickles and logs, %j
 
 @dataclasses.dataclass(frozen=True)
 class Options:
-  """How the runs are submitted (the command's options, `add_arguments`)."""
+  """How the runs are submitted (the `run` command's options)."""
 
   executor: str = 'local'
   parallel: int = 0  # local: tasks at a time; 0: one per core
