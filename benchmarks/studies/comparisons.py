@@ -90,6 +90,11 @@ PRE_STATED = (
     'Shakespeare char GPT, 2,000 steps', 'adamw_peers', 'confirm',
     'adamw_plp', 'adamw', 'headline', LOSS_NATS,
   ),
+  Comparison(
+    'Shakespeare char GPT, 2,000 steps, PLP with k = −0.5',
+    'prediction_step', 'headline', 'adamw_plp', 'adamw', 'headline',
+    LOSS_NATS,
+  ),
 )  # fmt: skip
 
 
@@ -108,7 +113,8 @@ def all_in(study, jobs, block):
   """Whether every planned run of `jobs`, of every arm, has finished or
   diverged (and some are planned): nothing is read from a block before, not
   even a comparison of two arms whose runs are all in."""
-  planned = studies.planned_runs(study, jobs) if jobs else ()
+  own = [job for job in jobs if job in study.jobs]  # less borrowed runs
+  planned = studies.planned_runs(study, own) if own else ()
   arms = {arm for _, _, config in planned for arm in config.arms}
   return bool(planned) and all(
     {seed for _, seed, config in planned if arm in config.arms}

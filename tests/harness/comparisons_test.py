@@ -130,3 +130,18 @@ def test_a_block_missing_a_run_of_a_third_arm_is_not_read(monkeypatch):
 
   monkeypatch.setattr(report, 'load_block', without_a_matched_run)
   assert comparisons.measured(comparison) is None
+
+
+def test_the_prediction_steps_comparison_waits_for_its_confirmation():
+  # Its headline block holds runs borrowed from adamw_peers beside its own:
+  # no row until every run of its own is in.
+  from benchmarks.studies import prediction_step
+
+  (stated,) = [
+    c for c in comparisons.PRE_STATED if c.study == 'prediction_step'
+  ]
+  assert (stated.block, stated.test) == ('headline', 'headline')
+  study = prediction_step.STUDY
+  if not prediction_step.confirmation_complete(report.load_blocks(study)):
+    waits = comparisons.measured(stated) is None  # a bare flag: no number
+    assert waits, 'a row read before every confirmation run is in'
