@@ -95,8 +95,9 @@ def launch(
     except (experiment.Stopped, KeyboardInterrupt) as stop:
       name = str(stop) or 'SIGINT'
       exit_with(
-        f'stopped by {name}: every finished epoch is saved; rerun the same '
-        'command to resume.',
+        f'stopped by {name}: every checkpoint written is kept (one per '
+        'finished epoch, or interval of steps); rerun the same command to '
+        'resume.',
         status=128 + getattr(signal, name, signal.SIGINT),
       )
 

@@ -53,8 +53,8 @@ def test_sigterm_stops_a_run_in_one_line_and_it_resumes(
   name = signal.Signals(signal_number).name
   assert code == 128 + signal_number, stderr[-2000:]
   assert stderr.strip().splitlines()[-1] == (
-    f'stopped by {name}: every finished epoch is saved; rerun the same '
-    'command to resume.'
+    f'stopped by {name}: every checkpoint written is kept (one per finished '
+    'epoch, or interval of steps); rerun the same command to resume.'
   )
   assert lock_holder(tmp_path) == ''  # released
   assert finish(start(tmp_path))[0] == 0
@@ -80,7 +80,7 @@ def test_ctrl_c_during_a_save_ends_in_one_line_and_the_run_resumes(
   code, stderr = finish(process)
   assert code == 128 + signal.SIGINT, stderr[-3000:]
   lines = stderr.strip().splitlines()
-  assert lines[-1].startswith('stopped by SIGINT: every finished epoch')
+  assert lines[-1].startswith('stopped by SIGINT: every checkpoint written')
   assert not any('Event loop is closed' in line for line in lines)
   assert lock_holder(tmp_path) == ''
   assert finish(start(tmp_path))[0] == 0
