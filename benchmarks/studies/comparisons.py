@@ -91,7 +91,7 @@ PRE_STATED = (
     'adamw_plp', 'adamw', 'headline', LOSS_NATS,
   ),
   Comparison(
-    'Shakespeare char GPT, 2,000 steps, PLP with k = −0.5',
+    'Shakespeare char GPT, 2,000 steps, k = −0.5',
     'prediction_step', 'headline', 'adamw_plp', 'adamw', 'headline',
     LOSS_NATS,
   ),
