@@ -32,19 +32,19 @@ from benchmarks.studies.adamw_peers import loss_sections
 
 ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
 SEEDS = (0, 1, 2)
-# Widened by 3.2e-2 on 2026-12-06: schedule-free's best of the first seven
-# points was their end, 1.6e-2.
+# The rule's widening past an edge included: schedule-free's best of the
+# first seven points was their end, 1.6e-2.
 GRID = (2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3, 1.6e-2, 3.2e-2)
-# Arm -> its best grid point by the rule, entered once the grid has run
-# (2026-12-06, all 24 point-seeds in).
+# Arm -> its best grid point by the rule, entered once all 24 point-seeds of
+# the grid had run.
 GRID_BEST = {
   'adamw': 4e-3,
   'adamw_plp': 4e-3,
   'adamw_lookahead': 8e-3,
   'schedule_free_adamw': 1.6e-2,
 }
-# Arm -> its rate re-chosen among its grid and √2 points: the confirmation's
-# (2026-12-06, all 12 √2 point-seeds in).
+# Arm -> its rate re-chosen among its grid and √2 points, entered once all 12
+# √2 point-seeds had run: the confirmation's.
 CHOSEN = {
   'adamw': 4e-3 * 2**0.5,
   'adamw_plp': 4e-3 * 2**0.5,

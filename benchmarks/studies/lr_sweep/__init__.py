@@ -72,14 +72,14 @@ SWEEPS = {
 # Arm -> its best grid point by `sweep_sections.chosen_rates` (lowest mean
 # validation top-1 over seeds 0-2), entered once its sweep's grid has run.
 GRID_BEST = {
-  'sgd': 0.032, 'plp': 0.064,  # SGD's grid, 2026-11-30
-  'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's grid, 2026-12-01
+  'sgd': 0.032, 'plp': 0.064,  # SGD's grid
+  'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's grid
 }  # fmt: skip
 # Arm -> its rate re-chosen by the same rule among its grid and √2 points,
 # entered once those have run: the rates of the confirmation.
 CHOSEN = {
-  'sgd': 0.032 * 2**0.5, 'plp': 0.064,  # SGD's √2 points, 2026-11-30
-  'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's √2 points, 2026-12-01
+  'sgd': 0.032 * 2**0.5, 'plp': 0.064,  # SGD's √2 points
+  'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's √2 points
 }  # fmt: skip
 
 
@@ -281,7 +281,7 @@ STUDY = Study(
       for name, s in SWEEPS.items()
     }
     | {
-      # The second confirmation: its own headline, stated 2026-12-02.
+      # The second confirmation: its own headline.
       f'confirm_wider_{s.baseline}': ((s.plp, s.baseline, True),)
       for s in SWEEPS.values()
       if s.wider
