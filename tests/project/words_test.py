@@ -40,3 +40,20 @@ def test_the_shakespeare_setting_is_credited_as_nanogpt_gives_it():
 def test_the_readme_bounds_the_transformer_result():
   readme = read('README.md')
   assert 'On one small transformer (0.8M parameters, 2,000 steps)' in readme
+
+
+def test_no_code_comment_dates_a_decision():
+  # When a thing was decided lives in the REPORTs and the commits; a code
+  # comment says why.
+  import re
+  import tokenize
+
+  dated = re.compile(r'\b20\d\d-\d\d-\d\d\b')
+  found = []
+  for folder in ('optax_plp', 'benchmarks', 'tests'):
+    for path in sorted((ROOT / folder).rglob('*.py')):
+      with tokenize.open(path) as file:
+        for token in tokenize.generate_tokens(file.readline):
+          if token.type == tokenize.COMMENT and dated.search(token.string):
+            found.append(f'{path.relative_to(ROOT)}:{token.start[0]}')
+  assert not found, found
