@@ -63,32 +63,42 @@ html_theme_options = {
 intersphinx_mapping = inventories.intersphinx_mapping()
 
 
-# A link relative to the checkout's root, as the README's are.
+# A link relative to the file it is in, as a clone reads it.
 RELATIVE_LINK = re.compile(
   r'(!?)\[([^\]]*)\]\((?!https?://|#)([^)\s#]+)(#[^)\s]*)?\)'
 )
 
 
-def readme_link(match):
-  """A README link, relative to the checkout, as a link from a page of docs/:
-  a docs page stays a page, a figure is served from the checkout, and any
-  other file or folder links to the repository."""
-  bang, text, path, anchor = match.groups()
+def site_target(path, image):
+  """A path relative to the checkout, as a link from a page of docs/: a docs
+  page stays a page, a figure is served from the checkout, and any other
+  file or folder links to the repository."""
   if path.startswith('docs/'):
-    target = path.removeprefix('docs/')
-  elif bang:
-    target = f'../{path}'
-  else:
-    kind = 'tree' if path.endswith('/') else 'blob'
-    target = f'{REPOSITORY}/{kind}/main/{path}'
-  return f'{bang}[{text}]({target}{anchor or ""})'
+    return path.removeprefix('docs/')
+  if image:
+    return f'../{path}'
+  kind = 'tree' if path.endswith('/') else 'blob'
+  return f'{REPOSITORY}/{kind}/main/{path}'
+
+
+def checkout_links(source, text):
+  """`text` of the checkout's file `source`, its relative links (relative
+  to its folder, as a clone reads them) made links from a page of docs/."""
+
+  def site_link_of(match):
+    bang, label, path, anchor = match.groups()
+    where = (source.parent / path).resolve().relative_to(ROOT).as_posix()
+    where += '/' if path.endswith('/') else ''
+    return f'{bang}[{label}]({site_target(where, bang)}{anchor or ""})'
+
+  return RELATIVE_LINK.sub(site_link_of, text)
 
 
 def readme_section(start, end):
   """The README between two headings, its links made the site's."""
   text = (ROOT / 'README.md').read_text()
   section = text[text.index(start) + len(start) : text.index(end)]
-  return RELATIVE_LINK.sub(readme_link, section)
+  return checkout_links(ROOT / 'README.md', section)
 
 
 GENERATED = ROOT / 'docs' / '_generated'
@@ -183,8 +193,12 @@ publish_reports(PUBLISHED)
     readme_section('## Results so far\n', '## Notebooks'), PUBLISHED
   )
 )
+BENCHMARKS_README = ROOT / 'benchmarks' / 'README.md'
 (GENERATED / 'benchmarks_readme.md').write_text(
-  site_report_links((ROOT / 'benchmarks' / 'README.md').read_text(), PUBLISHED)
+  site_report_links(
+    checkout_links(BENCHMARKS_README, BENCHMARKS_README.read_text()),
+    PUBLISHED,
+  )
 )
 
 

@@ -100,3 +100,20 @@ def test_a_stored_inventory_links_its_project_with_no_network(
     'optax': (inventories.PROJECTS['optax'], str(tmp_path / 'optax.inv'))
   }
   assert sorted(p.name for p in tmp_path.iterdir()) == ['optax.inv']
+
+
+REPOSITORY_FILE = re.compile(
+  r'https://github\.com/optax-plp/optax-plp/(blob|tree)/'
+)
+
+
+def test_the_checkouts_markdown_links_its_own_files_relatively():
+  # Relative links work in a clone and on any forge; the docs build makes
+  # them the site's (docs/conf.py). The docs' own pages are the site's.
+  absolute = [
+    str(path.relative_to(ROOT))
+    for path in [ROOT / 'README.md', ROOT / 'CONTRIBUTING.md']
+    + sorted((ROOT / 'benchmarks').rglob('*.md'))
+    if REPOSITORY_FILE.search(path.read_text())
+  ]
+  assert not absolute, absolute
