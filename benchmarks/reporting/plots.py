@@ -67,7 +67,7 @@ def plot_curves(workdir, results):
   and its test top-1 error.
   """
   plt = pyplot()
-  from matplotlib.ticker import MaxNLocator
+  from matplotlib import ticker
 
   figure, axes = plt.subplots(1, 2, figsize=TWO_PANELS)
   marked = False
@@ -80,8 +80,12 @@ def plot_curves(workdir, results):
     axes[0].plot([], [], 'v', color='gray', label='selected by validation')
   axes[0].set(xlabel='epoch', ylabel='test top-1 error (%)')
   axes[1].set(xlabel='epoch', ylabel='train loss', yscale='log')
+  # Plain numbers (4.5, not 4.5×10⁰), the minor ones where a decade or less
+  # is shown.
+  axes[1].yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f'{v:g}'))
+  axes[1].yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
   for axis in axes:
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
     axis.grid(alpha=0.3)
     if axis.get_legend_handles_labels()[0]:  # none where every run diverged
       axis.legend()

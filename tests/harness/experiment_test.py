@@ -556,3 +556,26 @@ def test_a_threads_or_finalizers_error_is_logged_in_one_line(monkeypatch):
   assert finalizer_line.endswith(
     'Finalizer.__del__: OSError: No space left on device'
   )
+
+
+def test_the_curves_train_loss_axis_reads_plain_numbers(
+  uninterrupted, tmp_path, monkeypatch
+):
+  _, results = uninterrupted
+  drawn = []
+  monkeypatch.setattr(
+    plots, 'save_figure', lambda figure, *_: drawn.append(figure)
+  )
+  plots.plot_curves(tmp_path, results)
+  (figure,) = drawn
+  figure.canvas.draw()
+  loss_axis = figure.axes[1]
+  labels = [
+    label.get_text()
+    for label in loss_axis.get_yticklabels(minor=True)
+    + loss_axis.get_yticklabels()
+    if label.get_text()
+  ]
+  assert labels, 'the log axis shows no numbers'
+  assert not [label for label in labels if 'times' in label or '^' in label]
+  plots.pyplot().close(figure)
