@@ -104,10 +104,12 @@ def confirmation_jobs(best, seeds):
     if k not in adamw_at:
       adamw_at[k] = (f'confirm_{adamw_job(k)}',)
       jobs[adamw_at[k][0]] = overrides('adamw', ETA * walk_factor(k), seeds)
+  # AdamW's jobs first: a block's first arm is the one every other arm is
+  # compared with (PLP − AdamW, as stated).
   blocks = {
-    'headline': plp_best + adamw_eta,
-    'longer_step_k1': plp_k1 + adamw_at[1.0],
-    'longer_step_best': plp_best + adamw_at[best],
+    'headline': adamw_eta + plp_best,
+    'longer_step_k1': adamw_at[1.0] + plp_k1,
+    'longer_step_best': adamw_at[best] + plp_best,
   }
   return jobs, borrowed, blocks
 

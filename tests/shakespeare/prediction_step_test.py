@@ -96,23 +96,23 @@ def test_the_confirmation_borrows_adamw_peers_runs_and_adds_the_rest():
     'peers_confirm_adamw': seeds, 'peers_confirm_adamw_plp': seeds,
   }  # fmt: skip
   assert blocks == {
-    'headline': ('confirm_plp_k0', 'peers_confirm_adamw'),
-    'longer_step_k1': ('peers_confirm_adamw_plp', 'confirm_adamw_k1'),
-    'longer_step_best': ('confirm_plp_k0', 'confirm_adamw_k0'),
+    'headline': ('peers_confirm_adamw', 'confirm_plp_k0'),
+    'longer_step_k1': ('confirm_adamw_k1', 'peers_confirm_adamw_plp'),
+    'longer_step_best': ('confirm_adamw_k0', 'confirm_plp_k0'),
   }
   # k = 1 best: its PLP runs are adamw_peers'; 10 seeds: two more of both.
   jobs, _, blocks = study_module.confirmation_jobs(1.0, tuple(range(3, 13)))
   assert sorted(jobs) == ['confirm_adamw_k1', 'more_adamw', 'more_plp_k1']
   assert jobs['more_plp_k1']['seeds'] == (11, 12)
   assert blocks['headline'] == (
-    'peers_confirm_adamw_plp', 'more_plp_k1', 'peers_confirm_adamw',
-    'more_adamw',
+    'peers_confirm_adamw', 'more_adamw', 'peers_confirm_adamw_plp',
+    'more_plp_k1',
   )  # fmt: skip
   # k = 1/2 best: AdamW at m(1/2)·η* is AdamW at η*.
   _, _, blocks = study_module.confirmation_jobs(0.5, seeds)
   assert blocks['longer_step_best'] == (
-    'confirm_plp_k0.5',
     'peers_confirm_adamw',
+    'confirm_plp_k0.5',
   )
   assert study_module.confirmation_jobs(None, ()) == ({}, {}, {})
 
@@ -171,3 +171,17 @@ def test_the_confirmation_is_read_only_once_every_run_is_in():
   assert 'nothing of them is read' in study_module.confirmation_count(
     study, blocks
   )
+
+
+def test_each_stated_tests_block_compares_plp_with_adamw():
+  # A merged block compares every arm with its first: AdamW's runs come
+  # first, so that each block holds PLP − AdamW as stated (its keys only
+  # are read here, never a number before the confirmation is in).
+  from benchmarks.studies import report
+
+  study = studies.load('prediction_step')
+  for block, arm, control, _ in study_module.TESTS:
+    loaded = report.load_block(study, study.out, study.report_blocks[block])
+    if loaded and {arm, control} <= set(loaded['runs']):
+      paired = f'{arm} - {control}' in loaded['summary']  # a bare flag
+      assert paired, block
