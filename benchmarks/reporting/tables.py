@@ -116,6 +116,13 @@ def markdown(rows, headers):
   )
 
 
+def compact_markdown(rows, headers):
+  """A markdown table of `rows` without padding: for a page that shows its
+  source too (the README), where padding wraps each row into several."""
+  separator = ['---'] * len(headers)
+  return '\n'.join(markdown_row(r) for r in [headers, separator, *rows])
+
+
 def markdown_row(cells):
   """One row of a markdown table."""
   return '| ' + ' | '.join(str(cell) for cell in cells) + ' |'

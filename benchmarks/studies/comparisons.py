@@ -16,6 +16,7 @@ from benchmarks import studies
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
+from benchmarks.studies import prediction_step
 from benchmarks.studies import report
 
 
@@ -64,6 +65,8 @@ class Comparison(NamedTuple):
   control: str
   test: str  # 'headline' or 'secondary', as it was stated
   measure: Measure = TOP1_POINTS
+  # Jobs whose runs must all be in too: a confirmation read only whole.
+  waits_for: tuple[str, ...] = ()
 
 
 # In the order they were stated.
@@ -93,7 +96,7 @@ PRE_STATED = (
   Comparison(
     'Shakespeare char GPT, 2,000 steps, k = −0.5',
     'prediction_step', 'headline', 'adamw_plp', 'adamw', 'headline',
-    LOSS_NATS,
+    LOSS_NATS, tuple(prediction_step.CONFIRMATION_JOBS),
   ),
 )  # fmt: skip
 
@@ -123,13 +126,21 @@ def all_in(study, jobs, block):
   )
 
 
+def jobs_in(study, jobs):
+  """Whether every planned run of each of `jobs` has finished or diverged."""
+  return all(
+    all_in(study, (job,), report.load_block(study, study.out, (job,)))
+    for job in jobs
+  )
+
+
 def measured(comparison):
   """The comparison's Row from its study's committed runs; None until all
-  of them are in (or before its block is planned)."""
+  of them are in, and those it waits for (or before its block is planned)."""
   study = studies.load(comparison.study)
   jobs = study.report_blocks.get(comparison.block, ())
   block = report.load_block(study, study.out, jobs) if jobs else None
-  if not all_in(study, jobs, block):
+  if not all_in(study, jobs, block) or not jobs_in(study, comparison.waits_for):
     return None
   measure = comparison.measure
   pair = block['summary'][f'{comparison.arm} - {comparison.control}']
@@ -177,7 +188,8 @@ def measure_table(rows):
     'detectable (80% power)', 'reading',
   ]  # fmt: skip
   return (
-    tables.markdown(cells, headers) + f'\n\n{rows[0].comparison.measure.note}\n'
+    tables.compact_markdown(cells, headers)
+    + f'\n\n{rows[0].comparison.measure.note}\n'
   )
 
 
