@@ -59,6 +59,17 @@ def save(figure, path, dpi):
   return path
 
 
+def mean_and_range(axis, x, points, fmt='-', label=None):
+  """Draws the mean over seeds at each x and shades the seeds' range there
+  (`points`: each x's values, one a seed); returns the mean's line."""
+  (line,) = axis.plot(x, [np.mean(p) for p in points], fmt, label=label)
+  axis.fill_between(
+    x, [np.min(p) for p in points], [np.max(p) for p in points],
+    color=line.get_color(), alpha=0.2,
+  )  # fmt: skip
+  return line
+
+
 @readable
 def plot_curves(workdir, results):
   """Test top-1 error and train loss per epoch, mean and range over seeds.
@@ -108,11 +119,7 @@ def plot_loss_curves(workdir, results):
     steps = [e['step'] for e in runs[0][:length]]
     for axis, metric in zip(axes, ('val_loss', 'train_loss'), strict=True):
       values = np.array([[e[metric] for e in r[:length]] for r in runs])
-      (line,) = axis.plot(steps, values.mean(axis=0), label=arm)
-      axis.fill_between(
-        steps, values.min(axis=0), values.max(axis=0),
-        color=line.get_color(), alpha=0.2,
-      )  # fmt: skip
+      mean_and_range(axis, steps, values.T, label=arm)
   axes[0].set(xlabel='step', ylabel='validation loss (nats/char)')
   axes[1].set(xlabel='step', ylabel='train loss (nats/char)')
   for axis in axes:
@@ -134,14 +141,7 @@ def plot_arm(axes, arm, runs):
     (axes[1], 'train_loss', 1),
   ):
     values = scale * np.array([[e[metric] for e in r[:length]] for r in runs])
-    (line,) = axis.plot(epochs, values.mean(axis=0), label=arm)
-    axis.fill_between(
-      epochs,
-      values.min(axis=0),
-      values.max(axis=0),
-      color=line.get_color(),
-      alpha=0.2,
-    )
+    line = mean_and_range(axis, epochs, values.T, label=arm)
   return line.get_color()
 
 

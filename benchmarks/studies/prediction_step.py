@@ -322,12 +322,8 @@ def figures(study, blocks, out):
     points = [(m, v) for m, v in points if v and all(map(math.isfinite, v))]
     if not points:
       continue
-    ms = [m for m, _ in points]
-    (line,) = axis.plot(ms, [np.mean(v) for _, v in points], 'o-', label=label)
-    axis.fill_between(
-      ms, [min(v) for _, v in points], [max(v) for _, v in points],
-      color=line.get_color(), alpha=0.2,
-    )  # fmt: skip
+    ms, values = zip(*points, strict=True)
+    plots.mean_and_range(axis, ms, values, 'o-', label=label)
   axis.set(
     xlabel='walk factor m (k = 3m − 5/2 for PLP)',
     ylabel='final validation loss (nats/char)',

@@ -364,11 +364,7 @@ def confirmation_figure(runs, out):
     )
     for axis, drawn in ((left, values), (right, differences)):
       x = np.asarray(steps)[shown]
-      (line,) = axis.plot(x, drawn.mean(axis=0), label=arm)
-      axis.fill_between(
-        x, drawn.min(axis=0), drawn.max(axis=0), color=line.get_color(),
-        alpha=0.2,
-      )  # fmt: skip
+      plots.mean_and_range(axis, x, drawn.T, label=arm)
   left.set(xlabel='step', ylabel='validation loss (nats/char)')
   right.set(xlabel='step', ylabel='arm − adamw (nats/char, by seed)')
   for axis in (left, right):

@@ -97,13 +97,8 @@ def sweep_figure(study, blocks, out):
     ]
     if not finite:
       continue
-    rates = [rate for rate, _ in finite]
-    means = [np.mean(values) for _, values in finite]
-    (line,) = axis.plot(rates, means, 'o-', label=arm)
-    axis.fill_between(
-      rates, [min(v) for _, v in finite], [max(v) for _, v in finite],
-      color=line.get_color(), alpha=0.2,
-    )  # fmt: skip
+    rates, points = zip(*finite, strict=True)
+    plots.mean_and_range(axis, rates, points, 'o-', label=arm)
   axis.set(
     xscale='log', xlabel='peak learning rate',
     ylabel='final validation loss (nats/char)',
