@@ -246,30 +246,46 @@ def in_squeue(jobs):
 
 def run_local(study, workroot, runs, options):
   """Trains `runs` as local submitit jobs, `parallel` at a time, each on its
-  cores; a stop (Ctrl-C) cancels the running ones, their intervals saved."""
+  cores; a stop (Ctrl-C) stops the running ones, their intervals saved."""
   executor = local_executor(os.path.join(workroot, SUBMITIT_FOLDER), options)
   free = core_groups(options.parallel)
   pending = list(zip(runs, tasks_of(runs, workroot, options), strict=True))
-  active = {}  # submitit job -> its cores
+  active = {}  # submitit job -> its task (on its cores)
   shown, changed, read_at = '', True, time.monotonic()
   try:
     while pending or active:
       for job in [j for j in active if j.done()]:
-        free.append(active.pop(job))
+        free.append(active.pop(job).cores)
         changed = True
       while pending and free:
         _, task = pending.pop(0)
-        cores = free.pop(0)
-        active[executor.submit(dataclasses.replace(task, cores=cores))] = cores
+        task = dataclasses.replace(task, cores=free.pop(0))
+        active[executor.submit(task)] = task
       if changed or time.monotonic() > read_at + REREAD_SECONDS:
         shown = show_progress(study, workroot, runs, shown)
         changed, read_at = False, time.monotonic()
       time.sleep(POLL_SECONDS['local'])
     show_progress(study, workroot, runs, shown)
   except BaseException:
-    for job in active:
-      job.cancel()
+    for job, task in active.items():
+      stop_local(job, task.workdir)
     raise
+
+
+def stop_local(job, workdir):
+  """Stops a local job's training as Ctrl-C stops a run: SIGINT to the
+  process that holds the run's lock, which ends in one line, and then its
+  submitit controller quietly (`job.cancel` signals the controller, which
+  ends in a traceback and kills the task a second later). A task not yet
+  training is cancelled: it has nothing to save."""
+  holder = workdir_lock.running_holder(workdir)  # 'process PID on HOST ...'
+  if not holder:
+    job.cancel()
+    return
+  try:
+    os.kill(int(holder.split()[1]), signal.SIGINT)
+  except ProcessLookupError:  # ended meanwhile
+    pass
 
 
 def states_of(study, workroot, runs):

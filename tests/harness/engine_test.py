@@ -161,6 +161,34 @@ def test_a_local_task_interrupted_is_requeued_and_resumes(long_alone, tmp_path):
   assert reproducible(tmp_path, LONG) == long_alone
 
 
+# The study command's way to the engine (studies/__main__.py), for LONG.
+RUN_LONG_LOCALLY = """
+import sys
+from benchmarks.harness import launcher
+from benchmarks.studies import engine
+from tests.harness.engine_test import LONG
+options = engine.Options(parallel=1)
+sys.exit(launcher.launch(lambda: engine.submit(LONG, sys.argv[1], options)))
+"""
+
+
+def test_ctrl_c_stops_a_local_study_in_one_line(tmp_path):
+  # Each training process is stopped as Ctrl-C stops a run, and its
+  # submitit controller ends quietly: no traceback after the last line.
+  engine_process = subprocess.Popen(
+    [sys.executable, '-c', RUN_LONG_LOCALLY, str(tmp_path)],
+    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+  )  # fmt: skip
+  workdir = studies.run_directory(str(tmp_path), 'adamw_plp', 0)
+  wait_for(lambda: has_trained(workdir), 'the first interval')
+  engine_process.send_signal(signal.SIGINT)
+  out, err = engine_process.communicate(timeout=TIMEOUT)  # the tasks' too
+  assert 'Traceback' not in out + err, err[-3000:]
+  assert err.strip().splitlines()[-1].startswith('stopped by SIGINT: ')
+  record = run_states.read_record(workdir)
+  assert (record['state'], record['detail']) == ('stopped', 'stopped by SIGINT')
+
+
 def test_a_task_that_fails_shows_in_status_and_is_not_finished(tmp_path):
   not_a_folder = tmp_path / 'corpus'
   not_a_folder.write_text('a file where the corpus folder should be')
