@@ -51,6 +51,21 @@ def test_the_headline_numbers_are_the_reports():
     8, 0.0114, 0.0043, 0.0185,
   )  # fmt: skip
   assert round(lm.detectable, 4) == 0.0098
+  # The prediction step's, as prediction_step/REPORT.md reads it.
+  (stated,) = [
+    c for c in comparisons.PRE_STATED if c.study == 'prediction_step'
+  ]
+  step = comparisons.measured(stated)
+  assert (step.n, *(round(v, 4) for v in (step.mean, step.low, step.high))) == (
+    13, 0.0098, 0.0038, 0.0157,
+  )  # fmt: skip
+  assert round(step.detectable, 4) == 0.0084
+  report_text = (
+    ROOT / 'benchmarks/results/shakespeare/prediction_step/REPORT.md'
+  ).read_text()
+  assert '+0.0098 nats per character, 95% CI [+0.0038, +0.0157]' in ' '.join(
+    report_text.split()
+  )
 
 
 NATS = comparisons.Measure(
