@@ -304,3 +304,29 @@ def test_a_requeue_asked_during_training_goes_to_submitit_from_plain_code(
   with pytest.raises(experiment.Stopped, match='SIGINT'):
     task.train(submitits_handler)  # a stop, not a requeue
   assert asked == [signal.SIGUSR2]
+
+
+def test_a_requeue_a_library_turned_into_its_error_is_still_a_requeue(
+  monkeypatch,
+):
+  # SIGUSR2 can arrive while jax compares a jitted function's static
+  # arguments, which raises its own ValueError from the Stopped.
+  from benchmarks.harness import experiment
+
+  def stopped_inside_jax(config, workdir):
+    try:
+      experiment.stop_on(signal.SIGUSR2, None)
+    except experiment.Stopped as stop:
+      raise ValueError('static arguments should be comparable') from stop
+
+  asked = []
+
+  def submitits_handler(signum, frame):
+    asked.append(signum)
+    raise SystemExit(144)
+
+  monkeypatch.setattr(engine.tasks, 'train_and_evaluate', stopped_inside_jax)
+  monkeypatch.setattr(experiment, 'STOPS_ASKED', [])
+  with pytest.raises(SystemExit):
+    engine.RunTask(LONG_CONFIG, '/nonexistent').train(submitits_handler)
+  assert asked == [signal.SIGUSR2]
