@@ -89,7 +89,7 @@ def launch(
     signal.signal(signal_number, experiment.stop_on)
   with distributed.failing_fast(distributed_run):
     try:
-      return train()
+      return stop_as_asked(train)
     except EXPECTED_ERRORS as error:
       exit_with(error_message(error))
     except (experiment.Stopped, KeyboardInterrupt) as stop:
@@ -100,6 +100,18 @@ def launch(
         'resume.',
         status=128 + getattr(signal, name, signal.SIGINT),
       )
+
+
+def stop_as_asked(train):
+  """`train()`; after a stop was asked, any error is that stop: a library
+  may raise its own error from it (jax, comparing a jitted function's
+  static arguments)."""
+  try:
+    return train()
+  except Exception as error:
+    if experiment.STOPS_ASKED and not isinstance(error, experiment.Stopped):
+      raise experiment.Stopped(experiment.STOPS_ASKED[-1]) from error
+    raise
 
 
 def launch_with_options(train, options):

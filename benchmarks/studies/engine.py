@@ -109,14 +109,9 @@ class RunTask(submitit.helpers.Checkpointable):
   def train(self, requeue):
     """Trains the run; on SIGUSR2, hands over to submitit's `requeue`."""
     try:
-      try:
-        tasks.train_and_evaluate(self.config, self.workdir)
-      except Exception as error:
-        if experiment.STOPS_ASKED and not isinstance(error, experiment.Stopped):
-          # The stop was raised inside a library that made it an error of
-          # its own (jax, comparing a jitted function's static arguments).
-          raise experiment.Stopped(experiment.STOPS_ASKED[-1]) from error
-        raise
+      launcher.stop_as_asked(
+        lambda: tasks.train_and_evaluate(self.config, self.workdir)
+      )
     except experiment.Stopped as stop:
       if str(stop) != 'SIGUSR2' or not callable(requeue):
         raise

@@ -104,3 +104,23 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_before_it(
   assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
     alone
   )
+
+
+def test_a_stop_a_library_turned_into_its_error_is_still_the_stop(monkeypatch):
+  # Ctrl-C can arrive while jax compares a jitted function's static
+  # arguments, which raises its own ValueError from the Stopped.
+  from benchmarks.harness import experiment
+  from benchmarks.harness import launcher
+
+  def stopped_inside_jax():
+    try:
+      experiment.stop_on(signal.SIGINT, None)
+    except experiment.Stopped as stop:
+      raise ValueError('static arguments should be comparable') from stop
+
+  monkeypatch.setattr(experiment, 'STOPS_ASKED', [])
+  with pytest.raises(experiment.Stopped, match='SIGINT'):
+    launcher.stop_as_asked(stopped_inside_jax)
+  experiment.STOPS_ASKED.clear()
+  with pytest.raises(ValueError):  # no stop asked: the error stands
+    launcher.stop_as_asked(lambda: int('x'))
