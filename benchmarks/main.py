@@ -28,28 +28,19 @@ from benchmarks.harness import launcher
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Config file.')
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Results and checkpoints.')
-_DEFINE = {
-  bool: flags.DEFINE_bool,
-  str: flags.DEFINE_string,
-  int: flags.DEFINE_integer,
-}
-_PROCESS_OPTIONS = {
-  name: _DEFINE[kind](name, default, text)
-  for name, (kind, default, text) in launcher.PROCESS_OPTIONS.items()
-}
-flags.mark_flags_as_required(['config', 'workdir'])
+_PROCESS_OPTIONS = launcher.define_process_flags()
+flags.adopt_module_key_flags(launcher)  # in --help
+REQUIRED = ('config', 'workdir')
 
 
 def parse_flags(argv):
-  """absl's flag parsing, with a config field that does not exist in a line.
-
-  (ml_collections raises an AttributeError deep in absl's parser for it.)
+  """The launcher's flag parsing, with a config field that does not exist and
+  a missing flag in one line each. (ml_collections raises an AttributeError
+  deep in absl's parser for the first; the second is checked here, not by
+  absl, whose check would hold every command of the process to it.)
   """
   try:
-    return flags.FLAGS(argv)
-  except flags.Error as error:
-    sys.exit(f'FATAL Flags parsing error: {error}\nPass --helpshort or '
-             '--helpfull to see help on flags.')  # fmt: skip
+    rest = launcher.parse_flags(argv)
   except (AttributeError, KeyError) as error:
     overrides = [a.split('=')[0] for a in argv if a.startswith('--config.')]
     # ml_collections's message, "'name'\nDid you mean ...?", arrives quoted
@@ -63,6 +54,16 @@ def parse_flags(argv):
       f'(overrides given: {", ".join(overrides)}).{hint} See the config file '
       'for its fields.'
     )
+  missing = [
+    f'--{name}' for name in REQUIRED if flags.FLAGS[name].value is None
+  ]
+  if missing:
+    sys.exit(f'error: give {" and ".join(missing)} (--help: the options)')
+  try:
+    _CONFIG.value.keys()  # a config file that failed to load raises here
+  except OSError as error:
+    sys.exit(f'error: {" ".join(str(error).split())}')
+  return rest
 
 
 def main(argv):

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 
+from absl import flags
 from absl import logging
 
 from benchmarks.harness import checkpoints
@@ -28,8 +29,8 @@ EXPECTED_ERRORS = (
   OSError,  # a full disk or a lost directory while writing results
 )
 CLUSTER_OPTIONS = ('coordinator_address', 'num_processes', 'process_id')
-# The options of a run of several processes, as main.py's flags and the study
-# runner's arguments: name -> (type, default, help).
+# The options of a run of several processes, the flags of main.py and of the
+# study runner's `run`: name -> (type, default, help).
 PROCESS_OPTIONS = {
   'distributed': (
     bool, False, 'Run as one of several processes (multi-host; see '
@@ -47,6 +48,32 @@ PROCESS_OPTIONS = {
     'With --distributed: how long the others outlive a silent process.',
   ),
 }  # fmt: skip
+
+
+def define_process_flags():
+  """PROCESS_OPTIONS as absl flags (defined once in a process, for whichever
+  command imports this first); returns name -> its flag holder."""
+  define = {
+    bool: flags.DEFINE_bool,
+    str: flags.DEFINE_string,
+    int: flags.DEFINE_integer,
+  }
+  return {
+    name: flags.FlagHolder(flags.FLAGS, flags.FLAGS[name])
+    if name in flags.FLAGS
+    else define[kind](name, default, text)
+    for name, (kind, default, text) in PROCESS_OPTIONS.items()
+  }
+
+
+def parse_flags(argv):
+  """absl's parsing of `argv`; a bad, unknown or missing value ends the
+  command in one line."""
+  try:
+    return flags.FLAGS(argv)
+  except flags.Error as error:
+    text = ' '.join(str(error).split())  # a config file's error has lines
+    sys.exit(f'error: {text} (--help: the options)')
 
 
 def join_processes(distributed_run, cluster, heartbeat_timeout_seconds):

@@ -1,9 +1,9 @@
 """Studies: sets of runs defined as data, trained and reported by one command.
 
-  python -m benchmarks.studies run NAME WORKROOT [--jobs J ...] \
-      [--seeds N ...]
-  python -m benchmarks.studies report NAME WORKROOT [--out DIR]
-  python -m benchmarks.studies figures NAME DIR [--out RESULTS]
+  python -m benchmarks.studies run NAME WORKROOT [--jobs=J,...] \
+      [--seeds=N,...]
+  python -m benchmarks.studies report NAME WORKROOT [--out=DIR]
+  python -m benchmarks.studies figures NAME DIR [--out=RESULTS]
 
 A study is one module of this package that defines ``STUDY``, a `Study`: the
 config its jobs start from, each job's overrides (its seeds among them), the

@@ -1,7 +1,7 @@
 """Every pre-stated comparison the project has run, in one table and one
 forest plot, computed from the committed results.json files.
 
-  python -m benchmarks.studies comparisons [--out benchmarks/results]
+  python -m benchmarks.studies comparisons [--out=benchmarks/results]
 
 writes OUT/comparisons.md (the table the README shows) and
 OUT/comparisons.png (the forest plot). Each comparison is a block of a
@@ -18,6 +18,8 @@ from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.studies import prediction_step
 from benchmarks.studies import report
+
+RESULTS_FOLDER = 'benchmarks/results'  # where the table and plot are kept
 
 
 class Measure(NamedTuple):
@@ -249,7 +251,7 @@ def forest_panel(axis, rows):
   axis.grid(axis='x', alpha=0.3)
 
 
-def write(out='benchmarks/results'):
+def write(out=RESULTS_FOLDER):
   """Writes OUT/comparisons.md and OUT/comparisons.png; returns the table."""
   rows = [row for row in map(measured, PRE_STATED) if row]
   text = table(rows)

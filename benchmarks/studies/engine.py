@@ -350,7 +350,7 @@ def dry_run_text(study, workroot, runs, options):
 
 
 def detach_local(argv, workroot):
-  """Runs the same command without --detach in a session of its own, its
+  """Runs the same command, not detached, in a session of its own, its
   output in a log beside the runs; returns (process id, log path)."""
   folder = os.path.join(workroot, SUBMITIT_FOLDER)
   os.makedirs(folder, exist_ok=True)
@@ -359,7 +359,8 @@ def detach_local(argv, workroot):
     sys.executable,
     '-m',
     'benchmarks.studies',
-    *[a for a in argv if a != '--detach'],
+    *argv,
+    '--nodetach',  # absl: the last value given holds
   ]
   with open(log, 'a') as output:
     process = subprocess.Popen(

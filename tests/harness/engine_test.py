@@ -129,7 +129,7 @@ def test_smoke_runs_locally_as_one_by_one_and_is_never_submitted_twice(
 
 def test_a_dry_run_prints_the_submission_and_submits_nothing(tmp_path):
   shown = command(
-    'run', 'smoke', str(tmp_path), '--executor=slurm', '--dry-run',
+    'run', 'smoke', str(tmp_path), '--executor=slurm', '--dry_run',
     '--partition', 'gpu', '--gpus_per_task', '1', '--time_min', '600',
     '--array_parallelism', '2', '--sbatch', 'qos=high',
   ).stdout  # fmt: skip
@@ -330,3 +330,24 @@ def test_a_requeue_a_library_turned_into_its_error_is_still_a_requeue(
   with pytest.raises(SystemExit):
     engine.RunTask(LONG_CONFIG, '/nonexistent').train(submitits_handler)
   assert asked == [signal.SIGUSR2]
+
+
+def test_a_detached_local_study_reruns_its_command_not_detached(
+  tmp_path, monkeypatch
+):
+  started = []
+
+  class Process:
+    pid = 7
+
+  def popen(command, **kwargs):
+    started.append((command, kwargs))
+    return Process()
+
+  monkeypatch.setattr(engine.subprocess, 'Popen', popen)
+  argv = ['run', 'smoke', str(tmp_path), '--detach', '--seeds=1']
+  pid, log = engine.detach_local(argv, str(tmp_path))
+  ((command, kwargs),) = started
+  assert command[1:] == ['-m', 'benchmarks.studies', *argv, '--nodetach']
+  assert kwargs['start_new_session'] and pid == 7
+  assert log.startswith(str(tmp_path / engine.SUBMITIT_FOLDER / 'local-'))

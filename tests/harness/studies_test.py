@@ -317,13 +317,10 @@ def test_the_command_runs_a_study_seed_by_seed_and_resumes(
   with mock_cifar():
     # In this process, where the mock data is (the engine's own tests run
     # studies through submitit: tests/harness/engine_test.py).
-    inline = ['run', 'tiny', str(root), '--seeds', '1', '--executor=inline']
-    with pytest.raises(SystemExit) as ended:
-      studies_command.main(inline)
-    assert ended.value.code == 0
+    inline = ['run', 'tiny', str(root), '--seeds=1', '--executor=inline']
+    assert studies_command.main(inline) == 0
     first = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
-    with pytest.raises(SystemExit):
-      studies_command.main(inline)  # done: nothing left to run
+    assert studies_command.main(inline) == 0  # done: nothing left to run
   again = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
   assert not (root / 'ResNet18' / 'seed_0').exists()
   assert again['runs'] == first['runs'] and list(first['runs']['sgd']) == ['1']
@@ -383,7 +380,7 @@ def test_the_study_command_checks_jobs_before_training(tmp_path):
   root = tmp_path / 'runs'
   done = subprocess.run(
     [sys.executable, '-m', 'benchmarks.studies', 'run', 'adamw_peers',
-     str(root), '--jobs', 'lr_0.001', 'nope'],
+     str(root), '--jobs=lr_0.001,nope'],
     capture_output=True, text=True, timeout=300,
   )  # fmt: skip
   assert done.returncode == 1
@@ -477,8 +474,57 @@ def test_the_commands_end_a_bad_folder_in_one_line(tmp_path):
     "study's results (its report's folder)."
   )
   bare = command('comparisons', '--out')
-  assert bare.returncode == 2
-  assert 'argument --out: expected one argument' in bare.stderr
+  assert bare.returncode == 1
+  assert bare.stderr.strip() == (
+    'error: Missing value for flag --out (--help: the options)'
+  )
   made = command('comparisons', '--out', str(tmp_path / 'new' / 'folder'))
   assert made.returncode == 0, made.stderr[-2000:]
   assert (tmp_path / 'new' / 'folder' / 'comparisons.md').exists()
+
+
+def test_the_help_names_every_command_study_and_option():
+  import subprocess
+  import sys
+
+  shown = subprocess.run(
+    [sys.executable, '-m', 'benchmarks.studies', '--help'],
+    capture_output=True,
+    text=True,
+    timeout=300,
+    check=False,
+  ).stdout  # fmt: skip (absl's --help ends with status 1)
+  for command in studies_command.COMMANDS:
+    assert f'\n  {command}: ' in shown, command
+  assert ', '.join(studies.names()) in shown
+  for name in {n for names in studies_command.OPTIONS.values() for n in names}:
+    assert f'--{name}:' in shown or f'--[no]{name}:' in shown, name
+
+
+@pytest.mark.parametrize(
+  'arguments,expected',
+  [
+    ([], "the command is ''; give one of ['run', 'status', 'report', "
+     "'figures', 'comparisons']"),
+    (['run', 'smoke'], "run takes STUDY WORKROOT: got ['smoke']"),
+    (['comparisons', 'smoke'], "comparisons takes no operands: got "
+     "['smoke']"),
+    (['status', 'nope', 'W'], "the study is 'nope'; give one of ["),
+    (['status', 'smoke', 'W', '--executor=slurm'],
+     'status takes no --executor'),
+    (['report', 'smoke', 'W', '--seeds=1'], 'report takes no --seeds'),
+    (['status', 'smoke', 'W', '--seeds=a'],
+     "--seeds are ['a']: give integers, as --seeds=0,1"),
+    (['run', 'smoke', 'W', '--distributed'],
+     '--distributed trains one run across processes; give --executor=inline'),
+    (['run', 'smoke', 'W', '--parallel=x'],
+     "flag --parallel=x: invalid literal for int() with base 10: 'x'"),
+    (['run', 'smoke', 'W', '--executor=cloud'],
+     'flag --executor=cloud: value should be one of <local|slurm|inline>'),
+  ],
+)  # fmt: skip
+def test_the_study_command_ends_bad_input_in_one_line(arguments, expected):
+  with pytest.raises(SystemExit) as ended:
+    studies_command.main(arguments)
+  assert ended.value.code.startswith(f'error: {expected}')
+  assert '\n' not in ended.value.code

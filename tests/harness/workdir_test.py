@@ -6,7 +6,6 @@ data) as a subprocess and waits for events (a lock file's holder, a log line,
 an exit), never for a guessed moment.
 """
 
-import argparse
 import json
 import os
 import pathlib
@@ -327,8 +326,32 @@ def test_the_study_runner_ends_an_expected_error_in_one_line(
 
 def test_both_commands_take_the_same_process_options():
   assert main.launcher is launcher  # main's flags are defined on import
-  parser = argparse.ArgumentParser()
-  runner.add_process_options(parser)
-  arguments = vars(parser.parse_args([]))
+  assert set(runner.OPTIONS['run']) >= set(launcher.PROCESS_OPTIONS)
   for name, (_, default, _) in launcher.PROCESS_OPTIONS.items():
-    assert flags.FLAGS[name].default == default == arguments[name], name
+    holder = runner._PROCESS[name]  # pylint: disable=protected-access
+    assert holder.default == default == flags.FLAGS[name].default, name
+    assert main._PROCESS_OPTIONS[name].name == holder.name  # pylint: disable=protected-access
+
+
+@pytest.mark.parametrize(
+  'arguments,expected',
+  [
+    (['--workdir=W'], 'error: give --config (--help: the options)'),
+    (['--config=nope.py', '--workdir=W'], 'error: Configuration is not '
+     'available because of an earlier failure to load: Failed loading '
+     "config file config_config Attempted [Relative path]: nope.py [Errno 2] "
+     "No such file or directory: 'nope.py'"),
+    (['--config=C', '--workdir=W', '--num_processes=x'],
+     "error: flag --num_processes=x: invalid literal for int() with base 10: "
+     "'x' (--help: the options)"),
+    (['--nope=1'], "error: Unknown command line flag 'nope' (--help: the "
+     'options)'),
+  ],
+)  # fmt: skip
+def test_main_ends_a_bad_or_missing_flag_in_one_line(arguments, expected):
+  try:
+    with pytest.raises(SystemExit) as ended:
+      main.parse_flags(['main', *arguments])
+  finally:
+    flags.FLAGS.unparse_flags()
+  assert ended.value.code == expected
