@@ -81,8 +81,8 @@ def site_target(path, image):
   return f'{REPOSITORY}/{kind}/main/{path}'
 
 
-def checkout_links(source, text):
-  """`text` of the checkout's file `source`, its relative links (relative
+def checkout_links(source, text, links=RELATIVE_LINK):
+  """`text` of the checkout's file `source`, its relative `links` (relative
   to its folder, as a clone reads them) made links from a page of docs/."""
 
   def site_link_of(match):
@@ -91,7 +91,7 @@ def checkout_links(source, text):
     where += '/' if path.endswith('/') else ''
     return f'{bang}[{label}]({site_target(where, bang)}{anchor or ""})'
 
-  return RELATIVE_LINK.sub(site_link_of, text)
+  return links.sub(site_link_of, text)
 
 
 def readme_section(start, end):
@@ -226,5 +226,21 @@ def readable_type_aliases(app, doctree, docname):
     parent.insert(index, nodes.emphasis(text=name + tail))
 
 
+# A docs page's link out of docs/, as a clone reads it.
+LEAVING_DOCS = re.compile(r'(!?)\[([^\]]*)\]\((\.\./[^)\s#]+)(#[^)\s]*)?\)')
+
+
+def links_out_of_docs(app, docname, source):
+  """A docs page's relative links out of docs/ made the site's (a published
+  report's page, or the file in the repository). The copies under reports/
+  are written with the site's links already."""
+  del app
+  page = ROOT / 'docs' / f'{docname}.md'
+  if page.is_file() and page.parent == ROOT / 'docs':
+    text = checkout_links(page, source[0], LEAVING_DOCS)
+    source[0] = site_report_links(text, PUBLISHED)
+
+
 def setup(app):
+  app.connect('source-read', links_out_of_docs)
   app.connect('doctree-resolved', readable_type_aliases)
