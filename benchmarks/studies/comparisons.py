@@ -37,11 +37,11 @@ class Measure(NamedTuple):
 # CIFAR-100's: test top-1 error of the validation-selected epoch, in points.
 TOP1_POINTS = Measure(
   'selected_top1_error', 100, 'points', 2,
-  'PLP − control: test top-1 error, points (95% CI)',
-  'Test top-1 error of the validation-selected epoch, arm minus control in '
-  'points (negative: PLP better), paired by seed on fresh seeds; the 95% CI '
-  'is the paired t interval; "detectable" is the smallest true difference '
-  'the test finds with 80% power at the spread observed.',
+  'CIFAR-100: PLP − control, test top-1 error in points (95% CI)',
+  'CIFAR-100: test top-1 error of the validation-selected epoch, arm minus '
+  'control in points (negative: PLP better), paired by seed on fresh '
+  'seeds; the 95% CI is the paired t interval; "detectable" is the smallest '
+  'true difference the test finds with 80% power at the spread observed.',
   -1.0,  # the paper's claim: about 1 point lower error
 )  # fmt: skip
 
@@ -49,10 +49,10 @@ TOP1_POINTS = Measure(
 # The language model's: final test loss at the end of the budget, in nats.
 LOSS_NATS = Measure(
   'final_test_loss', 1, 'nats/char', 4,
-  'PLP − control: final test loss, nats/char (95% CI)',
-  'Final test loss in nats per character at the last step, arm minus '
-  'control (negative: PLP better), paired by seed on fresh seeds; the 95% CI '
-  'and "detectable" as above.',
+  'Shakespeare: PLP − control, final test loss in nats/char (95% CI)',
+  'Shakespeare: final test loss in nats per character at the last step, '
+  'arm minus control (negative: PLP better), paired by seed on fresh seeds; '
+  'the 95% CI and "detectable" as above.',
   None,  # the paper made no claim about a language model
 )  # fmt: skip
 
@@ -74,29 +74,29 @@ class Comparison(NamedTuple):
 # In the order they were stated.
 PRE_STATED = (
   Comparison(
-    'CIFAR-100, ResNet18 width 1/16, 13 epochs', 'lr_sweep', 'confirm_sgd',
+    'ResNet18 width 1/16, 13 epochs', 'lr_sweep', 'confirm_sgd',
     'plp', 'sgd', 'headline',
   ),
   Comparison(
-    'CIFAR-100, ResNet18 width 1/16, 13 epochs', 'lr_sweep',
+    'ResNet18 width 1/16, 13 epochs', 'lr_sweep',
     'confirm_adamw', 'adamw_plp', 'adamw', 'secondary',
   ),
   Comparison(
-    'CIFAR-100, ResNet18 width 1/8, 26 epochs', 'lr_sweep',
+    'ResNet18 width 1/8, 26 epochs', 'lr_sweep',
     'confirm_wider_sgd', 'plp', 'sgd', 'headline',
   ),
   Comparison(
-    "CIFAR-100, ResNet18 width 1/16, 13 epochs, PLP at SGD's rate",
+    "ResNet18 width 1/16, 13 epochs, PLP at SGD's rate",
     'lr_sweep', 'untuned_sgd', 'plp', 'sgd', 'secondary',
   ),
   # PLP at AdamW's rate, its drop-in secondary, is this very test: the two
   # chosen rates are one (adamw_peers.CHOSEN, entered before its runs).
   Comparison(
-    'Shakespeare char GPT, 2,000 steps', 'adamw_peers', 'confirm',
+    'char GPT, 2,000 steps', 'adamw_peers', 'confirm',
     'adamw_plp', 'adamw', 'headline', LOSS_NATS,
   ),
   Comparison(
-    'Shakespeare char GPT, 2,000 steps, k = −0.5',
+    'char GPT, 2,000 steps, k = −0.5',
     'prediction_step', 'headline', 'adamw_plp', 'adamw', 'headline',
     LOSS_NATS, tuple(prediction_step.CONFIRMATION_JOBS),
   ),
@@ -172,23 +172,21 @@ def measure_table(rows):
   decimals = rows[0].comparison.measure.decimals
   cells = [
     [
-      row.comparison.setting,
-      f'`{row.comparison.arm}` − `{row.comparison.control}` '
-      f'({row.comparison.test})',
-      row.n,
+      f'{row.comparison.setting}: `{row.comparison.arm}` − '
+      f'`{row.comparison.control}` ({row.comparison.test})',
       tables.signed(
         f'{row.mean:+.{decimals}f} '
         f'[{row.low:+.{decimals}f}, {row.high:+.{decimals}f}]'
       ),
+      row.n,
       f'{row.detectable:.{decimals}f}',
       reading(row),
     ]
     for row in rows
   ]
-  headers = [
-    'setting', 'comparison', 'n', 'difference [95% CI]',
-    'detectable (80% power)', 'reading',
-  ]  # fmt: skip
+  # The difference next to what it compares: on a phone's screen the two
+  # show before the table scrolls.
+  headers = ['comparison', 'difference [95% CI]', 'n', 'detectable', 'reading']
   return (
     tables.compact_markdown(cells, headers)
     + f'\n\n{rows[0].comparison.measure.note}\n'
@@ -208,15 +206,21 @@ def table(rows):
   return '\n'.join(measure_table(group) for group in by_measure(rows))
 
 
+# The forest plot's inches: its width (shown at a column's 390-700 px, its
+# text stays 9 px or more), a row's height and a panel's axis and margins.
+FOREST_WIDTH, ROW_INCHES, PANEL_INCHES = 6, 0.75, 1.1
+
+
 @plots.readable
 def forest_plot(rows, path):
   """Each difference with its interval, a panel per measure, zero and the
-  paper's claim marked; compact, readable at a README's width."""
+  paper's claim marked; each row's label above its interval, so that the
+  intervals take the figure's whole width (readable on a phone too)."""
   plt = plots.pyplot()
   groups = by_measure(rows)
-  heights = [0.8 * len(group) + 1.4 for group in groups]
+  heights = [ROW_INCHES * len(group) + PANEL_INCHES for group in groups]
   figure, axes = plt.subplots(
-    len(groups), 1, figsize=(9, sum(heights)), squeeze=False,
+    len(groups), 1, figsize=(FOREST_WIDTH, sum(heights)), squeeze=False,
     gridspec_kw={'height_ratios': heights},
   )  # fmt: skip
   for axis, group in zip(axes[:, 0], groups, strict=True):
@@ -225,16 +229,18 @@ def forest_plot(rows, path):
 
 
 def forest_panel(axis, rows):
-  """One measure's differences on `axis`."""
-  labels = [
-    f'{r.comparison.arm} − {r.comparison.control}\n{r.comparison.setting}'
-    for r in rows
-  ]
+  """One measure's differences on `axis`, the first row at the top."""
+  left = axis.get_yaxis_transform()  # x in the axes' fraction, y in data
   for y, row in enumerate(reversed(rows)):
     axis.errorbar(
       row.mean, y, xerr=[[row.mean - row.low], [row.high - row.mean]],
       fmt='o', color='black', capsize=4,
     )  # fmt: skip
+    label = (
+      f'{row.comparison.arm} − {row.comparison.control}: '
+      f'{row.comparison.setting}'
+    )
+    axis.text(0.01, y + 0.22, label, transform=left, va='bottom', fontsize=10)
   axis.axvline(0, color='gray', linewidth=1)
   measure = rows[0].comparison.measure
   if measure.paper_gain is not None:
@@ -242,11 +248,11 @@ def forest_panel(axis, rows):
       measure.paper_gain, color='tab:green', linestyle='--', linewidth=1
     )
     axis.text(
-      measure.paper_gain, len(rows) - 0.45, " paper's claim",
-      color='tab:green', ha='left', va='bottom',
+      measure.paper_gain, -0.45, " paper's claim", color='tab:green',
+      ha='left', va='bottom', fontsize=10,
     )  # fmt: skip
-  axis.set_yticks(range(len(rows)), list(reversed(labels)), fontsize=9.5)
-  axis.set_ylim(-0.6, len(rows) - 0.05)
+  axis.set_yticks([])
+  axis.set_ylim(-0.5, len(rows) - 0.2)
   axis.set_xlabel(measure.axis)
   axis.grid(axis='x', alpha=0.3)
 

@@ -91,7 +91,11 @@ def test_each_measure_gets_its_table_panel_units_and_words(tmp_path):
   assert loss.rstrip().endswith(NATS.note)
   path = comparisons.forest_plot(rows, str(tmp_path / 'two.png'))
   with Image.open(path) as image:  # two panels of a row each, at 100 dpi
-    assert image.size[1] == round(2 * 100 * (0.8 + 1.4))  # one: 300
+    height = 2 * (comparisons.ROW_INCHES + comparisons.PANEL_INCHES)
+    assert image.size == (100 * comparisons.FOREST_WIDTH, round(100 * height))
+  # 600 px wide, its labels above the intervals: shown at a phone's 390 px,
+  # its 10-point text is 9 px.
+  assert comparisons.FOREST_WIDTH * 100 <= 600
 
 
 def test_the_transformers_comparisons_wait_for_their_confirmation():
