@@ -1,4 +1,4 @@
-"""What `make demo` runs: both arms on real CIFAR-100 in minutes on a CPU.
+"""What `make demo` runs: both arms on CIFAR-100, about 2 minutes on 2 cores.
 
 ResNet18 at width 1/8 on the first 10,000 training images for 3 epochs,
 tested on the full test split. Too short to compare the arms; it shows the

@@ -1,4 +1,4 @@
-"""Shows the language-model pipeline in about a minute: not for comparing.
+"""The language-model pipeline, about 70 seconds on 2 cores: not to compare.
 
 nanoGPT's CPU model (`gpt_cpu.py`) for 300 steps, evaluated every 100.
 """
