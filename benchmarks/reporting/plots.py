@@ -101,8 +101,14 @@ def plot_curves(workdir, results):
     if axis.get_legend_handles_labels()[0]:  # none where every run diverged
       axis.legend()
   return save_figure(
-    figure, results['config'], 'mean and range over seeds', workdir, 'curves'
+    figure, results['config'], over_seeds(results), workdir, 'curves'
   )
+
+
+def over_seeds(results):
+  """What a curve shows of the runs' seeds: their mean and range, or one."""
+  seeds = max(map(len, results['runs'].values()), default=0)
+  return f'mean and range over {seeds} seeds' if seeds > 1 else 'one seed'
 
 
 @readable
@@ -126,9 +132,7 @@ def plot_loss_curves(workdir, results):
     axis.grid(alpha=0.3)
     if axis.get_legend_handles_labels()[0]:
       axis.legend()
-  seeds = max(map(len, results['runs'].values()), default=0)
-  shown = f'mean and range over {seeds} seeds' if seeds > 1 else 'one seed'
-  figure.suptitle(f'Shakespeare, character GPT: {shown}')
+  figure.suptitle(f'Shakespeare, character GPT: {over_seeds(results)}')
   return save(figure, os.path.join(workdir, 'curves.png'), dpi=110)
 
 

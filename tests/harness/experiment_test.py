@@ -579,3 +579,10 @@ def test_the_curves_train_loss_axis_reads_plain_numbers(
   assert labels, 'the log axis shows no numbers'
   assert not [label for label in labels if 'times' in label or '^' in label]
   plots.pyplot().close(figure)
+
+
+def test_the_curves_title_says_one_seed_or_the_range_over_seeds():
+  one = {'runs': {'sgd': {'0': []}, 'plp': {'0': []}}}
+  three = {'runs': {'sgd': {'0': [], '1': [], '2': []}, 'plp': {'0': []}}}
+  assert plots.over_seeds(one) == 'one seed'
+  assert plots.over_seeds(three) == 'mean and range over 3 seeds'
