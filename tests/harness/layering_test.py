@@ -16,7 +16,7 @@ LAYERS = (
   ('benchmarks.harness',),  # serves any task
   ('benchmarks.reporting',),  # tables and figures of any task's results
   ('benchmarks.cifar100', 'benchmarks.shakespeare'),  # the tasks
-  ('benchmarks.tasks',),
+  ('benchmarks.tasks', 'benchmarks.examples'),  # examples: a user's arms
   ('benchmarks.main', 'benchmarks.studies'),
   ('benchmarks.tools',),  # for the accelerator, faults and speed
 )

@@ -35,7 +35,7 @@ def losses(study, blocks):
 
 
 STUDY = Study(
-  name='lion',
+  name='lion_vs_adamw',
   base_config=gpt_cpu.get_config,
   jobs={
     point_name(rate): {'learning_rate': rate, 'arms': (ARM,), 'seeds': SEEDS}
