@@ -3,44 +3,84 @@
 
 The same config, rule and seeds as `adamw_peers` (whose AdamW runs it
 reads): a factor-2 grid of Lion's peak rate on the selection seeds 0-2
-(`GRID`, widened past an edge where the best is on it), the rate of lowest
-mean final validation loss chosen (ties to the smaller), √2 points around
-it, then Lion at its chosen rate on AdamW's confirmation seeds, paired with
-AdamW's committed runs at its own chosen rate. The walk-through is
-docs/compare_your_optimizer.md.
+(`GRID`, widened past an edge where the best is on it), its best grid point
+by the rule (`GRID_BEST`: lowest mean final validation loss, ties to the
+smaller rate), √2 points around it, the rate chosen among all points
+(`CHOSEN`), then Lion at that rate on AdamW's confirmation seeds, paired
+with AdamW's committed runs at its own chosen rate (`TESTS`). Each entry
+is made once the stage before has all its runs, and a test holds it to the
+rule. The walk-through is docs/compare_your_optimizer.md.
 """
 
-from benchmarks.reporting import tables
-from benchmarks.shakespeare.configs import gpt_cpu
+from benchmarks import studies
+from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
+from benchmarks.studies import adamw_peers
+from benchmarks.studies.adamw_peers import confirmation
+from benchmarks.studies.adamw_peers import loss_sections
 
 ARM = 'benchmarks.examples.lion:make'
-SEEDS = (0, 1, 2)
+SEEDS = adamw_peers.SEEDS
 # Lion's rates a factor 2 apart, about a tenth of AdamW's best (4e-3) in the
 # middle, on AdamW's own grid points where they overlap.
 GRID = (1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3)
+GRID_BEST = None  # Lion's best grid point, by the rule
+CHOSEN = None  # Lion's rate among its grid and √2 points, by the rule
+CONFIRMATION_SEEDS = adamw_peers.CONFIRMATION_SEEDS  # AdamW's, committed
+TESTS = (('confirm', ARM, 'adamw', 'headline'),)
+PEERS = 'benchmarks/results/shakespeare/adamw_peers'
 
 
-def point_name(rate):
-  return f'lr_{rate:g}'
+def base_config():
+  config = adamw_peers.base_config()
+  config.arms = (ARM,)
+  return config
 
 
-def losses(study, blocks):
-  """Each block's final losses over seeds."""
-  del study
-  return ''.join(
-    f'## {name}\n\n{tables.format_loss_table(block)}\n\n'
-    for name, block in blocks.items()
+def sweep_jobs():
+  """The grid's jobs, and the √2 points' once GRID_BEST is entered."""
+  points = studies.refinement_points(
+    {ARM: GRID_BEST} if GRID_BEST else {}, (ARM,), adamw_peers.point_name
   )
+  rates = {adamw_peers.point_name(r): r for r in GRID} | {
+    name: rate for name, (rate, _) in points.items()
+  }
+  return {
+    name: {'learning_rate': rate, 'seeds': SEEDS}
+    for name, rate in rates.items()
+  }
 
+
+def confirmation_jobs():
+  """Lion at its chosen rate on the confirmation seeds, once it is chosen."""
+  if CHOSEN is None:
+    return {}
+  overrides = {'learning_rate': CHOSEN, 'seeds': CONFIRMATION_SEEDS}
+  return {'confirm_lion': overrides}
+
+
+SWEEP_JOBS = sweep_jobs()
+CONFIRMATION_JOBS = confirmation_jobs()
+# AdamW's confirmation runs at its chosen rate: the control, paired by seed.
+BORROWED = {
+  'confirm_adamw': Borrowed(f'{PEERS}/confirm_adamw', CONFIRMATION_SEEDS)
+}
 
 STUDY = Study(
   name='lion_vs_adamw',
-  base_config=gpt_cpu.get_config,
-  jobs={
-    point_name(rate): {'learning_rate': rate, 'arms': (ARM,), 'seeds': SEEDS}
-    for rate in GRID
-  },
-  sections=(losses,),
+  base_config=base_config,
+  jobs=SWEEP_JOBS | CONFIRMATION_JOBS,
+  blocks={job: (job,) for job in SWEEP_JOBS}
+  | ({'confirm': ('confirm_adamw', *CONFIRMATION_JOBS)} if CHOSEN else {}),
+  sections=(confirmation.tests, loss_sections.sweep),
+  borrowed=BORROWED if CHOSEN else {},
+  settings=adamw_peers.Settings(
+    seeds=SEEDS,
+    sweep_jobs=tuple(SWEEP_JOBS),
+    chosen={ARM: CHOSEN} if CHOSEN else {},
+    confirmation_seeds=CONFIRMATION_SEEDS,
+    tests=TESTS,
+    target_loss=None,
+  ),
   results_root='benchmarks/results/shakespeare',
 )
