@@ -149,12 +149,22 @@ def running_holder(workdir):
       holder = file.read().strip()
   except OSError:
     return ''
-  fields = holder.split(' ', 4)  # 'process PID on HOST since ...'
-  if len(fields) < 4 or fields[0] != 'process' or not fields[1].isdigit():
+  found = holder_process(holder)
+  if found is None:
     return ''
-  if fields[3] == socket.gethostname():
-    return holder if atomic_files.running(int(fields[1])) else ''
+  pid, host = found
+  if host == socket.gethostname():
+    return holder if atomic_files.running(pid) else ''
   return holder if locked_elsewhere(path) else ''
+
+
+def holder_process(holder):
+  """(process id, host) of a holder's description ('process PID on HOST
+  since ...'), or None where it is not one."""
+  fields = holder.split(' ', 4)
+  if len(fields) < 4 or fields[0] != 'process' or not fields[1].isdigit():
+    return None
+  return int(fields[1]), fields[3]
 
 
 def locked_elsewhere(path):

@@ -280,12 +280,13 @@ def stop_local(job, workdir):
   submitit controller quietly (`job.cancel` signals the controller, which
   ends in a traceback and kills the task a second later). A task not yet
   training is cancelled: it has nothing to save."""
-  holder = workdir_lock.running_holder(workdir)  # 'process PID on HOST ...'
+  holder = workdir_lock.running_holder(workdir)
   if not holder:
     job.cancel()
     return
+  pid, _ = workdir_lock.holder_process(holder)
   try:
-    os.kill(int(holder.split()[1]), signal.SIGINT)
+    os.kill(pid, signal.SIGINT)
   except ProcessLookupError:  # ended meanwhile
     pass
 

@@ -154,7 +154,7 @@ def test_a_local_task_interrupted_is_requeued_and_resumes(long_alone, tmp_path):
   # SLURM with --signal (submitit 1.5.4's `_interrupt` signals the controller,
   # which does not pass it on).
   holder = workdir_lock.running_holder(task.workdir)
-  os.kill(int(holder.split()[1]), signal.SIGUSR2)
+  os.kill(workdir_lock.holder_process(holder)[0], signal.SIGUSR2)
   job.result()
   record = run_states.read_record(task.workdir)
   assert (record['state'], record['requeues']) == ('finished', 1)

@@ -355,3 +355,12 @@ def test_main_ends_a_bad_or_missing_flag_in_one_line(arguments, expected):
   finally:
     flags.FLAGS.unparse_flags()
   assert ended.value.code == expected
+
+
+def test_a_holders_description_gives_its_process_and_host():
+  from benchmarks.harness import workdir_lock
+
+  text = 'process 42 on node-1 since 2026-12-07T22:00:00 (python -m x)'
+  assert workdir_lock.holder_process(text) == (42, 'node-1')
+  for other in ('', 'process x on h since t', 'job 42 on h since t', 'p 1'):
+    assert workdir_lock.holder_process(other) is None
