@@ -8,6 +8,7 @@ import importlib
 
 from benchmarks.harness import config_checks
 from benchmarks.harness import experiment
+from benchmarks.harness import results_io
 
 # Task name -> the module whose `TASK` it is.
 TASKS = {
@@ -29,3 +30,38 @@ def task_of(config):
 def train_and_evaluate(config, workdir):
   """Trains every arm and seed of `config` with its task; the results."""
   return experiment.train_and_evaluate(config, workdir, task_of(config))
+
+
+# results.json read with its task's knowledge (the harness's `results_io`
+# takes it as arguments): a results' task is its config's.
+
+
+def fields_added_since(config):
+  """The config fields the config's task added since runs were made."""
+  return task_of(config).fields_added_since
+
+
+def load_results(directory):
+  """`results_io.load_results`, pooling seeds as their task says."""
+  return results_io.load_results(directory, fields_added_since)
+
+
+def with_summary(results):
+  """`results` with its task's summary where it has none."""
+  return results_io.with_summary(results, task_of(results['config']).summarize)
+
+
+def merged_block(parts, names=None):
+  """`results_io.merged_block` of runs of one task (the first part's)."""
+  first = next((part for part in parts if part), None)
+  if first is None:
+    return None
+  summarize = task_of(first['config']).summarize
+  return results_io.merged_block(parts, summarize, names, fields_added_since)
+
+
+def reproducible(results):
+  """The fields of every record of `results` that its task says a rerun
+  must reproduce, run by run."""
+  fields = task_of(results['config']).reproducible
+  return results_io.reproducible(results, fields)

@@ -41,6 +41,18 @@ ARMS = {
   'plp_quadratic': Arm('sgd', 'quadratic'),
   'plp_gated': Arm('sgd', 'gated'),
 }
+# The paired comparisons beyond "every arm against the config's first arm":
+# (arm, control), made where both are in a config.
+CONTROLS = (
+  ('plp', 'sgd_matched'),
+  ('demon_plp', 'demon'),
+  ('adamw_plp', 'adamw'),
+  ('adamw_plp', 'adamw_matched'),
+  ('plp_quadratic', 'plp'),
+  ('plp_gated', 'plp'),
+  ('plp_quadratic', 'sgd_matched'),
+  ('plp_gated', 'sgd_matched'),
+)
 LR_SCHEDULES = ('step_decay', 'cyclic', 'constant')
 
 
@@ -229,7 +241,8 @@ class BaseOptimizer(NamedTuple):
 # A new base optimizer: its entry here; its fields in
 # configs/reference_recipe.py, checked in config_checks.py (a positive
 # rate_field is checked there already) and, as they change what a run
-# computes, in checkpoints.FIELDS_ADDED_SINCE (a test fails until they are).
+# computes, in the task's fields_added_since (train.FIELDS_ADDED_SINCE; a
+# test fails until they are).
 BASE_OPTIMIZERS = {
   'sgd': BaseOptimizer('learning_rate', sgd_of_config),
   'demon': BaseOptimizer('learning_rate', sgd_of_config, decays_momentum=True),

@@ -25,7 +25,7 @@ from benchmarks.cifar100 import trajectory
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
-from benchmarks.harness import results_io
+from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 
@@ -282,6 +282,16 @@ def describe(record):
   )
 
 
+# The record fields a rerun, a resumed run or another process layout must
+# reproduce.
+REPRODUCIBLE = (
+  'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error',
+  'trajectory',
+)  # fmt: skip
+# Config fields added after checkpoints had been made, each with the value
+# that every run made without it was made with.
+FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
+
 TASK = experiment.Task(
   validate_config=validate_config,
   load_data=load_data,
@@ -292,8 +302,10 @@ TASK = experiment.Task(
     config, arm, seed, data.sizes['steps_per_epoch'], mesh
   ),
   train_epoch_record=train_epoch_record,
-  collect_results=results_io.collect_results,
+  summarize=functools.partial(summary.summarize, controls=optimizers.CONTROLS),
+  reproducible=REPRODUCIBLE,
   describe=describe,
   table=tables.format_table,
   figures=(plots.plot_curves, probe_report.plot_trajectory),
+  fields_added_since=FIELDS_ADDED_SINCE,
 )

@@ -26,10 +26,6 @@ FIELDS_FREE_ON_RESUME = (
   'data_dir',
 )
 
-# Config fields added after checkpoints had been made, each with the value
-# that every checkpoint saved without it was made with.
-FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
-
 
 def seed_directory(parent, seed):
   """PARENT/seed_N: the one naming of a seed's own directory, for the
@@ -160,8 +156,13 @@ def latest_epoch(workdir, arm, seed):
   return max(steps_in(checkpoint_directory(workdir, arm, seed)), default=0)
 
 
-def restore(manager, model, optimizer, config):
-  """Restores the latest checkpoint into model and optimizer; its records."""
+def restore(manager, model, optimizer, config, fields_added_since):
+  """Restores the latest checkpoint into model and optimizer; its records.
+
+  `fields_added_since`: config fields added after checkpoints had been
+  made, each with the value every checkpoint saved without it was made
+  with (the task's).
+  """
   step = manager.latest_step()
   if step is None:
     return []
@@ -189,7 +190,7 @@ def restore(manager, model, optimizer, config):
       'to resume from the previous one, or use a new --workdir.'
     ) from error
   wanted = training_fields(config)
-  added = {k: v for k, v in FIELDS_ADDED_SINCE.items() if k in wanted}
+  added = {k: v for k, v in fields_added_since.items() if k in wanted}
   saved = {**added, **restored['config']}
   if saved != wanted:
     changed = sorted(

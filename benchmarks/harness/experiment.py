@@ -1,8 +1,8 @@
 """Runs every arm and seed of a config, for any task: checkpoints, resume,
 results.
 
-A task (`Task`: CIFAR-100's in `benchmarks/cifar100/train.py`, the language
-model's in `benchmarks/shakespeare/train.py`) supplies its data, models,
+A task (`Task`: each task package's `train.TASK`, named in
+`benchmarks/tasks.py`) supplies its data, models,
 optimizers and metrics. `train_and_evaluate` loads the task's data once, then
 trains each arm for each seed, checkpoints every epoch with orbax (rerunning
 resumes from the latest checkpoint, to the same numbers) and writes
@@ -10,6 +10,7 @@ resumes from the latest checkpoint, to the same numbers) and writes
 """
 
 from collections.abc import Callable
+from collections.abc import Mapping
 import contextlib
 import logging as std_logging
 import math
@@ -18,7 +19,8 @@ import signal
 import sys
 import threading
 import time
-from typing import NamedTuple
+import types
+from typing import Any, NamedTuple
 
 from absl import logging
 from flax import nnx
@@ -187,14 +189,16 @@ class Run(NamedTuple):
   manager: ocp.CheckpointManager
 
 
-def resume_run(config, arm, seed, model, optimizer, workdir):
+def resume_run(config, arm, seed, model, optimizer, workdir, task):
   """A run of a fresh model and optimizer, restored if checkpointed."""
   if distributed.is_writer():
     checkpoints.set_aside_damaged(workdir, arm, seed)
   # The checkpoint manager's first barrier is a collective.
   distributed.arrive_together(f'start of {arm}, seed {seed}')
   manager = checkpoints.checkpoint_manager(workdir, arm, seed)
-  records = checkpoints.restore(manager, model, optimizer, config)
+  records = checkpoints.restore(
+    manager, model, optimizer, config, task.fields_added_since
+  )
   return Run(arm, seed, model, optimizer, manager), records
 
 
@@ -203,7 +207,7 @@ def publish(workdir, config, runs, data, task):
 
   The other processes of a multi-process run hold the same results.
   """
-  results = task.collect_results(config, runs, data.sizes)
+  results = results_io.collect_results(config, runs, data.sizes, task.summarize)
   if distributed.is_writer():
     results_io.write_results(workdir, results)
   return results
@@ -325,7 +329,9 @@ def train_all(config, workdir, task):
   for seed in config.seeds:
     for arm in config.arms:
       model, optimizer = task.model_and_optimizer(config, arm, seed, data, mesh)
-      run, records = resume_run(config, arm, seed, model, optimizer, workdir)
+      run, records = resume_run(
+        config, arm, seed, model, optimizer, workdir, task
+      )
       runs[arm][seed] = records
       train_run(run, records, data, config, workdir, runs, task)
   return publish(workdir, config, runs, data, task)
@@ -354,7 +360,10 @@ class Task(NamedTuple):
     model_and_optimizer: (config, arm, seed, data, mesh) -> a fresh model
       and `nnx.Optimizer`, the same initialisation for every arm of a seed.
     train_epoch_record: (run, epoch, data, config) -> the epoch's record.
-    collect_results: (config, runs, data sizes) -> what results.json holds.
+    summarize: (runs, arms, epochs) -> the summary results.json holds:
+      per arm over seeds, and the paired differences it compares.
+    reproducible: the record fields a rerun, a resumed run or another
+      process layout must reproduce (its speed and wall time it need not).
     describe: an epoch's record -> its log line.
     learning_rate: (config, arm, step) -> the arm's learning rate there, or
       None; shown beside the records in TensorBoard (`event_files`).
@@ -363,6 +372,9 @@ class Task(NamedTuple):
     table: results -> the text table a run prints at its end (or None).
     figures: each (workdir, results) -> the path of a figure it draws there,
       or None where it has nothing to show (trajectories without probes).
+    fields_added_since: config fields added after runs had been made, each
+      with the value every run made without it had (so that they resume
+      and pool with newer ones).
   """
 
   validate_config: Callable
@@ -370,9 +382,11 @@ class Task(NamedTuple):
   arm_optimizer: Callable
   model_and_optimizer: Callable
   train_epoch_record: Callable
-  collect_results: Callable
+  summarize: Callable
+  reproducible: tuple[str, ...]
   describe: Callable
   learning_rate: Callable | None = None
   interval_name: str = 'epoch'
   table: Callable | None = None
   figures: tuple[Callable, ...] = ()
+  fields_added_since: Mapping[str, Any] = types.MappingProxyType({})

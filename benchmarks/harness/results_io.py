@@ -1,6 +1,11 @@
-"""results.json: what it holds, and writing, loading, merging and copying it."""
+"""results.json: what it holds, and writing, loading, merging and copying it.
 
-import functools
+What differs by task is given by the caller, from the task's declaration
+(`experiment.Task`): its `summarize`, its `reproducible` fields and the
+config fields it added since runs were made (`benchmarks.tasks` reads them
+from a results' config).
+"""
+
 import glob
 import json
 import os
@@ -21,13 +26,14 @@ def write_json_atomically(path, data):
   atomic_files.write_atomically(path, json.dumps(data, separators=COMPACT))
 
 
-def load_results(directory):
+def load_results(directory, fields_added_since=lambda config: {}):
   """The results in `directory`, merging its seed_N/ run directories if any.
 
   A study trains each seed of a job in a directory of its own
   (`studies.run_directory`); the merged results hold every arm and seed and
   the first run's config and data sizes, and no summary (`with_summary` adds
-  one). None where there are no results.
+  one). None where there are no results. `fields_added_since`: a config ->
+  its task's fields added since runs were made (`trained_like`).
   """
   path = os.path.join(directory, 'results.json')
   seed_dirs = checkpoints.seed_directories(directory)
@@ -40,17 +46,18 @@ def load_results(directory):
   if os.path.exists(path):
     with open(path) as file:
       return json.load(file)
-  return merge_results([load_results(d) for d in seed_dirs], seed_dirs)
+  parts = [load_results(d, fields_added_since) for d in seed_dirs]
+  return merge_results(parts, seed_dirs, fields_added_since)
 
 
 class PoolingError(ValueError):
   """Runs that must not be pooled: the message names them and why."""
 
 
-def trained_like(config):
+def trained_like(config, added):
   """The fields of a run's config that decide what it computes (those free
-  on resume left out, those added later at the value older runs had)."""
-  fields = {**checkpoints.FIELDS_ADDED_SINCE, **config}
+  on resume left out, those `added` later at the value older runs had)."""
+  fields = {**added, **config}
   return {
     k: v
     for k, v in fields.items()
@@ -58,7 +65,7 @@ def trained_like(config):
   }
 
 
-def merge_results(parts, names=None):
+def merge_results(parts, names=None, fields_added_since=lambda config: {}):
   """One results dict holding every arm and seed of `parts` (Nones skipped).
 
   The config and data sizes are the first part's; there is no summary. An
@@ -77,7 +84,9 @@ def merge_results(parts, names=None):
       'runs': {},
     }
     for arm, seeds in part['runs'].items():
-      check_poolable(arm, name, trained_like(arm_config(part, arm)), first_of)
+      config = arm_config(part, arm)
+      like = trained_like(config, fields_added_since(config))
+      check_poolable(arm, name, like, first_of)
       merged['runs'].setdefault(arm, {}).update(seeds)
   return merged
 
@@ -96,21 +105,24 @@ def check_poolable(arm, name, config, first_of):
     )
 
 
-def merged_block(parts, names=None):
+def merged_block(parts, summarize, names=None, fields_added_since=None):
   """Runs of one model and protocol but for their arms (`parts`), as one
   summarised results dict whose arms are all of theirs; None where every
   part is None. Its config is the first part's; 'arm_configs' keeps each
   arm's own, whose rates may differ (a confirmation's arms each run at
-  their own chosen rate).
+  their own chosen rate). `summarize` and `fields_added_since`: as
+  `with_summary`'s and `merge_results`'.
   """
-  merged = merge_results(parts, names)
+  merged = merge_results(
+    parts, names, fields_added_since or (lambda config: {})
+  )
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
   merged['arm_configs'] = {
     arm: arm_config(part, arm) for part in parts if part for arm in part['runs']
   }
-  return with_summary(merged)
+  return with_summary(merged, summarize)
 
 
 def arm_config(results, arm):
@@ -118,8 +130,9 @@ def arm_config(results, arm):
   return results.get('arm_configs', {}).get(arm, results['config'])
 
 
-def with_summary(results):
-  """`results` with a summary computed from its runs where it has none."""
+def with_summary(results, summarize):
+  """`results` with a summary computed from its runs where it has none, by
+  its task's `summarize` (runs, arms, epochs)."""
   if 'summary' in results:
     return results
   runs = {
@@ -129,7 +142,6 @@ def with_summary(results):
   arms = [a for a in results['config']['arms'] if a in runs]
   arms += [a for a in runs if a not in arms]
   epochs = results['config']['epochs']
-  summarize = SUMMARIES[results['config'].get('task', 'cifar100')]
   return {**results, 'summary': summarize(runs, arms, epochs)}
 
 
@@ -150,23 +162,9 @@ def copy_results(source, destination):
     write_json_atomically(os.path.join(destination, relative), data)
 
 
-# Each task's record fields that a rerun, a resumed run or another process
-# layout must reproduce; its speed and wall time it need not.
-REPRODUCIBLE = {
-  'cifar100': (
-    'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error',
-    'trajectory',
-  ),
-  'shakespeare': (
-    'epoch', 'step', 'train_loss', 'val_loss', 'test_loss', 'path_cosine',
-    'final_val_loss', 'final_test_loss',
-  ),
-}  # fmt: skip
-
-
-def reproducible(results):
-  """The REPRODUCIBLE fields of every record of `results`, run by run."""
-  fields = REPRODUCIBLE[results['config'].get('task', 'cifar100')]
+def reproducible(results, fields):
+  """The `fields` of every record of `results` (its task's reproducible
+  ones), run by run."""
   return {
     arm: {
       seed: [{k: r.get(k) for k in fields} for r in records]
@@ -176,19 +174,9 @@ def reproducible(results):
   }
 
 
-# Each task's `summarize(runs, arms, epochs)`, by the config's task.
-SUMMARIES = {
-  'cifar100': functools.partial(
-    summary.summarize, controls=summary.CIFAR100_CONTROLS
-  ),
-  'shakespeare': summary.summarize_losses,
-}
-
-
-def collect_results(config, runs, data_sizes):
+def collect_results(config, runs, data_sizes, summarize):
   """What results.json holds: the config, the data, every run, the summary
-  (its task's, `SUMMARIES`)."""
-  summarize = SUMMARIES[config.get('task', 'cifar100')]
+  (by the task's `summarize`)."""
   return {
     'config': config.to_dict(),
     'data': data_sizes,

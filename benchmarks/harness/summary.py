@@ -187,11 +187,10 @@ def paired_difference(arm_runs, control_runs, kinds):
 def comparisons(arms, controls):
   """(arm, control) pairs: each arm against the first, and `controls`'.
 
-  `controls`: (arm, control) pairs compared wherever both ran (CIFAR-100's
-  are `CIFAR100_CONTROLS`).
+  `controls`: (arm, control) pairs compared wherever both ran (the task's).
 
   Each pair comes once: a control may be an arm against the first already
-  (`adamw_plp` against `adamw`).
+  (a PLP arm against its base, the first).
   """
   pairs = [(arm, arms[0]) for arm in arms[1:]]
   pairs += [pair for pair in controls if set(pair) <= set(arms)]
@@ -227,28 +226,8 @@ def with_differences(summary, done, pairs, difference):
   return summary
 
 
-# CIFAR-100's paired comparisons beyond "every arm against the config's first
-# arm": (arm, control), made where both are in a config.
-CIFAR100_CONTROLS = (
-  ('plp', 'sgd_matched'),
-  ('demon_plp', 'demon'),
-  ('adamw_plp', 'adamw'),
-  ('adamw_plp', 'adamw_matched'),
-  ('plp_quadratic', 'plp'),
-  ('plp_gated', 'plp'),
-  ('plp_quadratic', 'sgd_matched'),
-  ('plp_gated', 'sgd_matched'),
-)
-
-# The language model's arms, its (arm, control) pairs beyond each arm against
-# the first (adamw_plp against each peer), and its metrics: the loss at the
-# end of the budget on every window of the held-out splits.
-LANGUAGE_MODEL_ARMS = (
-  'adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw',
-)  # fmt: skip
-LANGUAGE_MODEL_CONTROLS = tuple(
-  ('adamw_plp', peer) for peer in LANGUAGE_MODEL_ARMS[2:]
-)
+# The final losses a language model's runs are compared in: at the end of the
+# budget, on every window of the held-out splits.
 LOSS_METRICS = ('final_val_loss', 'final_test_loss')
 
 
@@ -268,11 +247,12 @@ def loss_summary(done):
   return entry
 
 
-def summarize_losses(runs, arms, epochs):
-  """The language model's `summarize`: final losses, paired differences."""
+def summarize_losses(runs, arms, epochs, controls):
+  """Per arm: final losses over seeds; per comparison (each arm against the
+  first, and `controls`' pairs): paired differences."""
   done = {arm: finished(runs, arm, epochs) for arm in arms}
   result = {arm: loss_summary(d) for arm, d in done.items() if d}
-  pairs = comparisons(list(arms), LANGUAGE_MODEL_CONTROLS)
+  pairs = comparisons(list(arms), controls)
   return with_differences(result, done, pairs, loss_difference)
 
 

@@ -178,10 +178,10 @@ def difference_table(blocks, kinds):
   """Arm minus control, paired by seed, with two-sided paired t-tests."""
   lines = difference_header(('block', 'arm − control', 'seeds'), kinds, 'seed')
   for block, results in blocks.items():
-    arms = results['config']['arms']
-    for arm, control in summary.comparisons(arms, summary.CIFAR100_CONTROLS):
-      difference = results['summary'].get(f'{arm} - {control}')
-      if difference:
+    # The summary's pairs, in the order its task compared them.
+    for key, difference in results['summary'].items():
+      if ' - ' in key:
+        arm, control = key.split(' - ')
         lines.append(
           difference_row(
             (block, f'{arm} − {control}', len(difference['seeds'])),

@@ -28,7 +28,6 @@ import optax
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
-from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
@@ -36,7 +35,16 @@ from benchmarks.shakespeare import input_pipeline
 from benchmarks.shakespeare import models
 import optax_plp
 
-ARMS = summary.LANGUAGE_MODEL_ARMS
+ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
+# The paired comparisons beyond each arm against the first: PLP against each
+# of AdamW's peers.
+CONTROLS = tuple(('adamw_plp', peer) for peer in ARMS[2:])
+# The record fields a rerun, a resumed run or another process layout must
+# reproduce.
+REPRODUCIBLE = (
+  'epoch', 'step', 'train_loss', 'val_loss', 'test_loss', 'path_cosine',
+  'final_val_loss', 'final_test_loss',
+)  # fmt: skip
 
 
 def learning_rate(config):
@@ -428,7 +436,8 @@ TASK = experiment.Task(
   arm_optimizer=arm_optimizer,
   model_and_optimizer=model_and_optimizer,
   train_epoch_record=train_epoch_record,
-  collect_results=results_io.collect_results,
+  summarize=functools.partial(summary.summarize_losses, controls=CONTROLS),
+  reproducible=REPRODUCIBLE,
   describe=describe,
   learning_rate=arm_learning_rate,
   interval_name='interval',

@@ -10,9 +10,10 @@ image on CPU, is the narrowest.
 
 import dataclasses
 
+from benchmarks import tasks
 from benchmarks.cifar100 import models
+from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100.configs import reference_recipe
-from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.reporting import tables
 from benchmarks.studies import Study
@@ -170,7 +171,7 @@ def ablation_table(blocks, settings):
     runs = ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds)
     epochs = blocks[job]['config']['epochs']
     entries = summary.summarize(
-      runs, [base_arm, name], epochs, summary.CIFAR100_CONTROLS
+      runs, [base_arm, name], epochs, optimizers.CONTROLS
     )
     difference = entries.get(f'{name} - {base_arm}')
     if not difference:
@@ -191,7 +192,7 @@ def variants(study, blocks):
   jobs = study.settings.variant_jobs
   if not all(job in blocks for job in jobs):
     return ''
-  merged = {jobs[0]: results_io.merged_block([blocks[job] for job in jobs])}
+  merged = {jobs[0]: tasks.merged_block([blocks[job] for job in jobs])}
   return (
     "## PLP's variants on ResNet18\n\nThe quadratic rule, the cosine gate "
     'and SGD with a 7/6 longer step (`sgd_matched`) on the seeds of the '

@@ -37,7 +37,7 @@ def copy_finished_runs(workroot, job, out):
     relative = os.path.relpath(source, workroot)
     destination = os.path.join(out, relative)
     same = os.path.abspath(source) == os.path.abspath(destination)
-    results = results_io.load_results(source)
+    results = tasks.load_results(source)
     if results and finished_runs(results)['runs'] and not same:
       results_io.copy_results(source, destination)
 
@@ -58,8 +58,8 @@ def job_results(study, out, job):
   """A job's results: its copy in `out`, or a borrowed study's runs."""
   if job in study.borrowed:
     borrowed = study.borrowed[job]
-    return restricted(results_io.load_results(borrowed.results), borrowed.seeds)
-  return results_io.load_results(os.path.join(out, job))
+    return restricted(tasks.load_results(borrowed.results), borrowed.seeds)
+  return tasks.load_results(os.path.join(out, job))
 
 
 def diverged_runs(parts):
@@ -91,7 +91,7 @@ def load_block(study, out, jobs):
   kept = [
     (job, d) for job, d in zip(jobs, done, strict=True) if d and d['runs']
   ]
-  merged = results_io.merged_block(
+  merged = tasks.merged_block(
     [d for _, d in kept], [f'job {job}' for job, _ in kept]
   )
   diverged = diverged_runs(parts)
@@ -127,7 +127,7 @@ def draw_run_figures(study, figures, out=None):
     directory = os.path.dirname(path)
     target = os.path.join(figures, os.path.relpath(directory, out))
     os.makedirs(target, exist_ok=True)
-    results = results_io.with_summary(results_io.load_results(directory))
+    results = tasks.with_summary(tasks.load_results(directory))
     for draw in tasks.task_of(results['config']).figures:
       drawn.append(draw(target, results))
   return [path for path in drawn if path]

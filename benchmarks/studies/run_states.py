@@ -15,8 +15,8 @@ import os
 import tabulate
 
 from benchmarks import studies
+from benchmarks import tasks
 from benchmarks.harness import atomic_files
-from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.harness import workdir_lock
 
@@ -53,7 +53,7 @@ def trained_state(workdir, config):
   """'finished' or 'diverged' where every arm of the run is done, 'stopped'
   where some record is in, else ''."""
   try:
-    results = results_io.load_results(workdir)
+    results = tasks.load_results(workdir)
   except (OSError, ValueError):
     return ''
   if not results:

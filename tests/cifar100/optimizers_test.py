@@ -16,7 +16,6 @@ from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import train
 from benchmarks.cifar100.configs import paper
 from benchmarks.cifar100.configs import reference_recipe
-from benchmarks.harness import summary
 from benchmarks.shakespeare import train as shakespeare
 import optax_plp
 
@@ -146,7 +145,7 @@ def test_arms_are_their_base_optimizers_with_the_named_changes():
   state = tx.init({'w': jnp.ones(3)})
   assert isinstance(state[-1], optax_plp.PLPState)
   assert set(optimizers.ARMS) >= {
-    a for pair in summary.CIFAR100_CONTROLS for a in pair
+    a for pair in optimizers.CONTROLS for a in pair
   }
 
 

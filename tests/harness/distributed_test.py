@@ -18,8 +18,8 @@ from jax.sharding import PartitionSpec as P
 import numpy as np
 import pytest
 
+from benchmarks import tasks
 from benchmarks.harness import distributed
-from benchmarks.harness import results_io
 from benchmarks.tools.faults import fault_soak
 
 # Their processes read the mock data's compact copy (tests/conftest.py).
@@ -131,9 +131,9 @@ def two_processes(tmp_path_factory, processes_read_mock_arrays):
   assert status == 0, log.read_text()[-3000:]
   return (
     workdir,
-    results_io.load_results(workdir),
+    tasks.load_results(workdir),
     outputs,
-    results_io.load_results(single),
+    tasks.load_results(single),
   )
 
 
@@ -188,8 +188,8 @@ def test_a_killed_process_stops_the_other_and_both_resume(
   assert 'Rerun every process' in said or 'JAX distributed service' in said
   victim.wait()
   finish(start_processes(workdir, logs), logs)
-  got = results_io.load_results(workdir)
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  got = tasks.load_results(workdir)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
 
 
 def test_processes_that_start_apart_still_meet(tmp_path):

@@ -18,7 +18,6 @@ import pytest
 
 from benchmarks import studies
 from benchmarks import tasks
-from benchmarks.harness import results_io
 from benchmarks.harness import workdir_lock
 from benchmarks.studies import engine
 from benchmarks.studies import run_states
@@ -49,9 +48,7 @@ def command(*args, check=True):
 def reproducible(workroot, study, jobs=None):
   """Job -> the reproducible part of its results (of `jobs`, or every job)."""
   return {
-    job: results_io.reproducible(
-      results_io.load_results(os.path.join(workroot, job))
-    )
+    job: tasks.reproducible(tasks.load_results(os.path.join(workroot, job)))
     for job in jobs or study.jobs
   }
 

@@ -19,13 +19,13 @@ from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import probe_report
 from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import train
+from benchmarks.cifar100 import train as cifar100_train
 from benchmarks.cifar100 import trajectory
 from benchmarks.cifar100.configs import tiny
 from benchmarks.harness import checkpoints
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
-from benchmarks.harness import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from tests.conftest import killed_at_call
@@ -56,7 +56,7 @@ def test_a_run_writes_results_that_draw_curves_and_a_trajectory(
     history = seeds['0']
     assert [r['epoch'] for r in history] == [1, 2, 3]
     for record in history:
-      reproduced = results_io.REPRODUCIBLE['cifar100']
+      reproduced = cifar100_train.REPRODUCIBLE
       assert set(record) | {PROBED} == set(reproduced) | {
         'images_per_second',
         'wall_seconds',
@@ -136,7 +136,7 @@ def test_a_killed_run_resumes_to_the_same_result(
   assert len(partial['runs']['sgd']['0']) == 2
   monkeypatch.setattr(steps, 'train_epoch', real_train_epoch)
   got = tasks.train_and_evaluate(tiny.get_config(), str(tmp_path))
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
 
 
 def test_two_devices_match_four(tmp_path):
@@ -193,7 +193,7 @@ def test_one_step_later_is_the_next_step_and_changes_no_run(
   plain_2 = tasks.train_and_evaluate(config, str(tmp_path / 'plain'))
   config.evaluate_one_step_later = True
   got = tasks.train_and_evaluate(config, str(tmp_path / 'later'))
-  assert results_io.reproducible(got) == results_io.reproducible(plain_2)
+  assert tasks.reproducible(got) == tasks.reproducible(plain_2)
   for arm in ('sgd', 'plp'):
     first = got['runs'][arm]['0'][0]
     want = stepwise_errors_one_step_after(config, arm, epochs=1)
@@ -211,7 +211,7 @@ def test_batch_norm_recalibration_is_a_measurement_that_changes_no_run(
   config = tiny.get_config()
   config.batch_norm_recalibration_batches = 2
   got = tasks.train_and_evaluate(config, str(tmp_path))
-  assert results_io.reproducible(got) == results_io.reproducible(plain)
+  assert tasks.reproducible(got) == tasks.reproducible(plain)
   for arm in ('sgd', 'plp'):
     for record in got['runs'][arm]['0']:
       recalibrated = record['batch_norm_recalibrated']
@@ -321,14 +321,14 @@ def test_a_checkpoint_older_than_a_field_resumes_at_its_old_value(
 ):
   _, want = uninterrupted
   copy = uninterrupted_copy
-  for field in checkpoints.FIELDS_ADDED_SINCE:
+  for field in cifar100_train.FIELDS_ADDED_SINCE:
     for saved in copy.glob('checkpoints/*/seed_0/*/config/metadata'):
       config = json.loads(saved.read_text())
       del config[field]
       saved.write_text(json.dumps(config))
   # Every epoch is checkpointed, so these resume without training a step.
   got = tasks.train_and_evaluate(tiny.get_config(), str(copy))
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
   config = tiny.get_config()
   config.batch_norm_fast_variance = False
   with pytest.raises(
@@ -458,10 +458,10 @@ TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS = {
 def test_a_new_config_field_is_free_on_resume_or_added_with_its_old_value():
   fields = set(checkpoints.training_fields(tiny.get_config()))
   added = fields - TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS
-  unregistered = added - set(checkpoints.FIELDS_ADDED_SINCE)
+  unregistered = added - set(cifar100_train.FIELDS_ADDED_SINCE)
   assert not unregistered, (
     f'{sorted(unregistered)}: a field that changes what a run computes goes '
-    'in checkpoints.FIELDS_ADDED_SINCE with the value every earlier '
+    'in cifar100_train.FIELDS_ADDED_SINCE with the value every earlier '
     'checkpoint was made with; one that does not, in FIELDS_FREE_ON_RESUME.'
   )
 

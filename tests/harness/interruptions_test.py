@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from benchmarks.harness import results_io
+from benchmarks import tasks
 from benchmarks.harness import workdir_lock
 from benchmarks.tools.faults import fault_soak
 from tests.conftest import flip_one_bit
@@ -35,9 +35,7 @@ def test_the_lock_holds_when_its_file_is_deleted(uninterrupted, tmp_path):
   line = stderr.strip().splitlines()[-1]
   assert 'is in use by another process (its lock file was deleted)' in line
   assert finish(first)[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
 
 
 def test_sigterm_stops_a_run_in_one_line_and_it_resumes(
@@ -58,9 +56,7 @@ def test_sigterm_stops_a_run_in_one_line_and_it_resumes(
   )
   assert lock_holder(tmp_path) == ''  # released
   assert finish(start(tmp_path))[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
 
 
 def test_ctrl_c_during_a_save_ends_in_one_line_and_the_run_resumes(
@@ -84,9 +80,7 @@ def test_ctrl_c_during_a_save_ends_in_one_line_and_the_run_resumes(
   assert not any('Event loop is closed' in line for line in lines)
   assert lock_holder(tmp_path) == ''
   assert finish(start(tmp_path))[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
   assert not fault_soak.partial_saves(tmp_path)
 
 
@@ -101,9 +95,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_the_run_resumes_before_it(
   assert code == 0, stderr[-2000:]
   assert f'The checkpoint {latest} is damaged' in stderr
   assert (latest.parent / '3.damaged').is_dir()  # set aside, not deleted
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
 
 
 def test_a_stop_a_library_turned_into_its_error_is_still_the_stop(monkeypatch):

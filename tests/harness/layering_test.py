@@ -159,3 +159,22 @@ def test_a_run_of_one_task_imports_no_module_of_another(task, config, other):
   loaded = done.stdout.split()
   assert f'benchmarks.{task}.train' in loaded
   assert not [m for m in loaded if m.startswith(f'benchmarks.{other}')]
+
+
+def test_the_harness_names_no_task_and_no_arm():
+  # What differs by task is the task's declaration (`experiment.Task`),
+  # which the harness is given.
+  import re
+
+  from benchmarks import tasks
+  from benchmarks.cifar100 import optimizers
+  from benchmarks.shakespeare import train
+
+  arms = {*optimizers.ARMS, *train.ARMS}
+  for path in sorted((ROOT / 'benchmarks' / 'harness').glob('*.py')):
+    text = path.read_text()
+    quoted = [a for a in arms if re.search(rf'[\'"`]{a}[\'"`]', text)]
+    assert not quoted, (path.name, quoted)
+    named = [t for t in tasks.TASKS if re.search(t, text, re.IGNORECASE)]
+    assert not named, (path.name, named)
+    assert not re.search('cifar|shakespeare', text, re.IGNORECASE), path.name

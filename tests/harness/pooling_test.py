@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+from benchmarks import tasks
 from benchmarks.harness import results_io
 from benchmarks.studies import report
 
@@ -28,7 +29,7 @@ def test_seeds_trained_at_different_rates_are_not_pooled(tmp_path):
   write(tmp_path / 'job' / 'seed_0', learning_rate=0.1, seed=0)
   write(tmp_path / 'job' / 'seed_1', learning_rate=0.2, seed=1)
   with pytest.raises(results_io.PoolingError) as error:
-    results_io.load_results(str(tmp_path / 'job'))
+    tasks.load_results(str(tmp_path / 'job'))
   message = str(error.value)
   assert "fields ['learning_rate']" in message
   assert 'seed_0' in message and 'seed_1' in message
@@ -38,7 +39,7 @@ def test_seeds_of_different_lengths_are_not_pooled(tmp_path):
   write(tmp_path / 'job' / 'seed_0', epochs=2, seed=0)
   write(tmp_path / 'job' / 'seed_1', epochs=3, seed=1)
   with pytest.raises(results_io.PoolingError, match=r"fields \['epochs'\]"):
-    results_io.load_results(str(tmp_path / 'job'))
+    tasks.load_results(str(tmp_path / 'job'))
 
 
 def test_seeds_differing_only_in_what_a_resume_may_change_are_pooled(
@@ -46,7 +47,7 @@ def test_seeds_differing_only_in_what_a_resume_may_change_are_pooled(
 ):
   write(tmp_path / 'job' / 'seed_0', seed=0)
   write(tmp_path / 'job' / 'seed_1', seed=1)
-  merged = results_io.load_results(str(tmp_path / 'job'))
+  merged = tasks.load_results(str(tmp_path / 'job'))
   assert sorted(merged['runs']['sgd']) == ['0', '1']
 
 
@@ -54,7 +55,7 @@ def test_a_results_file_shadowing_seed_folders_is_refused(tmp_path):
   write(tmp_path / 'job' / 'seed_0', seed=0)
   write(tmp_path / 'job', seed=5)
   with pytest.raises(results_io.PoolingError, match='would shadow the runs'):
-    results_io.load_results(str(tmp_path / 'job'))
+    tasks.load_results(str(tmp_path / 'job'))
 
 
 def test_one_arm_from_two_jobs_of_different_configs_is_not_pooled(tmp_path):

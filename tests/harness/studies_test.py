@@ -10,6 +10,7 @@ import pytest
 from scipy import stats
 
 from benchmarks import studies
+from benchmarks import tasks
 from benchmarks.cifar100.configs import tiny
 from benchmarks.harness import config_checks
 from benchmarks.harness import results_io
@@ -112,19 +113,19 @@ def test_seed_directories_merge_into_one_job(uninterrupted, tmp_path):
       ignore=shutil.ignore_patterns('checkpoints'),
     )
   # The second directory stands for another seed's run.
-  other = results_io.load_results(str(tmp_path / 'seed_5'))
+  other = tasks.load_results(str(tmp_path / 'seed_5'))
   other['runs'] = {a: {'5': s['0']} for a, s in other['runs'].items()}
   results_io.write_json_atomically(
     str(tmp_path / 'seed_5' / 'results.json'), other
   )
-  merged = results_io.with_summary(results_io.load_results(str(tmp_path)))
+  merged = tasks.with_summary(tasks.load_results(str(tmp_path)))
   assert {arm: sorted(s) for arm, s in merged['runs'].items()} == {
     'sgd': ['0', '5'],
     'plp': ['0', '5'],
   }
   assert merged['summary']['plp - sgd']['seeds'] == [0, 5]
   assert merged['data'] == results['data']
-  assert results_io.load_results(str(tmp_path / 'nothing')) is None
+  assert tasks.load_results(str(tmp_path / 'nothing')) is None
 
 
 def test_study_plans_one_run_per_job_and_seed():
@@ -153,7 +154,7 @@ def test_paper_protocol_report_tables_blocks_of_finished_runs(
       root / 'ResNet18_demon' / f'seed_{seed}', validated_run, ['demon'], seed
     )
   # Seed 1 of the demon job is still training: its finished seed 0 counts.
-  partial = results_io.load_results(str(root / 'ResNet18_demon' / 'seed_1'))
+  partial = tasks.load_results(str(root / 'ResNet18_demon' / 'seed_1'))
   partial['runs']['demon']['1'] = partial['runs']['demon']['1'][:2]
   results_io.write_json_atomically(
     str(root / 'ResNet18_demon' / 'seed_1' / 'results.json'), partial
@@ -192,7 +193,7 @@ def test_one_step_later_is_a_measurement_shown_in_its_own_section(
   root = tmp_path / 'runs'
   job = 'ResNet18_one_step_later'
   write_run(root / job / 'seed_0', validated_run, ['sgd', 'plp'], 0)
-  results = results_io.load_results(str(root / job / 'seed_0'))
+  results = tasks.load_results(str(root / job / 'seed_0'))
   records = results['runs']['plp']['0']
   top1_deltas = [0.01, -0.03, 0.02]  # tiny.py trains 3 epochs
   for record, delta in zip(records, top1_deltas, strict=True):
@@ -279,7 +280,7 @@ def test_the_sweep_counts_a_diverged_run_at_chance(validated, tmp_path):
   job = 'sgd_lr_0.032'
   for seed in (0, 1, 2):
     write_run(root / job / f'seed_{seed}', validated_run, ['sgd', 'plp'], seed)
-  diverged = results_io.load_results(str(root / job / 'seed_2'))
+  diverged = tasks.load_results(str(root / job / 'seed_2'))
   diverged['runs']['plp']['2'] = [{'epoch': 1, 'diverged': True}]
   results_io.write_json_atomically(
     str(root / job / 'seed_2' / 'results.json'), diverged
@@ -319,9 +320,9 @@ def test_the_command_runs_a_study_seed_by_seed_and_resumes(
     # studies through submitit: tests/harness/engine_test.py).
     inline = ['run', 'tiny', str(root), '--seeds=1', '--executor=inline']
     assert studies_command.main(inline) == 0
-    first = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
+    first = tasks.load_results(str(root / 'ResNet18' / 'seed_1'))
     assert studies_command.main(inline) == 0  # done: nothing left to run
-  again = results_io.load_results(str(root / 'ResNet18' / 'seed_1'))
+  again = tasks.load_results(str(root / 'ResNet18' / 'seed_1'))
   assert not (root / 'ResNet18' / 'seed_0').exists()
   assert again['runs'] == first['runs'] and list(first['runs']['sgd']) == ['1']
   studies_command.main(

@@ -19,12 +19,12 @@ from absl import flags
 import pytest
 
 from benchmarks import main
+from benchmarks import tasks
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100.configs import tiny
 from benchmarks.harness import checkpoints
 from benchmarks.harness import config_checks
 from benchmarks.harness import launcher
-from benchmarks.harness import results_io
 from benchmarks.studies import __main__ as runner
 from benchmarks.tools.faults import fault_soak
 from tests.conftest import mock_cifar
@@ -49,9 +49,7 @@ def test_two_simultaneous_runs_one_workdir_one_is_refused(
   assert codes == [0, 1], ended
   refused = next(stderr for code, stderr in ended if code == 1)
   assert 'is in use by process' in refused.splitlines()[-1]
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
   assert not fault_soak.partial_saves(tmp_path)
   assert lock_holder(tmp_path) == ''  # released at a clean end
 
@@ -68,9 +66,7 @@ def test_a_run_started_later_is_refused_naming_the_holder(
   assert line.startswith(f'error: the workdir {tmp_path} is in use by process')
   assert f'process {first.pid} ' in line and 'another --workdir' in line
   assert finish(first)[0] == 0
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
 
 
 def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
@@ -82,9 +78,7 @@ def test_the_lock_of_a_killed_run_is_taken_over(uninterrupted, tmp_path):
   code, stderr = finish(start(tmp_path))
   assert code == 0, stderr[-2000:]
   assert f'Took over the lock of {tmp_path}: process {first.pid} ' in stderr
-  assert fault_soak.reproducible_results(tmp_path) == results_io.reproducible(
-    alone
-  )
+  assert fault_soak.reproducible_results(tmp_path) == tasks.reproducible(alone)
 
 
 STUDY_WORKER = textwrap.dedent("""

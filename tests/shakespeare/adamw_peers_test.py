@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from benchmarks import studies
-from benchmarks.harness import results_io
+from benchmarks import tasks
 from benchmarks.studies.adamw_peers import loss_sections
 
 
@@ -105,7 +105,7 @@ def test_the_readme_gives_the_sweeps_adamw_at_the_cpu_settings_rate():
   """The number set beside nanoGPT's ~1.88 is the committed one."""
   root = pathlib.Path(studies.__file__).parents[1]
   job = root / 'results' / 'shakespeare' / 'adamw_peers' / 'lr_0.001'
-  results = results_io.with_summary(results_io.load_results(str(job)))
+  results = tasks.with_summary(tasks.load_results(str(job)))
   loss = results['summary']['adamw']['final_val_loss']
   assert results['summary']['adamw']['seeds'] == [0, 1, 2]
   readme = (root / 'shakespeare' / 'README.md').read_text()

@@ -10,7 +10,7 @@ from PIL import Image
 import pytest
 from scipy import stats
 
-from benchmarks.harness import results_io
+from benchmarks import tasks
 from benchmarks.harness import summary
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
@@ -87,7 +87,7 @@ def blocks_from(study, results):
   for block, jobs in study.report_blocks.items():
     parts = [results.get(job) for job in jobs]
     if any(parts):
-      blocks[block] = results_io.merged_block(parts)
+      blocks[block] = tasks.merged_block(parts)
   return blocks
 
 

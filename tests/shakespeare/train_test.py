@@ -21,6 +21,7 @@ from benchmarks.harness import results_io
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.shakespeare import train
+from benchmarks.shakespeare import train as shakespeare_train
 from tests.conftest import flip_one_bit
 from tests.conftest import killed_at_call
 from tests.shakespeare.conftest import tiny_config
@@ -164,7 +165,7 @@ def test_every_field_of_a_record_but_its_speed_must_be_reproduced(
   _, results = uninterrupted
   for seeds in results['runs'].values():
     for record in seeds['0']:
-      assert set(record) <= set(results_io.REPRODUCIBLE['shakespeare']) | {
+      assert set(record) <= set(shakespeare_train.REPRODUCIBLE) | {
         'tokens_per_second',
         'wall_seconds',
       }
@@ -186,7 +187,7 @@ def test_a_killed_run_resumes_to_the_same_records(
   assert len(partial['runs']['adamw']['0']) == 2
   monkeypatch.setattr(train, 'train_epoch', real_train_epoch)
   got = tasks.train_and_evaluate(config, str(tmp_path))
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
 
 
 @pytest.mark.parametrize(
@@ -278,7 +279,7 @@ def test_a_damaged_checkpoint_is_set_aside_and_retrained(
   config = tiny_config(want['config']['data_dir'], arms=train.ARMS)
   got = tasks.train_and_evaluate(config, str(copy))
   assert (latest.parent / '3.damaged').is_dir()
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
 
 
 @pytest.mark.parametrize(
@@ -304,7 +305,7 @@ def test_a_checkpoint_without_a_readable_manifest_is_set_aside(
   got = tasks.train_and_evaluate(config, str(uninterrupted_copy))
   assert (latest.parent / '3.damaged').is_dir()
   assert said in caplog.text
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
 
 
 @pytest.mark.parametrize('damage', ['[1, 2]', '{"runs": ', ''])
@@ -318,7 +319,7 @@ def test_a_damaged_results_file_is_rebuilt_with_a_warning(
   got = tasks.train_and_evaluate(config, str(copy))
   assert 'cannot be read' in caplog.text and 'rebuilt from them' in caplog.text
   assert (copy / 'results.json.unreadable').read_text() == damage  # kept
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
   assert json.loads((copy / 'results.json').read_text())['runs'] == json.loads(
     json.dumps(got['runs'])
   )
@@ -336,7 +337,7 @@ def test_an_unreadable_results_file_without_checkpoints_is_kept_aside(
   assert (tmp_path / 'results.json.unreadable.2').read_text() == cut
   assert (tmp_path / 'results.json.unreadable').read_text() == 'an older one'
   assert 'kept as' in caplog.text and 'any others train again' in caplog.text
-  assert results_io.reproducible(got) == results_io.reproducible(want)
+  assert tasks.reproducible(got) == tasks.reproducible(want)
 
 
 @pytest.mark.parametrize(

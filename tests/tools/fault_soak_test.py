@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from benchmarks.harness import results_io
+from benchmarks import tasks
 from benchmarks.tools.faults import fault_soak
 
 # Their processes read the mock data's compact copy (tests/conftest.py).
@@ -18,7 +18,7 @@ def test_killed_runs_resume_to_the_uninterrupted_result(
   _, want = uninterrupted
   record = fault_soak.soak(
     str(tmp_path), kills=2, seed=0, launcher='tests.support.mock_main',
-    reference=results_io.reproducible(want),
+    reference=tasks.reproducible(want),
   )  # fmt: skip
   first, *_ = record['kills']
   # Aimed by the event, not by a time: this holds on a machine of any speed.

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 
+from benchmarks import tasks
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
@@ -169,7 +170,7 @@ def cifar_path_straightness(folder=None):
   """The same measure on CIFAR-100, from `lr_sweep`'s measurement of it
   (its committed results, or those in `folder`; '' until there are any)."""
   folder = folder or os.path.join(lr_sweep.STUDY.out, lr_sweep.PATH_COSINE)
-  results = results_io.load_results(folder)
+  results = tasks.load_results(folder)
   if results is None:
     return ''
   rows = []

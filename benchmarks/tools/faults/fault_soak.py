@@ -10,9 +10,9 @@ run stops itself once the save's temporary directory exists, see
 `stop_in_save.py`, and is killed then: no guess at when saves happen), and,
 once rerun, at a random moment within the time that first run took, start-up
 included. After each kill the same command runs again, resuming from the
-checkpoints. A round ends with a run left to
-finish, whose results.json must equal the reference (`results_io.REPRODUCIBLE`:
-every epoch's losses, errors and probes), and every rerun must succeed: a
+checkpoints. A round ends with a run left to finish, whose results.json
+must equal the reference (its task's `reproducible` fields: every epoch's
+losses, errors and probes), and every rerun must succeed: a
 leftover partial checkpoint may never block it. The tests run a short soak
 on TFDS's mock data.
 """
@@ -28,7 +28,7 @@ import tempfile
 import threading
 import time
 
-from benchmarks.harness import results_io
+from benchmarks import tasks
 
 TINY_CONFIG = 'benchmarks/cifar100/configs/tiny.py'
 PARTIAL_SAVE = 'orbax-checkpoint-tmp'  # in the name of a save in progress
@@ -53,7 +53,7 @@ def partial_saves(workdir):
 
 def reproducible_results(workdir):
   """What of `workdir/results.json` a rerun must reproduce."""
-  return results_io.reproducible(results_io.load_results(workdir))
+  return tasks.reproducible(tasks.load_results(workdir))
 
 
 def with_compilation_cache(env, directory):
