@@ -29,6 +29,16 @@ from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 
+# The record fields a rerun, a resumed run or another process layout must
+# reproduce.
+REPRODUCIBLE = (
+  'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error',
+  'trajectory',
+)  # fmt: skip
+# Config fields added after checkpoints had been made, each with the value
+# that every run made without it was made with.
+FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
+
 MAX_VALIDATION_FRACTION = 0.5
 
 
@@ -179,7 +189,9 @@ def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
   model, optimizer = model_and_optimizer(
     config, arm, seed, steps_per_epoch, mesh
   )
-  return experiment.resume_run(config, arm, seed, model, optimizer, workdir)
+  return experiment.resume_run(
+    config, arm, seed, model, optimizer, workdir, FIELDS_ADDED_SINCE
+  )
 
 
 def train_for(config, arm, seed, data, mesh, seconds):
@@ -281,16 +293,6 @@ def describe(record):
     f'{record["images_per_second"]:.0f} images/s'
   )
 
-
-# The record fields a rerun, a resumed run or another process layout must
-# reproduce.
-REPRODUCIBLE = (
-  'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error',
-  'trajectory',
-)  # fmt: skip
-# Config fields added after checkpoints had been made, each with the value
-# that every run made without it was made with.
-FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
 
 TASK = experiment.Task(
   validate_config=validate_config,

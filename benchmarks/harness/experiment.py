@@ -189,15 +189,18 @@ class Run(NamedTuple):
   manager: ocp.CheckpointManager
 
 
-def resume_run(config, arm, seed, model, optimizer, workdir, task):
-  """A run of a fresh model and optimizer, restored if checkpointed."""
+def resume_run(
+  config, arm, seed, model, optimizer, workdir, fields_added_since
+):
+  """A run of a fresh model and optimizer, restored if checkpointed (the
+  task's `fields_added_since`: see `checkpoints.restore`)."""
   if distributed.is_writer():
     checkpoints.set_aside_damaged(workdir, arm, seed)
   # The checkpoint manager's first barrier is a collective.
   distributed.arrive_together(f'start of {arm}, seed {seed}')
   manager = checkpoints.checkpoint_manager(workdir, arm, seed)
   records = checkpoints.restore(
-    manager, model, optimizer, config, task.fields_added_since
+    manager, model, optimizer, config, fields_added_since
   )
   return Run(arm, seed, model, optimizer, manager), records
 
@@ -330,7 +333,7 @@ def train_all(config, workdir, task):
     for arm in config.arms:
       model, optimizer = task.model_and_optimizer(config, arm, seed, data, mesh)
       run, records = resume_run(
-        config, arm, seed, model, optimizer, workdir, task
+        config, arm, seed, model, optimizer, workdir, task.fields_added_since
       )
       runs[arm][seed] = records
       train_run(run, records, data, config, workdir, runs, task)
