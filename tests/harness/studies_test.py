@@ -259,6 +259,7 @@ def test_committed_tables_regenerate_byte_identical(tmp_path):
 def test_a_study_is_its_module_and_a_bad_name_says_the_choices():
   assert studies.names() == [
     'adamw_peers',
+    'lion_vs_adamw',
     'lr_sweep',
     'paper_full',
     'paper_protocol',
