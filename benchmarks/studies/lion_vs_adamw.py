@@ -23,8 +23,9 @@ ARM = 'benchmarks.examples.lion:make'
 SEEDS = adamw_peers.SEEDS
 # Lion's rates a factor 2 apart, about a tenth of AdamW's best (4e-3) in the
 # middle, on AdamW's own grid points where they overlap; the rule's widening
-# past an edge included (the first five points' best was their end, 2e-3).
-GRID = (1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3)
+# past an edge included (the first five points' best was their end, 2e-3;
+# then the sixth's, 4e-3).
+GRID = (1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
 GRID_BEST = None  # Lion's best grid point, by the rule
 CHOSEN = None  # Lion's rate among its grid and √2 points, by the rule
 CONFIRMATION_SEEDS = adamw_peers.CONFIRMATION_SEEDS  # AdamW's, committed
