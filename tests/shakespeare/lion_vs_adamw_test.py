@@ -1,6 +1,7 @@
 """The Lion study: each stage's entry is the rule's on the committed runs,
 and its stages plan the jobs that entry fixes."""
 
+import numpy as np
 import pytest
 
 from benchmarks.studies import adamw_peers
@@ -64,3 +65,23 @@ def test_lion_is_paired_with_adamws_confirmation_at_its_chosen_rate():
     k: v for k, v in ours.items() if k not in differ
   }
   assert lion_vs_adamw.STUDY.settings.seeds == adamw_peers.SEEDS
+
+
+def test_the_statement_reads_the_paired_spread_of_the_selection_seeds(
+  monkeypatch,
+):
+  study = lion_vs_adamw.STUDY
+  blocks = report.load_blocks(study)
+  monkeypatch.setattr(lion_vs_adamw, 'CHOSEN', 4e-3)  # a committed point
+  spread = lion_vs_adamw.selection_spread(blocks)
+  lion = loss_sections.seed_losses(blocks['lr_0.004'], ARM, (0, 1, 2))
+  peers = report.load_block(
+    adamw_peers.STUDY, adamw_peers.STUDY.out, ('lr_0.00565685',)
+  )
+  adamw = loss_sections.seed_losses(peers, 'adamw', (0, 1, 2))
+  differences = [lion[s] - adamw[s] for s in (0, 1, 2)]
+  assert spread == pytest.approx(float(np.std(differences, ddof=1)))
+  text = lion_vs_adamw.stated(study, blocks)
+  assert '(n = 8: AdamW' in text and f'{spread:.4f} nats' in text
+  monkeypatch.setattr(lion_vs_adamw, 'CHOSEN', None)
+  assert lion_vs_adamw.stated(study, blocks) == ''
