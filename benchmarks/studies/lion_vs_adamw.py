@@ -15,7 +15,7 @@ rule. The walk-through is docs/compare_your_optimizer.md.
 import os
 
 from benchmarks import studies
-from benchmarks.harness import results_io
+from benchmarks import tasks
 from benchmarks.harness import summary
 from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
@@ -76,7 +76,7 @@ def selection_spread(blocks):
     blocks.get(adamw_peers.point_name(CHOSEN)), ARM, SEEDS
   )
   adamw = loss_sections.seed_losses(
-    results_io.load_results(ADAMW_AT_CHOSEN), 'adamw', SEEDS
+    tasks.load_results(ADAMW_AT_CHOSEN), 'adamw', SEEDS
   )
   if set(lion) != set(SEEDS) or set(adamw) != set(SEEDS):
     return None
