@@ -31,7 +31,7 @@ SEEDS = adamw_peers.SEEDS
 # then the sixth's, 4e-3).
 GRID = (1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
 GRID_BEST = 4e-3  # Lion's best grid point, by the rule
-CHOSEN = None  # Lion's rate among its grid and √2 points, by the rule
+CHOSEN = 4e-3  # Lion's rate among its grid and √2 points, by the rule
 CONFIRMATION_SEEDS = adamw_peers.CONFIRMATION_SEEDS  # AdamW's, committed
 TESTS = (('confirm', ARM, 'adamw', 'headline'),)
 PEERS = 'benchmarks/results/shakespeare/adamw_peers'
@@ -65,7 +65,9 @@ def confirmation_jobs():
   """Lion at its chosen rate on the confirmation seeds, once it is chosen."""
   if CHOSEN is None:
     return {}
-  overrides = {'learning_rate': CHOSEN, 'seeds': CONFIRMATION_SEEDS}
+  overrides = {
+    'learning_rate': CHOSEN, 'arms': (ARM,), 'seeds': CONFIRMATION_SEEDS,
+  }  # fmt: skip
   return {'confirm_lion': overrides}
 
 

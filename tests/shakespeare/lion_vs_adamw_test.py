@@ -47,7 +47,8 @@ def test_each_entry_plans_its_next_stage(monkeypatch):
   monkeypatch.setattr(lion_vs_adamw, 'CHOSEN', 7e-4)
   (job,) = lion_vs_adamw.confirmation_jobs().values()
   assert job == {
-    'learning_rate': 7e-4, 'seeds': adamw_peers.CONFIRMATION_SEEDS,
+    'learning_rate': 7e-4, 'arms': (ARM,),
+    'seeds': adamw_peers.CONFIRMATION_SEEDS,
   }  # fmt: skip
 
 
