@@ -1,5 +1,6 @@
 """Sphinx configuration of the optax-plp documentation (`make docs`)."""
 
+import os
 import pathlib
 import re
 import shutil
@@ -119,6 +120,8 @@ def linked_markdown(path):
   for _, _, target, _ in LINK.findall(path.read_text()):
     if target.endswith('.md') and '://' not in target:
       linked = (path.parent / target).resolve()
+      if linked.is_relative_to(ROOT / 'docs'):  # a page of the site already
+        continue
       if linked.is_file() and linked.is_relative_to(ROOT):
         found.append(linked)
   return found
@@ -144,9 +147,12 @@ def site_link(source, published, match):
   where = (source.parent / target).resolve()
   if where in published:  # a page of the site: as written
     return match.group(0)
+  page_folder = SITE_REPORTS / source.parent.relative_to(ROOT)
+  if where.is_relative_to(ROOT / 'docs'):  # a page of the site's own
+    back = os.path.relpath(where, page_folder)
+    return f'{bang}[{text}]({pathlib.Path(back).as_posix()}{anchor})'
   relative = where.relative_to(ROOT).as_posix()
   if bang or where.suffix in ('.png', '.svg'):  # served from the checkout
-    page_folder = SITE_REPORTS / source.parent.relative_to(ROOT)
     back = pathlib.Path(*['..'] * len(page_folder.relative_to(ROOT).parts))
     return f'{bang}[{text}]({(back / relative).as_posix()}{anchor})'
   kind = 'tree' if where.is_dir() else 'blob'

@@ -15,6 +15,7 @@ import datetime
 import json
 import os
 import pathlib
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -34,6 +35,11 @@ COMMANDS = {
   'smoke_study': 'python -m benchmarks.studies run smoke {tmp}/smoke',
   'quickstart_notebook': 'python -m jupyter execute '
   '--output={tmp}/quickstart.ipynb notebooks/quickstart.ipynb',
+  # One run of a user's arm at the transformer's full budget (2,000 steps).
+  'lion_run': 'python -m benchmarks.main '
+  '--config=benchmarks/shakespeare/configs/gpt_cpu.py --workdir={tmp}/lion '
+  '"--config.arms=(\'benchmarks.examples.lion:make\',)" '
+  '--config.learning_rate=4e-3',
   # From a cold compilation cache, as CI starts (conftest.py keeps a cache
   # the caller names).
   'test_suite': 'make test',
@@ -52,6 +58,7 @@ STATED_IN = {
   ),
   'smoke_study': ('benchmarks/README.md',),
   'quickstart_notebook': ('README.md', 'notebooks/quickstart.ipynb'),
+  'lion_run': ('docs/compare_your_optimizer.md',),
   'test_suite': ('README.md', 'CONTRIBUTING.md'),
 }
 
@@ -71,7 +78,7 @@ def shown(name):
 def timed(name):
   """Runs `name`'s command in a fresh folder; returns its wall seconds."""
   with tempfile.TemporaryDirectory() as tmp:
-    words = COMMANDS[name].format(tmp=tmp).split()
+    words = shlex.split(COMMANDS[name].format(tmp=tmp))
     command = [sys.executable if w == 'python' else w for w in words]
     env = dict(os.environ)
     if name == 'test_suite':
