@@ -62,7 +62,7 @@ def parse_flags(argv):
   try:
     _CONFIG.value.keys()  # a config file that failed to load raises here
   except OSError as error:
-    sys.exit(f'error: {" ".join(str(error).split())}')
+    sys.exit(f'error: {launcher.one_line(error)}')
   return rest
 
 

@@ -72,8 +72,12 @@ def parse_flags(argv):
   try:
     return flags.FLAGS(argv)
   except flags.Error as error:
-    text = ' '.join(str(error).split())  # a config file's error has lines
-    sys.exit(f'error: {text} (--help: the options)')
+    sys.exit(f'error: {one_line(error)} (--help: the options)')
+
+
+def one_line(error):
+  """An error's text on one line (a config file's has several)."""
+  return ' '.join(str(error).split())
 
 
 def join_processes(distributed_run, cluster, heartbeat_timeout_seconds):

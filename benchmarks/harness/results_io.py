@@ -21,12 +21,18 @@ from benchmarks.harness import summary
 COMPACT = (',', ':')
 
 
+def none_added(config):
+  """No config fields added since runs were made (a task that added none)."""
+  del config
+  return {}
+
+
 def write_json_atomically(path, data):
   """Writes `data` to `path` as compact JSON, whole or not at all."""
   atomic_files.write_atomically(path, json.dumps(data, separators=COMPACT))
 
 
-def load_results(directory, fields_added_since=lambda config: {}):
+def load_results(directory, fields_added_since=none_added):
   """The results in `directory`, merging its seed_N/ run directories if any.
 
   A study trains each seed of a job in a directory of its own
@@ -65,7 +71,7 @@ def trained_like(config, added):
   }
 
 
-def merge_results(parts, names=None, fields_added_since=lambda config: {}):
+def merge_results(parts, names=None, fields_added_since=none_added):
   """One results dict holding every arm and seed of `parts` (Nones skipped).
 
   The config and data sizes are the first part's; there is no summary. An
@@ -105,7 +111,7 @@ def check_poolable(arm, name, config, first_of):
     )
 
 
-def merged_block(parts, summarize, names=None, fields_added_since=None):
+def merged_block(parts, summarize, names=None, fields_added_since=none_added):
   """Runs of one model and protocol but for their arms (`parts`), as one
   summarised results dict whose arms are all of theirs; None where every
   part is None. Its config is the first part's; 'arm_configs' keeps each
@@ -113,9 +119,7 @@ def merged_block(parts, summarize, names=None, fields_added_since=None):
   their own chosen rate). `summarize` and `fields_added_since`: as
   `with_summary`'s and `merge_results`'.
   """
-  merged = merge_results(
-    parts, names, fields_added_since or (lambda config: {})
-  )
+  merged = merge_results(parts, names, fields_added_since)
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}
