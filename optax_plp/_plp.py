@@ -395,13 +395,9 @@ def plp(
     **extra_args: Any,
   ) -> tuple[optax.Updates, PLPState]:
     del extra_args
-    if params is None:
-      raise ValueError(
-        '`plp` needs the current params: call `update(updates, state, params)`.'
-      )
-    updates, params = _as_arrays(updates), _as_arrays(params)
-    _check_updates_like_params(updates, params)
-    _check_like_state(params, state.history, history_dtype)
+    updates, params = _checked_update_arguments(
+      updates, state, params, history_dtype
+    )
     count = state.count
     store, predict = _cycle_steps(count, every, start_step)
     k = step_size(count) if callable(step_size) else step_size
@@ -502,6 +498,22 @@ def with_plp(
     return state
 
   return optax.GradientTransformationExtraArgs(init_fn, chained.update)
+
+
+def _checked_update_arguments(
+  updates: Any, state: PLPState, params: Any, history_dtype: Any
+) -> tuple[Any, Any]:
+  """`update`'s updates and params as arrays, or a ValueError saying what
+  differs: missing params, updates unlike the params, params unlike `init`'s
+  (the checks read only structures, shapes and dtypes: free under jit)."""
+  if params is None:
+    raise ValueError(
+      '`plp` needs the current params: call `update(updates, state, params)`.'
+    )
+  updates, params = _as_arrays(updates), _as_arrays(params)
+  _check_updates_like_params(updates, params)
+  _check_like_state(params, state.history, history_dtype)
+  return updates, params
 
 
 def _holds_plp(state: Any) -> bool:

@@ -28,7 +28,14 @@ def get_config():
   # for every arm and seed); > 0 adds the validation-selected errors.
   config.validation_fraction = 0.0
   config.validation_seed = 0
+  add_optimizer_fields(config)
+  add_prediction_and_probe_fields(config)
+  add_data_and_run_fields(config)
+  return config
 
+
+def add_optimizer_fields(config):
+  """The base optimizers' rates, schedules, momentum and weight decay."""
   config.learning_rate = 0.1
   config.lr_schedule = 'step_decay'  # or 'cyclic', 'constant'
   # 'step_decay': linear warm-up, then x lr_decay at fractions of the epochs.
@@ -49,6 +56,9 @@ def get_config():
   config.adamw_learning_rate = 1e-3
   config.adamw_weight_decay = 5e-2
 
+
+def add_prediction_and_probe_fields(config):
+  """PLP's arguments, and what is measured beside the training."""
   # optax_plp.plp's arguments in the arms that predict.
   config.prediction = ml_collections.ConfigDict()
   config.prediction.step_size = 1.0
@@ -69,9 +79,6 @@ def get_config():
   # forward pass over those batches and one evaluation an epoch; changes no
   # run.
   config.batch_norm_recalibration_batches = 0
-
-  add_data_and_run_fields(config)
-  return config
 
 
 def add_data_and_run_fields(config):
