@@ -36,14 +36,14 @@ def train_and_evaluate(config, workdir):
 # takes it as arguments): a results' task is its config's.
 
 
-def fields_added_since(config):
-  """The config fields the config's task added since runs were made."""
-  return task_of(config).fields_added_since
+def resume_fields(config):
+  """What the config's task says of its config fields on resume."""
+  return task_of(config).resume_fields
 
 
 def load_results(directory):
   """`results_io.load_results`, pooling seeds as their task says."""
-  return results_io.load_results(directory, fields_added_since)
+  return results_io.load_results(directory, resume_fields)
 
 
 def with_summary(results):
@@ -57,7 +57,7 @@ def merged_block(parts, names=None):
   if first is None:
     return None
   summarize = task_of(first['config']).summarize
-  return results_io.merged_block(parts, summarize, names, fields_added_since)
+  return results_io.merged_block(parts, summarize, names, resume_fields)
 
 
 def reproducible(results):

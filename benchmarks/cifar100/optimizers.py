@@ -241,7 +241,7 @@ class BaseOptimizer(NamedTuple):
 # A new base optimizer: its entry here; its fields in
 # configs/reference_recipe.py, checked in config_checks.py (a positive
 # rate_field is checked there already) and, as they change what a run
-# computes, in the task's fields_added_since (train.FIELDS_ADDED_SINCE; a
+# computes, in the task's fields added since (train.RESUME_FIELDS; a
 # test fails until they are).
 BASE_OPTIMIZERS = {
   'sgd': BaseOptimizer('learning_rate', sgd_of_config),

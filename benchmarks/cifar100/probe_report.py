@@ -5,6 +5,7 @@ training's path, as a table per learning-rate phase and a figure per layer
 import ml_collections
 import numpy as np
 
+from benchmarks.cifar100 import error_report
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import trajectory
 from benchmarks.harness import results_io
@@ -94,7 +95,7 @@ def plot_trajectory(workdir, results):
   layers = trajectory.kernel_names(results['config'])
   for axis, (arm, probe) in zip(axes[0], probed.items(), strict=True):
     draw_trajectory(axis, arm, probe, layers)
-  return plots.save_figure(
+  return error_report.save_figure(
     figure,
     results['config'],
     "where PLP's prediction (step size 1) lands from plain training's path",

@@ -16,18 +16,18 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from benchmarks.cifar100 import error_report
+from benchmarks.cifar100 import errors
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100 import probe_report
 from benchmarks.cifar100 import steps
 from benchmarks.cifar100 import trajectory
+from benchmarks.harness import checkpoints
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
-from benchmarks.harness import summary
-from benchmarks.reporting import plots
-from benchmarks.reporting import tables
 
 # The record fields a rerun, a resumed run or another process layout must
 # reproduce.
@@ -35,9 +35,19 @@ REPRODUCIBLE = (
   'epoch', 'train_loss', 'test_loss', 'top1_error', 'top5_error',
   'trajectory',
 )  # fmt: skip
-# Config fields added after checkpoints had been made, each with the value
-# that every run made without it was made with.
-FIELDS_ADDED_SINCE = {'batch_norm_fast_variance': True}
+# Config fields added after checkpoints had been made (each with the value
+# that every run made without it was made with), and those a run may change
+# when it resumes: what it measures beside the training, and how it fetches
+# the data.
+RESUME_FIELDS = checkpoints.ResumeFields(
+  added_since={'batch_norm_fast_variance': True},
+  free=(
+    'download',
+    'trajectory_probes',
+    'evaluate_one_step_later',
+    'batch_norm_recalibration_batches',
+  ),
+)
 
 MAX_VALIDATION_FRACTION = 0.5
 
@@ -190,7 +200,7 @@ def start_run(config, arm, seed, steps_per_epoch, mesh, workdir):
     config, arm, seed, steps_per_epoch, mesh
   )
   return experiment.resume_run(
-    config, arm, seed, model, optimizer, workdir, FIELDS_ADDED_SINCE
+    config, arm, seed, model, optimizer, workdir, RESUME_FIELDS
   )
 
 
@@ -304,10 +314,10 @@ TASK = experiment.Task(
     config, arm, seed, data.sizes['steps_per_epoch'], mesh
   ),
   train_epoch_record=train_epoch_record,
-  summarize=functools.partial(summary.summarize, controls=optimizers.CONTROLS),
+  summarize=functools.partial(errors.summarize, controls=optimizers.CONTROLS),
   reproducible=REPRODUCIBLE,
   describe=describe,
-  table=tables.format_table,
-  figures=(plots.plot_curves, probe_report.plot_trajectory),
-  fields_added_since=FIELDS_ADDED_SINCE,
+  table=error_report.format_table,
+  figures=(error_report.plot_curves, probe_report.plot_trajectory),
+  resume_fields=RESUME_FIELDS,
 )

@@ -1,8 +1,11 @@
 """Checkpoints of a run: what they hold, saving, and restoring them safely."""
 
+from collections.abc import Mapping
 import glob
 import json
 import os
+import types
+from typing import Any, NamedTuple
 
 from absl import logging
 from flax import nnx
@@ -11,20 +14,37 @@ import orbax.checkpoint as ocp
 
 from benchmarks.harness import atomic_files
 
-# Config fields a run may change when it resumes a checkpoint: they choose
-# which runs are made and how they are shown, not what any run computes.
+# Config fields of every task that a run may change when it resumes a
+# checkpoint: they choose which runs are made, where the data lies and how
+# the runs are shown, not what any run computes.
 FIELDS_FREE_ON_RESUME = (
   'arms',
   'seeds',
-  'download',
   'num_devices',
   'progress',
-  'trajectory_probes',
   'on_divergence',
-  'evaluate_one_step_later',
-  'batch_norm_recalibration_batches',
   'data_dir',
 )
+
+
+class ResumeFields(NamedTuple):
+  """What a task says of its own config fields when a run resumes.
+
+  Attributes:
+    added_since: fields added after checkpoints had been made, each with the
+      value every run made without it had (so that they resume and pool with
+      newer ones).
+    free: fields beyond `FIELDS_FREE_ON_RESUME` that a run may change when it
+      resumes (what it measures or shows beside the training, not what the
+      training computes).
+  """
+
+  added_since: Mapping[str, Any] = types.MappingProxyType({})
+  free: tuple[str, ...] = ()
+
+
+# A task that says nothing of its config fields on resume.
+NO_RESUME_FIELDS = ResumeFields()
 
 
 def seed_directory(parent, seed):
@@ -50,11 +70,11 @@ def checkpointed_state(model, optimizer):
   }
 
 
-def training_fields(config):
-  """The config fields that decide what a run computes, as JSON stores them."""
-  fields = {
-    k: v for k, v in config.to_dict().items() if k not in FIELDS_FREE_ON_RESUME
-  }
+def training_fields(config, resume_fields=NO_RESUME_FIELDS):
+  """The config fields that decide what a run computes, as JSON stores
+  them: all but those free on resume (the harness's and the task's)."""
+  free = {*FIELDS_FREE_ON_RESUME, *resume_fields.free}
+  fields = {k: v for k, v in config.to_dict().items() if k not in free}
   return json.loads(json.dumps(fields))
 
 
@@ -156,12 +176,12 @@ def latest_epoch(workdir, arm, seed):
   return max(steps_in(checkpoint_directory(workdir, arm, seed)), default=0)
 
 
-def restore(manager, model, optimizer, config, fields_added_since):
+def restore(manager, model, optimizer, config, resume_fields=NO_RESUME_FIELDS):
   """Restores the latest checkpoint into model and optimizer; its records.
 
-  `fields_added_since`: config fields added after checkpoints had been
-  made, each with the value every checkpoint saved without it was made
-  with (the task's).
+  A checkpoint restores only into a run of the config it was made with, but
+  for the fields free on resume and those added since (`resume_fields`: the
+  task's).
   """
   step = manager.latest_step()
   if step is None:
@@ -189,8 +209,8 @@ def restore(manager, model, optimizer, config, fields_added_since):
       f'{cause}). Older checkpoints kept: {older or "none"}. Delete {where} '
       'to resume from the previous one, or use a new --workdir.'
     ) from error
-  wanted = training_fields(config)
-  added = {k: v for k, v in fields_added_since.items() if k in wanted}
+  wanted = training_fields(config, resume_fields)
+  added = {k: v for k, v in resume_fields.added_since.items() if k in wanted}
   saved = {**added, **restored['config']}
   if saved != wanted:
     changed = sorted(
@@ -205,7 +225,15 @@ def restore(manager, model, optimizer, config, fields_added_since):
   return restored['records']
 
 
-def save(manager, epoch, model, optimizer, records, config):
+def save(
+  manager,
+  epoch,
+  model,
+  optimizer,
+  records,
+  config,
+  resume_fields=NO_RESUME_FIELDS,
+):
   """Saves an epoch; a CheckpointError says what failed (a full disk, ...)."""
   try:
     manager.save(
@@ -213,7 +241,7 @@ def save(manager, epoch, model, optimizer, records, config):
       args=ocp.args.Composite(
         state=ocp.args.StandardSave(checkpointed_state(model, optimizer)),
         records=ocp.args.JsonSave(records),
-        config=ocp.args.JsonSave(training_fields(config)),
+        config=ocp.args.JsonSave(training_fields(config, resume_fields)),
       ),
     )
     manager.wait_until_finished()

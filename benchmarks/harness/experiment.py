@@ -10,7 +10,6 @@ resumes from the latest checkpoint, to the same numbers) and writes
 """
 
 from collections.abc import Callable
-from collections.abc import Mapping
 import contextlib
 import logging as std_logging
 import math
@@ -19,8 +18,7 @@ import signal
 import sys
 import threading
 import time
-import types
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from absl import logging
 from flax import nnx
@@ -189,18 +187,16 @@ class Run(NamedTuple):
   manager: ocp.CheckpointManager
 
 
-def resume_run(
-  config, arm, seed, model, optimizer, workdir, fields_added_since
-):
+def resume_run(config, arm, seed, model, optimizer, workdir, resume_fields):
   """A run of a fresh model and optimizer, restored if checkpointed (the
-  task's `fields_added_since`: see `checkpoints.restore`)."""
+  task's `resume_fields`: see `checkpoints.restore`)."""
   if distributed.is_writer():
     checkpoints.set_aside_damaged(workdir, arm, seed)
   # The checkpoint manager's first barrier is a collective.
   distributed.arrive_together(f'start of {arm}, seed {seed}')
   manager = checkpoints.checkpoint_manager(workdir, arm, seed)
   records = checkpoints.restore(
-    manager, model, optimizer, config, fields_added_since
+    manager, model, optimizer, config, resume_fields
   )
   return Run(arm, seed, model, optimizer, manager), records
 
@@ -261,8 +257,9 @@ def train_epochs(run, records, data, config, workdir, runs, task, writer):
       task.describe(record),
     )  # fmt: skip
     checkpoints.save(
-      run.manager, epoch, run.model, run.optimizer, records, config
-    )
+      run.manager, epoch, run.model, run.optimizer, records, config,
+      task.resume_fields,
+    )  # fmt: skip
     publish(workdir, config, runs, data, task)
     stop_if_asked()
 
@@ -333,7 +330,7 @@ def train_all(config, workdir, task):
     for arm in config.arms:
       model, optimizer = task.model_and_optimizer(config, arm, seed, data, mesh)
       run, records = resume_run(
-        config, arm, seed, model, optimizer, workdir, task.fields_added_since
+        config, arm, seed, model, optimizer, workdir, task.resume_fields
       )
       runs[arm][seed] = records
       train_run(run, records, data, config, workdir, runs, task)
@@ -375,9 +372,9 @@ class Task(NamedTuple):
     table: results -> the text table a run prints at its end (or None).
     figures: each (workdir, results) -> the path of a figure it draws there,
       or None where it has nothing to show (trajectories without probes).
-    fields_added_since: config fields added after runs had been made, each
-      with the value every run made without it had (so that they resume
-      and pool with newer ones).
+    resume_fields: what the task says of its config fields when a run
+      resumes: those added since runs were made, those free to change
+      (`checkpoints.ResumeFields`).
   """
 
   validate_config: Callable
@@ -392,4 +389,4 @@ class Task(NamedTuple):
   interval_name: str = 'epoch'
   table: Callable | None = None
   figures: tuple[Callable, ...] = ()
-  fields_added_since: Mapping[str, Any] = types.MappingProxyType({})
+  resume_fields: checkpoints.ResumeFields = checkpoints.ResumeFields()

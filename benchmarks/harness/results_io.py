@@ -1,9 +1,9 @@
 """results.json: what it holds, and writing, loading, merging and copying it.
 
 What differs by task is given by the caller, from the task's declaration
-(`experiment.Task`): its `summarize`, its `reproducible` fields and the
-config fields it added since runs were made (`benchmarks.tasks` reads them
-from a results' config).
+(`experiment.Task`): its `summarize`, its `reproducible` fields and what it
+says of its config fields on resume, `resume_fields` (`benchmarks.tasks`
+reads them from a results' config).
 """
 
 import glob
@@ -21,10 +21,10 @@ from benchmarks.harness import summary
 COMPACT = (',', ':')
 
 
-def none_added(config):
-  """No config fields added since runs were made (a task that added none)."""
+def no_resume_fields(config):
+  """A task that says nothing of its config fields on resume."""
   del config
-  return {}
+  return checkpoints.NO_RESUME_FIELDS
 
 
 def write_json_atomically(path, data):
@@ -32,14 +32,14 @@ def write_json_atomically(path, data):
   atomic_files.write_atomically(path, json.dumps(data, separators=COMPACT))
 
 
-def load_results(directory, fields_added_since=none_added):
+def load_results(directory, resume_fields=no_resume_fields):
   """The results in `directory`, merging its seed_N/ run directories if any.
 
   A study trains each seed of a job in a directory of its own
   (`studies.run_directory`); the merged results hold every arm and seed and
   the first run's config and data sizes, and no summary (`with_summary` adds
-  one). None where there are no results. `fields_added_since`: a config ->
-  its task's fields added since runs were made (`trained_like`).
+  one). None where there are no results. `resume_fields`: a config -> its
+  task's `checkpoints.ResumeFields` (`trained_like`).
   """
   path = os.path.join(directory, 'results.json')
   seed_dirs = checkpoints.seed_directories(directory)
@@ -52,26 +52,23 @@ def load_results(directory, fields_added_since=none_added):
   if os.path.exists(path):
     with open(path) as file:
       return json.load(file)
-  parts = [load_results(d, fields_added_since) for d in seed_dirs]
-  return merge_results(parts, seed_dirs, fields_added_since)
+  parts = [load_results(d, resume_fields) for d in seed_dirs]
+  return merge_results(parts, seed_dirs, resume_fields)
 
 
 class PoolingError(ValueError):
   """Runs that must not be pooled: the message names them and why."""
 
 
-def trained_like(config, added):
+def trained_like(config, resume_fields):
   """The fields of a run's config that decide what it computes (those free
-  on resume left out, those `added` later at the value older runs had)."""
-  fields = {**added, **config}
-  return {
-    k: v
-    for k, v in fields.items()
-    if k not in checkpoints.FIELDS_FREE_ON_RESUME
-  }
+  on resume left out, those added later at the value older runs had)."""
+  fields = {**resume_fields.added_since, **config}
+  free = {*checkpoints.FIELDS_FREE_ON_RESUME, *resume_fields.free}
+  return {k: v for k, v in fields.items() if k not in free}
 
 
-def merge_results(parts, names=None, fields_added_since=none_added):
+def merge_results(parts, names=None, resume_fields=no_resume_fields):
   """One results dict holding every arm and seed of `parts` (Nones skipped).
 
   The config and data sizes are the first part's; there is no summary. An
@@ -91,7 +88,7 @@ def merge_results(parts, names=None, fields_added_since=none_added):
     }
     for arm, seeds in part['runs'].items():
       config = arm_config(part, arm)
-      like = trained_like(config, fields_added_since(config))
+      like = trained_like(config, resume_fields(config))
       check_poolable(arm, name, like, first_of)
       merged['runs'].setdefault(arm, {}).update(seeds)
   return merged
@@ -111,15 +108,15 @@ def check_poolable(arm, name, config, first_of):
     )
 
 
-def merged_block(parts, summarize, names=None, fields_added_since=none_added):
+def merged_block(parts, summarize, names=None, resume_fields=no_resume_fields):
   """Runs of one model and protocol but for their arms (`parts`), as one
   summarised results dict whose arms are all of theirs; None where every
   part is None. Its config is the first part's; 'arm_configs' keeps each
   arm's own, whose rates may differ (a confirmation's arms each run at
-  their own chosen rate). `summarize` and `fields_added_since`: as
+  their own chosen rate). `summarize` and `resume_fields`: as
   `with_summary`'s and `merge_results`'.
   """
-  merged = merge_results(parts, names, fields_added_since)
+  merged = merge_results(parts, names, resume_fields)
   if merged is None:
     return None
   merged['config'] = {**merged['config'], 'arms': list(merged['runs'])}

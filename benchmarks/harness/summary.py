@@ -1,15 +1,9 @@
-"""Statistics of runs: errors over seeds, paired differences and their tests."""
-
-import functools
+"""Statistics of runs: means over seeds, paired differences and their tests,
+the power of a paired test."""
 
 import numpy as np
 from scipy import optimize
 from scipy import stats
-
-METRICS = ('top1_error', 'top5_error')
-
-
-KINDS = ('final', 'best', 'selected')
 
 
 def mean_std(values):
@@ -120,70 +114,6 @@ def epochs_to_reach(curve, target):
   return int(hits[0]) + 1 if len(hits) else None
 
 
-def selected_epoch(records):
-  """The epoch (1-based) of lowest validation top-1 error, the first if tied.
-
-  This is the paper's "optimal model": the one a validation split selects.
-  """
-  return int(np.argmin([r['val_top1_error'] for r in records])) + 1
-
-
-def pick(records, kind, metric):
-  """A metric's final, best (lowest) or validation-selected value in a run."""
-  values = [record[metric] for record in records]
-  if kind == 'final':
-    return values[-1]
-  if kind == 'selected':
-    return values[selected_epoch(records) - 1]
-  return min(values)
-
-
-def kinds_of(runs):
-  """'final' and 'best', and 'selected' where the runs were validated."""
-  validated = all(
-    'val_top1_error' in r for seeds in runs.values() for h in seeds.values()
-    for r in h
-  )  # fmt: skip
-  return KINDS if validated else KINDS[:2]
-
-
-def arm_summary(done, kinds):
-  """Errors of one arm's finished runs over seeds, and its mean curves.
-
-  Per-seed lists are in the seeds' order, as `paired_difference`'s are.
-  """
-  done = dict(sorted(done.items()))
-  entry = {'seeds': list(done)}
-  for metric in METRICS:
-    for kind in kinds:
-      values = [pick(r, kind, metric) for r in done.values()]
-      entry[f'{kind}_{metric}'] = mean_std(values)
-    curves = np.array([[r[metric] for r in h] for h in done.values()])
-    entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
-  if 'selected' in kinds:
-    epochs = [selected_epoch(r) for r in done.values()]
-    entry['selected_epoch'] = {**mean_std(epochs), 'per_seed': epochs}
-  rates = [
-    np.median([r['images_per_second'] for r in h]) for h in done.values()
-  ]
-  entry['images_per_second'] = mean_std(rates)
-  return entry
-
-
-def paired_difference(arm_runs, control_runs, kinds):
-  """Arm minus control per metric and kind, paired by seed, with t-tests."""
-  seeds = sorted(set(arm_runs) & set(control_runs))
-  difference = {'seeds': seeds}
-  for kind in kinds:
-    for metric in METRICS:
-      diffs = [
-        pick(arm_runs[s], kind, metric) - pick(control_runs[s], kind, metric)
-        for s in seeds
-      ]
-      difference[f'{kind}_{metric}'] = difference_stats(diffs)
-  return difference
-
-
 def comparisons(arms, controls):
   """(arm, control) pairs: each arm against the first, and `controls`'.
 
@@ -197,26 +127,6 @@ def comparisons(arms, controls):
   return list(dict.fromkeys(pairs))
 
 
-def summarize(runs, arms, epochs, controls):
-  """Per arm: errors over seeds; per comparison: paired differences.
-
-  The comparisons are each arm against the first and `controls` (pairs).
-  """
-  kinds = kinds_of(runs)
-  done = {arm: finished(runs, arm, epochs) for arm in arms}
-  summary = {arm: arm_summary(d, kinds) for arm, d in done.items() if d}
-  if arms[0] in summary:
-    target = summary[arms[0]]['final_top1_error']['mean']
-    for entry in summary.values():
-      entry['epochs_to_baseline_final_top1'] = epochs_to_reach(
-        entry['mean_curve_top1_error'], target
-      )
-  difference = functools.partial(paired_difference, kinds=kinds)
-  return with_differences(
-    summary, done, comparisons(arms, controls), difference
-  )
-
-
 def with_differences(summary, done, pairs, difference):
   """`summary` with `difference` of each (arm, control) pair's finished
   runs (`done`: arm -> seed -> records), where both arms have some."""
@@ -224,44 +134,3 @@ def with_differences(summary, done, pairs, difference):
     if arm in summary and control in summary:
       summary[f'{arm} - {control}'] = difference(done[arm], done[control])
   return summary
-
-
-# The final losses a language model's runs are compared in: at the end of the
-# budget, on every window of the held-out splits.
-LOSS_METRICS = ('final_val_loss', 'final_test_loss')
-
-
-def loss_summary(done):
-  """One arm's final losses over seeds, and its mean loss curves."""
-  done = dict(sorted(done.items()))
-  entry = {'seeds': list(done)}
-  for metric in LOSS_METRICS:
-    entry[metric] = mean_std([r[-1][metric] for r in done.values()])
-  for metric in ('val_loss', 'test_loss'):
-    curves = np.array([[r[metric] for r in h] for h in done.values()])
-    entry[f'mean_curve_{metric}'] = curves.mean(axis=0).tolist()
-  rates = [
-    np.median([r['tokens_per_second'] for r in h]) for h in done.values()
-  ]
-  entry['tokens_per_second'] = mean_std(rates)
-  return entry
-
-
-def summarize_losses(runs, arms, epochs, controls):
-  """Per arm: final losses over seeds; per comparison (each arm against the
-  first, and `controls`' pairs): paired differences."""
-  done = {arm: finished(runs, arm, epochs) for arm in arms}
-  result = {arm: loss_summary(d) for arm, d in done.items() if d}
-  pairs = comparisons(list(arms), controls)
-  return with_differences(result, done, pairs, loss_difference)
-
-
-def loss_difference(arm_runs, control_runs):
-  """Arm minus control final losses, paired by seed, with t-tests."""
-  seeds = sorted(set(arm_runs) & set(control_runs))
-  return {'seeds': seeds} | {
-    metric: difference_stats(
-      [arm_runs[s][-1][metric] - control_runs[s][-1][metric] for s in seeds]
-    )
-    for metric in LOSS_METRICS
-  }

@@ -28,10 +28,8 @@ import optax
 from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
-from benchmarks.harness import summary
-from benchmarks.reporting import plots
-from benchmarks.reporting import tables
 from benchmarks.shakespeare import input_pipeline
+from benchmarks.shakespeare import losses
 from benchmarks.shakespeare import models
 import optax_plp
 
@@ -436,11 +434,11 @@ TASK = experiment.Task(
   arm_optimizer=arm_optimizer,
   model_and_optimizer=model_and_optimizer,
   train_epoch_record=train_epoch_record,
-  summarize=functools.partial(summary.summarize_losses, controls=CONTROLS),
+  summarize=functools.partial(losses.summarize, controls=CONTROLS),
   reproducible=REPRODUCIBLE,
   describe=describe,
   learning_rate=arm_learning_rate,
   interval_name='interval',
-  table=tables.format_loss_table,
-  figures=(plots.plot_loss_curves,),
+  table=losses.format_table,
+  figures=(losses.plot_curves,),
 )

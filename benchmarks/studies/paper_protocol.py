@@ -10,6 +10,8 @@ schedules and the selection are the paper's protocol.
 
 import dataclasses
 
+from benchmarks.cifar100 import error_report
+from benchmarks.cifar100 import errors
 from benchmarks.cifar100.configs import paper as protocol_config
 from benchmarks.harness import summary
 from benchmarks.reporting import tables
@@ -87,9 +89,9 @@ def one_step_later(study, blocks):
 
 def one_step_later_row(arm, seed, records):
   """One run's row of the one-step-later table."""
-  selected = summary.selected_epoch(records)
+  selected = errors.selected_epoch(records)
   cells = []
-  for metric in summary.METRICS:
+  for metric in errors.METRICS:
     deltas = [r['one_step_later'][metric] - r[metric] for r in records]
     spread = summary.mean_std(deltas)
     cells += [
@@ -119,7 +121,7 @@ def pooled_difference(
     return None
   pooled = {'pairs': sum(len(d['seeds']) for d in found), 'blocks': len(found)}
   for kind in kinds:
-    for metric in summary.METRICS:
+    for metric in errors.METRICS:
       diffs = [x for d in found for x in d[f'{kind}_{metric}']['per_seed']]
       pooled[f'{kind}_{metric}'] = summary.difference_stats(diffs)
   return pooled
@@ -128,7 +130,7 @@ def pooled_difference(
 def pooled_table(blocks, pools):
   """The pooled comparisons of `pools` (`Pools`) as a markdown table."""
   arm, control = pools.arm, pools.control
-  lines = tables.difference_header(
+  lines = error_report.difference_header(
     ('pool', 'arm − control', 'pairs (blocks)'),
     sections.VALIDATED_KINDS,
     'pair',
@@ -138,7 +140,7 @@ def pooled_table(blocks, pools):
     if found is not None:
       count = f'{found["pairs"]} ({found["blocks"]})'
       lines.append(
-        tables.difference_row(
+        error_report.difference_row(
           (pool, f'{arm} − {control}', count), found, sections.VALIDATED_KINDS
         )
       )
@@ -160,7 +162,7 @@ def block_means_table(blocks, pools, kind='selected'):
     if len(found) < 2:
       continue
     cells = []
-    for metric in summary.METRICS:
+    for metric in errors.METRICS:
       means = [d[f'{kind}_{metric}']['mean'] for d in found]
       stats = summary.difference_stats(means)
       cells += [

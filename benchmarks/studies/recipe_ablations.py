@@ -11,6 +11,8 @@ image on CPU, is the narrowest.
 import dataclasses
 
 from benchmarks import tasks
+from benchmarks.cifar100 import error_report
+from benchmarks.cifar100 import errors
 from benchmarks.cifar100 import models
 from benchmarks.cifar100 import optimizers
 from benchmarks.cifar100.configs import reference_recipe
@@ -78,13 +80,13 @@ def model_arm_rows(model, results):
       continue
     entry = entries[arm]
     reached = entry['epochs_to_baseline_final_top1']
-    errors = ' | '.join(
+    cells = ' | '.join(
       tables.pct(entry[f'{kind}_{metric}'])
       for kind in PLAIN_KINDS
-      for metric in summary.METRICS
+      for metric in errors.METRICS
     )
     rows.append(
-      f'| {label} | {arm} | {errors} | {reached or "not reached"} of '
+      f'| {label} | {arm} | {cells} | {reached or "not reached"} of '
       f'{config["epochs"]} | {entry["images_per_second"]["mean"]:.0f} |'
     )
   return rows
@@ -95,7 +97,7 @@ def model_difference_row(model, results):
   difference = results['summary'].get('plp - sgd')
   if not difference:
     return None
-  cells = tables.difference_cells(
+  cells = error_report.difference_cells(
     difference, PLAIN_KINDS, lambda kind, _: kind == 'final'
   )
   halfway = halfway_difference(results, difference['seeds'])
@@ -170,13 +172,13 @@ def ablation_table(blocks, settings):
     name = f'{arm}, {label}'
     runs = ablation_runs(blocks, name, job, arm, base_job, base_arm, seeds)
     epochs = blocks[job]['config']['epochs']
-    entries = summary.summarize(
+    entries = errors.summarize(
       runs, [base_arm, name], epochs, optimizers.CONTROLS
     )
     difference = entries.get(f'{name} - {base_arm}')
     if not difference:
       continue
-    top1, top5 = (difference[f'final_{m}'] for m in summary.METRICS)
+    top1, top5 = (difference[f'final_{m}'] for m in errors.METRICS)
     lines.append(
       f'| {name} | {len(difference["seeds"])} '
       f'| {tables.pct(top1, sign=True)} ({tables.per_seed(top1)}) '
@@ -198,8 +200,8 @@ def variants(study, blocks):
     'and SGD with a 7/6 longer step (`sgd_matched`) on the seeds of the '
     'ResNet18 job. Test errors in %, mean ± std; differences in points of '
     '%, paired by seed, with the two-sided paired t-test p.\n\n'
-    f'{tables.arm_table(merged, PLAIN_KINDS)}\n\n'
-    f'{tables.difference_table(merged, PLAIN_KINDS)}\n\n'
+    f'{error_report.arm_table(merged, PLAIN_KINDS)}\n\n'
+    f'{error_report.difference_table(merged, PLAIN_KINDS)}\n\n'
   )
 
 

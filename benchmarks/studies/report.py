@@ -8,10 +8,10 @@ import glob
 import os
 
 from benchmarks import tasks
+from benchmarks.cifar100 import error_report
 from benchmarks.harness import checkpoints
 from benchmarks.harness import results_io
 from benchmarks.harness import summary
-from benchmarks.reporting import plots
 
 
 def finished_runs(results):
@@ -147,7 +147,7 @@ def write_report(study, workroot, out=None, plot=True):
     if block not in blocks:
       print(f'{block}: no finished runs yet')
     elif block in study.plot_blocks and plot:
-      figure = plots.plot_curves(out, blocks[block])
+      figure = error_report.plot_curves(out, blocks[block])
       os.replace(figure, os.path.join(out, f'{block}.png'))
   if plot and study.figures:
     study.figures(study, blocks, out)

@@ -5,8 +5,8 @@ summarised results) returning markdown, or '' where it has nothing to show.
 What a section needs beyond the blocks it reads from the study's fields.
 """
 
+from benchmarks.cifar100 import error_report
 from benchmarks.cifar100 import probe_report
-from benchmarks.reporting import tables
 
 VALIDATED_KINDS = ('selected', 'final')
 
@@ -26,13 +26,15 @@ def arms(study, blocks):
   return (
     '## Test errors per arm\n\nIn %, mean ± std over the finished seeds; '
     '"selected" is the epoch of lowest validation top-1 error.\n\n'
-    f'{tables.arm_table(shown, VALIDATED_KINDS)}\n\n'
+    f'{error_report.arm_table(shown, VALIDATED_KINDS)}\n\n'
   )
 
 
 def differences(study, blocks):
   """Each block's comparisons, paired by seed."""
-  table = tables.difference_table(compared(study, blocks), VALIDATED_KINDS)
+  table = error_report.difference_table(
+    compared(study, blocks), VALIDATED_KINDS
+  )
   return (
     '## Paired differences\n\nIn points of %, arm minus control, paired by '
     f'seed; p of the two-sided paired t-test.\n\n{table}\n\n'

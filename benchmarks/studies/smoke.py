@@ -11,7 +11,7 @@ Shakespeare corpus:
 
 import os
 
-from benchmarks.reporting import tables
+from benchmarks.shakespeare import losses
 from benchmarks.shakespeare.configs import gpt_tiny
 from benchmarks.studies import Study
 
@@ -25,11 +25,11 @@ def base_config():
   return config
 
 
-def losses(study, blocks):
+def loss_tables(study, blocks):
   """The block's table of final losses, the arms paired by seed."""
   del study
   return ''.join(
-    f'## {name}\n\n{tables.format_loss_table(block)}\n\n'
+    f'## {name}\n\n{losses.format_table(block)}\n\n'
     for name, block in blocks.items()
   )
 
@@ -41,6 +41,6 @@ STUDY = Study(
     arm: {'arms': (arm,), 'seeds': SEEDS} for arm in ('adamw', 'adamw_plp')
   },
   blocks={'smoke': ('adamw', 'adamw_plp')},
-  sections=(losses,),
+  sections=(loss_tables,),
   results_root='workdir/reports',  # a check, not a result: never committed
 )

@@ -15,6 +15,7 @@ import pytest
 import tensorflow_datasets as tfds
 
 from benchmarks import tasks
+from benchmarks.cifar100 import error_report
 from benchmarks.cifar100 import input_pipeline
 from benchmarks.cifar100 import probe_report
 from benchmarks.cifar100 import steps
@@ -27,7 +28,6 @@ from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
 from benchmarks.reporting import plots
-from benchmarks.reporting import tables
 from tests.conftest import killed_at_call
 from tests.conftest import mock_cifar
 
@@ -47,7 +47,7 @@ def test_a_run_writes_results_that_draw_curves_and_a_trajectory(
   with open(workdir / 'results.json') as file:
     assert json.load(file) == json.loads(json.dumps(results))
   assert not list(workdir.glob('*.png'))  # training draws nothing
-  plots.plot_curves(tmp_path, results)
+  error_report.plot_curves(tmp_path, results)
   probe_report.plot_trajectory(tmp_path, results)
   assert (tmp_path / 'curves.png').stat().st_size > 10_000
   assert (tmp_path / 'trajectory.png').stat().st_size > 10_000
@@ -73,7 +73,7 @@ def test_a_run_writes_results_that_draw_curves_and_a_trajectory(
     summary['plp']['final_top1_error']['mean']
     - summary['sgd']['final_top1_error']['mean']
   )
-  table = tables.format_table(results)
+  table = error_report.format_table(results)
   assert 'plp - sgd' in table and 'final top-1' in table
 
 
@@ -321,7 +321,7 @@ def test_a_checkpoint_older_than_a_field_resumes_at_its_old_value(
 ):
   _, want = uninterrupted
   copy = uninterrupted_copy
-  for field in cifar100_train.FIELDS_ADDED_SINCE:
+  for field in cifar100_train.RESUME_FIELDS.added_since:
     for saved in copy.glob('checkpoints/*/seed_0/*/config/metadata'):
       config = json.loads(saved.read_text())
       del config[field]
@@ -437,11 +437,11 @@ def test_the_selected_epoch_has_the_lowest_validation_error(validated):
     'plp - sgd_matched',
   ):
     assert 'selected_top1_error' in results['summary'][pair]
-  table = tables.format_table(results)
+  table = error_report.format_table(results)
   assert 'selected top-1' in table and 'plp - sgd_matched' in table
 
 
-# The training fields every checkpoint made before FIELDS_ADDED_SINCE held:
+# The training fields every checkpoint made before the fields added since held:
 # frozen here, so that a new field cannot silently stop old checkpoints from
 # resuming (their saved config would lack it, and a resume compares them).
 TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS = {
@@ -456,13 +456,14 @@ TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS = {
 
 
 def test_a_new_config_field_is_free_on_resume_or_added_with_its_old_value():
-  fields = set(checkpoints.training_fields(tiny.get_config()))
+  resume_fields = cifar100_train.RESUME_FIELDS
+  fields = set(checkpoints.training_fields(tiny.get_config(), resume_fields))
   added = fields - TRAINING_FIELDS_OF_THE_FIRST_CHECKPOINTS
-  unregistered = added - set(cifar100_train.FIELDS_ADDED_SINCE)
+  unregistered = added - set(resume_fields.added_since)
   assert not unregistered, (
     f'{sorted(unregistered)}: a field that changes what a run computes goes '
-    'in cifar100_train.FIELDS_ADDED_SINCE with the value every earlier '
-    'checkpoint was made with; one that does not, in FIELDS_FREE_ON_RESUME.'
+    'in cifar100_train.RESUME_FIELDS.added_since with the value every '
+    'earlier checkpoint was made with; one that does not, in its free.'
   )
 
 
@@ -564,9 +565,9 @@ def test_the_curves_train_loss_axis_reads_plain_numbers(
   _, results = uninterrupted
   drawn = []
   monkeypatch.setattr(
-    plots, 'save_figure', lambda figure, *_: drawn.append(figure)
+    error_report, 'save_figure', lambda figure, *_: drawn.append(figure)
   )
-  plots.plot_curves(tmp_path, results)
+  error_report.plot_curves(tmp_path, results)
   (figure,) = drawn
   figure.canvas.draw()
   loss_axis = figure.axes[1]

@@ -161,20 +161,42 @@ def test_a_run_of_one_task_imports_no_module_of_another(task, config, other):
   assert not [m for m in loaded if m.startswith(f'benchmarks.{other}')]
 
 
-def test_the_harness_names_no_task_and_no_arm():
+# The record fields the harness itself keeps in every task's records.
+HARNESS_FIELDS = ('epoch', 'step', 'train_loss')
+
+
+def task_knowledge():
+  """Every task's name, arms and metrics: what only the tasks may name."""
+  from benchmarks import tasks
+  from benchmarks.cifar100 import errors
+  from benchmarks.cifar100 import optimizers
+  from benchmarks.cifar100 import train as cifar100_train
+  from benchmarks.shakespeare import losses
+  from benchmarks.shakespeare import train as shakespeare_train
+
+  arms = {*optimizers.ARMS, *shakespeare_train.ARMS}
+  metrics = {
+    *cifar100_train.TASK.reproducible, *shakespeare_train.TASK.reproducible,
+    *errors.METRICS, *(f'val_{m}' for m in errors.METRICS), *losses.METRICS,
+    'images_per_second', 'tokens_per_second',
+  } - set(HARNESS_FIELDS)  # fmt: skip
+  return tasks.TASKS, arms, metrics
+
+
+@pytest.mark.parametrize('folder', ['harness', 'reporting'])
+def test_the_harness_and_reporting_name_no_task_arm_or_metric(folder):
   # What differs by task is the task's declaration (`experiment.Task`),
-  # which the harness is given.
+  # which the harness is given, and the task's own tables and figures.
   import re
 
-  from benchmarks import tasks
-  from benchmarks.cifar100 import optimizers
-  from benchmarks.shakespeare import train
-
-  arms = {*optimizers.ARMS, *train.ARMS}
-  for path in sorted((ROOT / 'benchmarks' / 'harness').glob('*.py')):
+  names, arms, metrics = task_knowledge()
+  for path in sorted((ROOT / 'benchmarks' / folder).glob('*.py')):
     text = path.read_text()
-    quoted = [a for a in arms if re.search(rf'[\'"`]{a}[\'"`]', text)]
+    quoted = [
+      name for name in (*arms, *metrics)
+      if re.search(rf'[\'"`]{name}[\'"`]', text)
+    ]  # fmt: skip
     assert not quoted, (path.name, quoted)
-    named = [t for t in tasks.TASKS if re.search(t, text, re.IGNORECASE)]
+    named = [t for t in names if re.search(t, text, re.IGNORECASE)]
     assert not named, (path.name, named)
     assert not re.search('cifar|shakespeare', text, re.IGNORECASE), path.name

@@ -18,8 +18,7 @@ from benchmarks.harness import config_checks
 from benchmarks.harness import distributed
 from benchmarks.harness import experiment
 from benchmarks.harness import results_io
-from benchmarks.reporting import plots
-from benchmarks.reporting import tables
+from benchmarks.shakespeare import losses
 from benchmarks.shakespeare import train
 from benchmarks.shakespeare import train as shakespeare_train
 from tests.conftest import flip_one_bit
@@ -106,10 +105,10 @@ def test_a_run_trains_every_arm_and_records_its_losses(uninterrupted, tmp_path):
     )
   assert 'adamw_plp - schedule_free_adamw' in summary
   assert config['task'] == 'shakespeare'
-  table = tables.format_loss_table(results)
+  table = losses.format_table(results)
   assert 'adamw_plp - adamw' in table and '±' not in table  # one seed
   assert 'one seed: no spread to show' in table
-  assert plots.plot_loss_curves(tmp_path, results)
+  assert losses.plot_curves(tmp_path, results)
   assert (tmp_path / 'curves.png').stat().st_size > 10_000
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks import studies
+from benchmarks.cifar100 import errors
 from benchmarks.harness import summary
 from benchmarks.reporting import tables
 
@@ -65,7 +66,7 @@ def confirmation_rows(block, comparisons, found, planned):
   rows = []
   for arm, control, is_headline in comparisons:
     difference = found.get(f'{arm} - {control}')
-    for metric in summary.METRICS if difference else ():
+    for metric in errors.METRICS if difference else ():
       test = (
         'headline' if is_headline and metric == 'top1_error' else 'secondary'
       )
@@ -111,16 +112,16 @@ def seed_errors(block, arm, seeds):
   """Seed -> the selected epoch's errors (chance where it diverged)."""
   runs = block['runs'].get(arm, {})
   diverged = block.get('diverged', {}).get(arm, [])
-  errors = {}
+  by_seed = {}
   for seed in seeds:
     if seed in diverged:
-      errors[seed] = dict(CHANCE)
+      by_seed[seed] = dict(CHANCE)
     elif str(seed) in runs:
       records = runs[str(seed)]
-      errors[seed] = {
-        m: summary.pick(records, 'selected', m) for m in SWEEP_METRICS
+      by_seed[seed] = {
+        m: errors.pick(records, 'selected', m) for m in SWEEP_METRICS
       }
-  return errors
+  return by_seed
 
 
 def sweep_points(study, blocks, arms, field, prefix):
@@ -131,10 +132,10 @@ def sweep_points(study, blocks, arms, field, prefix):
       continue
     rate = block['config'][field]
     for arm in arms:
-      errors = seed_errors(block, arm, study.settings.seeds)
+      by_seed = seed_errors(block, arm, study.settings.seeds)
       diverged = len(block.get('diverged', {}).get(arm, []))
-      if errors:
-        points.append((rate, arm, errors, diverged))
+      if by_seed:
+        points.append((rate, arm, by_seed, diverged))
   return sorted(points, key=lambda point: (point[0], arms.index(point[1])))
 
 
@@ -152,8 +153,8 @@ def study_sweep_points(study, blocks):
 def chosen_rates(points, seeds):
   """Arm -> (rate, mean validation top-1) of its lowest mean, over `seeds`."""
   best = {}
-  for rate, arm, errors, _ in complete_points(points, seeds):
-    mean = summary.mean_std([e['val_top1_error'] for e in errors.values()])
+  for rate, arm, by_seed, _ in complete_points(points, seeds):
+    mean = summary.mean_std([e['val_top1_error'] for e in by_seed.values()])
     if arm not in best or mean['mean'] < best[arm][1]:
       best[arm] = (rate, mean['mean'])
   return best
@@ -166,13 +167,13 @@ def sweep_table(points):
     '| test top-5 |',
     '| --- | --- | --- | --- | --- | --- | --- |',
   ]
-  for rate, arm, errors, diverged in points:
+  for rate, arm, by_seed, diverged in points:
     cells = [
-      tables.pct(summary.mean_std([e[m] for e in errors.values()]))
+      tables.pct(summary.mean_std([e[m] for e in by_seed.values()]))
       for m in SWEEP_METRICS
     ]
     lines.append(
-      tables.markdown_row([f'{rate:g}', arm, len(errors), diverged, *cells])
+      tables.markdown_row([f'{rate:g}', arm, len(by_seed), diverged, *cells])
     )
   return '\n'.join(lines)
 
@@ -226,23 +227,23 @@ def recalibrated_runs(runs):
 
 def selected_top1(records):
   """Test top-1 error at the epoch selected on (plain) validation."""
-  return summary.pick(records, 'selected', 'top1_error')
+  return errors.pick(records, 'selected', 'top1_error')
 
 
 def selected_recalibrated_top1(records):
   """The same epoch's test top-1 with BatchNorm recalibrated."""
-  epoch = summary.selected_epoch(records)
+  epoch = errors.selected_epoch(records)
   return recalibrated(records)[epoch - 1]['top1_error']
 
 
 def selected_top5(records):
   """Test top-5 error at the epoch selected on validation."""
-  return summary.pick(records, 'selected', 'top5_error')
+  return errors.pick(records, 'selected', 'top5_error')
 
 
 def last_top1(records):
   """Test top-1 error at the last epoch (no selection)."""
-  return summary.pick(records, 'final', 'top1_error')
+  return errors.pick(records, 'final', 'top1_error')
 
 
 def last_three_top1(records):
