@@ -37,6 +37,7 @@ NOT_STUDIES = (
   'comparisons',
   'engine',
   'run_states',
+  'tuned_comparison',
   '__main__',
 )
 

@@ -1,15 +1,12 @@
 """Does optax.lion beat a tuned AdamW on the transformer? A user's arm
 (`benchmarks/examples/lion.py`), tuned as AdamW was.
 
-The same config, rule and seeds as `adamw_peers` (whose AdamW runs it
-reads): a factor-2 grid of Lion's peak rate on the selection seeds 0-2
-(`GRID`, widened past an edge where the best is on it), its best grid point
-by the rule (`GRID_BEST`: lowest mean final validation loss, ties to the
-smaller rate), √2 points around it, the rate chosen among all points
-(`CHOSEN`), then Lion at that rate on AdamW's confirmation seeds, paired
-with AdamW's committed runs at its own chosen rate (`TESTS`). Each entry
-is made once the stage before has all its runs, and a test holds it to the
-rule. The walk-through is docs/compare_your_optimizer.md.
+A tuned comparison (`tuned_comparison`) with `adamw_peers`' config, rule
+and seeds: Lion's grid `GRID` (about a tenth of AdamW's best rate in the
+middle, on AdamW's own grid points where they overlap), its best grid point,
+its rate chosen among its points, then Lion at that rate on AdamW's
+confirmation seeds, paired with AdamW's committed runs at its own chosen
+rate (`TESTS`). The walk-through is docs/compare_your_optimizer.md.
 """
 
 import os
@@ -18,27 +15,21 @@ from benchmarks import studies
 from benchmarks import tasks
 from benchmarks.harness import summary
 from benchmarks.reporting import tables
-from benchmarks.studies import Borrowed
-from benchmarks.studies import Study
 from benchmarks.studies import adamw_peers
+from benchmarks.studies import tuned_comparison
 from benchmarks.studies.adamw_peers import confirmation
 from benchmarks.studies.adamw_peers import loss_sections
 
 ARM = 'benchmarks.examples.lion:make'
-SEEDS = adamw_peers.SEEDS
-# Lion's rates a factor 2 apart, about a tenth of AdamW's best (4e-3) in the
-# middle, on AdamW's own grid points where they overlap; the rule's widening
-# past an edge included (the first five points' best was their end, 2e-3;
-# then the sixth's, 4e-3).
 GRID = (1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
-GRID_BEST = 4e-3  # Lion's best grid point, by the rule
-CHOSEN = 4e-3  # Lion's rate among its grid and √2 points, by the rule
+GRID_BEST = 4e-3
+CHOSEN = 4e-3
 CONFIRMATION_SEEDS = adamw_peers.CONFIRMATION_SEEDS  # AdamW's, committed
 TESTS = (('confirm', ARM, 'adamw', 'headline'),)
-PEERS = 'benchmarks/results/shakespeare/adamw_peers'
+PEERS = adamw_peers.STUDY.out
 # AdamW's sweep runs at its chosen rate, on the selection seeds.
 ADAMW_AT_CHOSEN = os.path.join(
-  PEERS, adamw_peers.point_name(adamw_peers.CHOSEN['adamw'])
+  PEERS, tuned_comparison.point_name(adamw_peers.CHOSEN['adamw'])
 )
 
 
@@ -48,42 +39,19 @@ def base_config():
   return config
 
 
-def sweep_jobs():
-  """The grid's jobs, and the √2 points' once GRID_BEST is entered."""
-  points = studies.refinement_points(
-    {ARM: GRID_BEST} if GRID_BEST else {}, (ARM,), adamw_peers.point_name
-  )
-  rates = {adamw_peers.point_name(r): r for r in GRID} | {
-    name: rate for name, (rate, _) in points.items()
-  }
-  return {
-    name: {'learning_rate': rate, 'seeds': SEEDS}
-    for name, rate in rates.items()
-  }
-
-
-def confirmation_jobs():
-  """Lion at its chosen rate on the confirmation seeds, once it is chosen."""
-  if CHOSEN is None:
-    return {}
-  overrides = {
-    'learning_rate': CHOSEN, 'arms': (ARM,), 'seeds': CONFIRMATION_SEEDS,
-  }  # fmt: skip
-  return {'confirm_lion': overrides}
-
-
 def selection_spread(blocks):
   """The std over the selection seeds of Lion (at CHOSEN) − AdamW (at its
   chosen rate) final validation loss, or None before both are in."""
+  seeds = adamw_peers.SEEDS
   lion = loss_sections.seed_losses(
-    blocks.get(adamw_peers.point_name(CHOSEN)), ARM, SEEDS
+    blocks.get(tuned_comparison.point_name(CHOSEN)), ARM, seeds
   )
   adamw = loss_sections.seed_losses(
-    tasks.load_results(ADAMW_AT_CHOSEN), 'adamw', SEEDS
+    tasks.load_results(ADAMW_AT_CHOSEN), 'adamw', seeds
   )
-  if set(lion) != set(SEEDS) or set(adamw) != set(SEEDS):
+  if set(lion) != set(seeds) or set(adamw) != set(seeds):
     return None
-  return summary.mean_std([lion[s] - adamw[s] for s in SEEDS])['std']
+  return summary.mean_std([lion[s] - adamw[s] for s in seeds])['std']
 
 
 def stated(study, blocks):
@@ -124,28 +92,24 @@ def headline(study, blocks):
   )
 
 
-SWEEP_JOBS = sweep_jobs()
-CONFIRMATION_JOBS = confirmation_jobs()
-# AdamW's confirmation runs at its chosen rate: the control, paired by seed.
-BORROWED = {
-  'confirm_adamw': Borrowed(f'{PEERS}/confirm_adamw', CONFIRMATION_SEEDS)
-}
-
-STUDY = Study(
+COMPARISON = tuned_comparison.TunedComparison(
   name='lion_vs_adamw',
   base_config=base_config,
-  jobs=SWEEP_JOBS | CONFIRMATION_JOBS,
-  blocks={job: (job,) for job in SWEEP_JOBS}
-  | ({'confirm': ('confirm_adamw', *CONFIRMATION_JOBS)} if CHOSEN else {}),
+  grid=GRID,
+  seeds=adamw_peers.SEEDS,
+  grid_best={ARM: GRID_BEST},
+  chosen={ARM: CHOSEN},
+  confirmation_seeds=CONFIRMATION_SEEDS,
+  tests=TESTS,
+  labels={ARM: 'lion'},
+  # AdamW's confirmation runs at its chosen rate: the control, paired by
+  # seed.
+  borrowed={
+    'confirm_adamw': studies.Borrowed(
+      f'{PEERS}/confirm_adamw', CONFIRMATION_SEEDS
+    )
+  },
   sections=(headline, stated, loss_sections.sweep),
-  borrowed=BORROWED if CHOSEN else {},
-  settings=adamw_peers.Settings(
-    seeds=SEEDS,
-    sweep_jobs=tuple(SWEEP_JOBS),
-    chosen={ARM: CHOSEN} if CHOSEN else {},
-    confirmation_seeds=CONFIRMATION_SEEDS,
-    tests=TESTS,
-    target_loss=None,
-  ),
   results_root='benchmarks/results/shakespeare',
 )
+STUDY = COMPARISON.study()

@@ -2,27 +2,11 @@
 
 import dataclasses
 import json
-import math
 import pathlib
-
-import pytest
 
 from benchmarks import studies
 from benchmarks import tasks
 from benchmarks.studies.adamw_peers import loss_sections
-
-
-def test_the_rule_takes_the_lowest_mean_ties_to_the_smaller_rate():
-  seeds = (0, 1, 2)
-  points = [
-    (1e-3, {0: 1.90, 1: 1.92, 2: 1.91}),  # mean 1.91
-    (2e-3, {0: 1.89, 1: 1.93, 2: 1.91}),  # mean 1.91: a tie, not chosen
-    (4e-3, {0: 1.80, 1: 1.80}),  # lowest, but not run on every seed
-    (8e-3, {0: 1.5, 1: 1.5, 2: math.inf}),  # a diverged seed: infinite
-  ]
-  assert loss_sections.best_rate(points, seeds) == 1e-3
-  assert loss_sections.best_rate(points[1:], seeds) == 2e-3
-  assert loss_sections.best_rate(points[2:3], seeds) is None
 
 
 def block(arm, losses, diverged=()):
@@ -112,45 +96,22 @@ def test_the_readme_gives_the_sweeps_adamw_at_the_cpu_settings_rate():
   assert f'**{loss["mean"]:.4f} ± {loss["std"]:.4f}**' in readme
 
 
-def test_the_refinement_is_a_root_two_point_each_side_of_each_arms_best():
+def test_a_root_two_point_adds_to_its_arms_points_only():
   from benchmarks.studies import adamw_peers
 
-  jobs = adamw_peers.refinement_jobs(
-    {'adamw': 4e-3, 'adamw_plp': 4e-3, 'adamw_lookahead': 8e-3}
-  )
-  rates = {name: job['learning_rate'] for name, job in jobs.items()}
-  arms = {name: job['arms'] for name, job in jobs.items()}
-  assert sorted(rates.values()) == pytest.approx(
-    [4e-3 / 2**0.5, 4e-3 * 2**0.5, 8e-3 * 2**0.5]
-  )
-  # 4e-3·√2 and 8e-3/√2 are one rate, one job, with the three arms at it.
-  assert arms['lr_0.00565685'] == ('adamw', 'adamw_plp', 'adamw_lookahead')
-  assert arms['lr_0.00282843'] == ('adamw', 'adamw_plp')
-  assert all(job['seeds'] == (0, 1, 2) for job in jobs.values())
-  assert adamw_peers.refinement_jobs({}) == {}
-
-
-def test_a_root_two_point_adds_to_its_arms_points_only():
-  study = studies.load('adamw_peers')
-  jobs = {
-    'lr_0.001': {'learning_rate': 1e-3, 'seeds': (0, 1, 2)},
-    'lr_0.00141421': {
-      'learning_rate': 2**0.5 * 1e-3, 'arms': ('adamw',), 'seeds': (0, 1, 2),
-    },
-  }  # fmt: skip
+  study = dataclasses.replace(
+    adamw_peers.COMPARISON, grid=(1e-3,), grid_best={'adamw': 1e-3}
+  ).study()
   blocks = {
     'lr_0.001': block('adamw', {0: 1.9, 1: 1.9, 2: 1.9}),
     'lr_0.00141421': block('adamw', {0: 1.8, 1: 1.8, 2: 1.8}),
   }
-  settings = dataclasses.replace(study.settings, sweep_jobs=tuple(jobs))
-  points = loss_sections.sweep_points(
-    dataclasses.replace(study, jobs=jobs, settings=settings), blocks
-  )
-  assert [rate for rate, _ in points['adamw']] == [1e-3, 2**0.5 * 1e-3]
+  points = loss_sections.sweep_points(study, blocks)
+  assert [rate for rate, losses in points['adamw'] if losses] == [
+    1e-3, 2**0.5 * 1e-3,
+  ]  # fmt: skip
   assert [rate for rate, _ in points['adamw_plp']] == [1e-3]
-  text = loss_sections.sweep(
-    dataclasses.replace(study, jobs=jobs, settings=settings), blocks
-  )
+  text = loss_sections.sweep(study, blocks)
   row = next(line for line in text.splitlines() if '0.00141421' in line)
   cells = [c.strip() for c in row.strip('|').split('|')]
   assert cells == ['0.00141421', '**1.8000 ± 0.0000**', '', '', '']

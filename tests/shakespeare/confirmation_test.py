@@ -14,8 +14,8 @@ from benchmarks import tasks
 from benchmarks.harness import summary
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
+from benchmarks.studies import tuned_comparison
 from benchmarks.studies.adamw_peers import confirmation
-from benchmarks.studies.adamw_peers import loss_sections
 from tests.harness.results_tree_test import MAX_FIGURE_PIXELS
 
 ARMS = adamw_peers.ARMS
@@ -67,18 +67,10 @@ def job_results(arm, rate, runs):
 
 def study_with(chosen=CHOSEN, seeds=FRESH, target=2.0):
   """The study as it will be once `chosen` and the rest are entered."""
-  study = adamw_peers.STUDY
-  jobs = adamw_peers.confirmation_jobs(chosen, seeds)
   return dataclasses.replace(
-    study,
-    jobs=adamw_peers.SWEEP_JOBS | jobs,
-    blocks={job: (job,) for job in adamw_peers.SWEEP_JOBS}
-    | adamw_peers.confirmation_blocks(jobs),
-    settings=dataclasses.replace(
-      study.settings, chosen=chosen, confirmation_seeds=seeds,
-      target_loss=target,
-    ),
-  )  # fmt: skip
+    adamw_peers.COMPARISON, chosen=chosen, confirmation_seeds=seeds,
+    target_loss=target,
+  ).study()  # fmt: skip
 
 
 def blocks_from(study, results):
@@ -114,29 +106,6 @@ def confirmation_results(seeds=FRESH, curves=None, study=None):
       {s: records(losses[s] + 0.01, losses[s], curve) for s in seeds},
     )  # fmt: skip
   return study, results
-
-
-def test_each_arm_runs_at_its_chosen_rate_and_plp_also_at_adamws():
-  jobs = adamw_peers.confirmation_jobs(CHOSEN, FRESH)
-  assert {job: o['learning_rate'] for job, o in jobs.items()} == {
-    'confirm_adamw': 4e-3, 'confirm_adamw_plp': 8e-3,
-    'confirm_adamw_lookahead': 8e-3, 'confirm_schedule_free_adamw': 1.6e-2,
-    'untuned_adamw_plp': 4e-3,
-  }  # fmt: skip
-  assert jobs['untuned_adamw_plp']['arms'] == ('adamw_plp',)
-  assert all(o['seeds'] == FRESH for o in jobs.values())
-  assert adamw_peers.confirmation_blocks(jobs)['untuned'] == (
-    'confirm_adamw', 'untuned_adamw_plp',
-  )  # fmt: skip
-  # PLP chosen at AdamW's rate: its confirmation run is the untuned one.
-  same = adamw_peers.confirmation_jobs(CHOSEN | {'adamw_plp': 4e-3}, FRESH)
-  assert 'untuned_adamw_plp' not in same
-  assert adamw_peers.confirmation_blocks(same)['untuned'] == (
-    'confirm_adamw', 'confirm_adamw_plp',
-  )  # fmt: skip
-  # Nothing before every arm's rate is chosen.
-  assert adamw_peers.confirmation_jobs({'adamw': 4e-3}, FRESH) == {}
-  assert adamw_peers.confirmation_blocks({}) == {}
 
 
 def test_nothing_is_read_before_every_confirmation_run_is_in():
@@ -226,7 +195,7 @@ def sweep_results(adamw_plp_val):
         curve[9] = at_step[seed]
         final = adamw_plp_val[seed] if arm == 'adamw_plp' else 1.8
         runs[arm][str(seed)] = records(final, 0.0, curve)
-    job = adamw_peers.point_name(rate)
+    job = tuned_comparison.point_name(rate)
     results[job] = {**job_results('adamw', rate, {}), 'runs': runs}
   return study, blocks_from(study, results)
 
@@ -256,24 +225,11 @@ def test_the_confirmation_takes_the_fewest_seeds_with_the_power_asked():
   assert n == 16 and power < 0.8
 
 
-def test_entered_choices_follow_the_rule_on_the_committed_runs():
+def test_the_entered_size_and_target_are_the_statements_on_the_committed_runs():
   study = adamw_peers.STUDY
-  blocks = report.load_blocks(study)
-  points = loss_sections.sweep_points(study, blocks)
-  seeds = study.settings.seeds
-  for arm, best in adamw_peers.GRID_BEST.items():
-    on_grid = [p for p in points[arm] if p[0] in adamw_peers.GRID]
-    assert [p[0] for p in on_grid if set(seeds) <= set(p[1])] == list(
-      adamw_peers.GRID
-    )  # every grid point run on every seed before a choice
-    assert best == loss_sections.best_rate(on_grid, seeds)
-    assert min(adamw_peers.GRID) < best < max(adamw_peers.GRID)  # interior
-  for arm, chosen in adamw_peers.CHOSEN.items():
-    assert chosen == loss_sections.best_rate(points[arm], seeds)
-  if adamw_peers.CONFIRMATION_SEEDS:
-    fixed = confirmation.statement(study, blocks)
-    assert adamw_peers.CONFIRMATION_SEEDS == tuple(range(3, 3 + fixed['seeds']))
-    assert adamw_peers.TARGET_LOSS == fixed['target_loss']
+  fixed = confirmation.statement(study, report.load_blocks(study))
+  assert adamw_peers.CONFIRMATION_SEEDS == tuple(range(3, 3 + fixed['seeds']))
+  assert adamw_peers.TARGET_LOSS == fixed['target_loss']
 
 
 def test_the_confirmation_figure_is_drawn_once_every_run_is_in(tmp_path):

@@ -11,6 +11,7 @@ from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.studies import lr_sweep
+from benchmarks.studies import tuned_comparison
 
 
 def seed_losses(block, arm, seeds):
@@ -34,18 +35,6 @@ def sweep_points(study, blocks):
   return {arm: sorted(found) for arm, found in points.items()}
 
 
-def best_rate(points, seeds):
-  """The rule: the rate of lowest mean final validation loss over `seeds`
-  (a diverged run counts as infinite), ties (to 4 decimals) to the smaller;
-  among the points run on every seed. None where there are none."""
-  complete = [
-    (round(float(np.mean([losses[s] for s in seeds])), 4), rate)
-    for rate, losses in points
-    if set(seeds) <= set(losses)
-  ]
-  return min(complete)[1] if complete else None
-
-
 def cell(losses, seeds):
   """'mean ± std' of the seeds run, or how many diverged or have run."""
   if any(math.isinf(v) for v in losses.values()):
@@ -64,7 +53,10 @@ def sweep(study, blocks):
   """Each arm's final validation loss at every peak rate, best in bold."""
   points = sweep_points(study, blocks)
   seeds = study.settings.seeds
-  best = {arm: best_rate(found, seeds) for arm, found in points.items()}
+  best = {
+    arm: tuned_comparison.best_rate(found, seeds)
+    for arm, found in points.items()
+  }
   rates = sorted({rate for found in points.values() for rate, _ in found})
   rows = []
   for rate in rates:

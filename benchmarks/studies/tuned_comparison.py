@@ -1,0 +1,221 @@
+"""A tuned comparison of optimizers on one task, defined as data.
+
+A `TunedComparison` states what the protocol needs: the task's config, the
+arms, the grid of peak rates, the selection seeds, each stage's entry and the
+confirmation's tests; `.study()` is the `Study` that runs and reports it. The
+protocol, stage by stage, each stage's entry made once the stage before has
+all its runs and committed with them (a test holds every entry to the rule
+on the committed runs, `rule_entries`):
+
+1. The grid: every arm at each rate of `grid` (a factor 2 apart) on the
+   selection seeds, one job a rate.
+2. `grid_best`: each arm's best grid point by the rule (`best_rate`). A best
+   at an edge widens the grid by a factor 2 past it, until none is.
+3. A point a factor √2 on each side of each arm's best grid point (one job a
+   rate, training the arms whose point it is); `chosen`: each arm's rate by
+   the rule among all of its points.
+4. The confirmation on fresh seeds (`confirmation_seeds`, as many as the
+   power statement gives at the selection seeds' spread), each arm at its
+   chosen rate, one arm a job; `untuned` also runs an arm at its control's
+   chosen rate (added without retuning). Its `tests` (one headline, the
+   rest secondaries) are stated in the study's REPORT.md before its runs.
+
+The rule: the rate of lowest mean final validation loss over the selection
+seeds, a diverged run counting as infinite, ties (to 4 decimals) to the
+smaller rate. Validation only: the test split is read by the confirmation's
+tests alone.
+"""
+
+from collections.abc import Callable
+from collections.abc import Mapping
+import dataclasses
+from typing import Any
+
+import ml_collections
+import numpy as np
+
+from benchmarks import studies
+
+# A stated test: (block, arm, control, 'headline' or 'secondary').
+Test = tuple[str, str, str, str]
+
+
+@dataclasses.dataclass(frozen=True)
+class TunedComparison:
+  """A tuned comparison's definition: its arms, grid, entries and tests.
+
+  Attributes:
+    name: the study's name (its module's).
+    base_config: the task's config every job starts from; its `arms` are
+      the arms compared.
+    grid: the grid's peak rates, a factor 2 apart, widened past an edge.
+    seeds: the selection seeds, on which every point is run.
+    sections: the report's sections (functions of the study and its
+      blocks); `figures` draws the study's own figures.
+    results_root: the folder of its task's committed reports.
+    grid_best: arm -> its best grid point by the rule (stage 2's entry;
+      None before the stage has run).
+    chosen: arm -> its rate by the rule among its points (stage 3's).
+    confirmation_seeds: the confirmation's fresh seeds.
+    tests: the confirmation's stated tests, the headline first.
+    target_loss: the validation loss whose first step the confirmation's
+      runs report, where the study states one.
+    untuned: (arm, control): the arm also runs at the control's chosen rate.
+    labels: arm -> its name in the confirmation's job names (an arm given
+      as 'package.module:function' needs a short one).
+    borrowed: job -> another study's committed runs it reuses (a control
+      tuned there), as the first jobs of the confirmation's block.
+  """
+
+  name: str
+  base_config: Callable[[], ml_collections.ConfigDict]
+  grid: tuple[float, ...]
+  seeds: tuple[int, ...]
+  sections: tuple[Callable[..., str], ...]
+  results_root: str
+  figures: Callable[..., Any] | None = None
+  grid_best: Mapping[str, float] = dataclasses.field(default_factory=dict)
+  chosen: Mapping[str, float] = dataclasses.field(default_factory=dict)
+  confirmation_seeds: tuple[int, ...] = ()
+  tests: tuple[Test, ...] = ()
+  target_loss: float | None = None
+  untuned: tuple[str, str] | None = None
+  labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
+  borrowed: Mapping[str, studies.Borrowed] = dataclasses.field(
+    default_factory=dict
+  )
+
+  @property
+  def arms(self):
+    return tuple(self.base_config().arms)
+
+  @property
+  def sweep_jobs(self):
+    """The grid's and the √2 points' jobs, by name."""
+    return tuple(sweep_jobs(self))
+
+  def study(self):
+    """The `Study` that trains and reports this comparison."""
+    confirming = confirmation_jobs(self)
+    return studies.Study(
+      name=self.name,
+      base_config=self.base_config,
+      jobs=sweep_jobs(self) | confirming,
+      blocks={job: (job,) for job in sweep_jobs(self)}
+      | confirmation_blocks(self, confirming),
+      sections=self.sections,
+      figures=self.figures,
+      borrowed=dict(self.borrowed) if confirming else {},
+      settings=self,
+      results_root=self.results_root,
+    )
+
+
+def point_name(rate):
+  """A point's job name: its rate."""
+  return f'lr_{rate:g}'
+
+
+def sweep_jobs(comparison):
+  """Each grid point's job (every arm), then a √2 point each side of each
+  arm's best grid point (the arms whose point it is; two arms' points at
+  one rate, by name, are one job)."""
+  jobs = {
+    point_name(rate): {'learning_rate': rate, 'seeds': comparison.seeds}
+    for rate in comparison.grid
+  }
+  points = studies.refinement_points(
+    entered(comparison.grid_best), comparison.arms, point_name
+  )
+  for name, (rate, arms) in points.items():
+    jobs[name] = {
+      'learning_rate': rate,
+      'arms': arms,
+      'seeds': comparison.seeds,
+    }
+  return jobs
+
+
+def entered(entries):
+  """The entries made: arm -> rate, without those still None."""
+  return {arm: rate for arm, rate in entries.items() if rate is not None}
+
+
+def label(comparison, arm):
+  return comparison.labels.get(arm, arm)
+
+
+def confirmation_jobs(comparison):
+  """Each arm at its chosen rate on the fresh seeds, one arm a job (a lost
+  work tree costs one run), and the untuned arm at its control's rate where
+  that differs from its own: job -> its overrides; none before every arm's
+  rate is chosen."""
+  chosen, arms = entered(comparison.chosen), comparison.arms
+  if set(chosen) != set(arms):
+    return {}
+  jobs = {
+    f'confirm_{label(comparison, arm)}': {
+      'learning_rate': chosen[arm], 'arms': (arm,),
+      'seeds': comparison.confirmation_seeds,
+    }
+    for arm in arms
+  }  # fmt: skip
+  if comparison.untuned:
+    arm, control = comparison.untuned
+    if chosen[arm] != chosen[control]:
+      jobs[f'untuned_{label(comparison, arm)}'] = {
+        **jobs[f'confirm_{label(comparison, arm)}'],
+        'learning_rate': chosen[control],
+      }
+  return jobs
+
+
+def confirmation_blocks(comparison, jobs):
+  """'confirm': every arm at its chosen rate (the borrowed controls first);
+  'untuned': the untuned arm at its control's rate beside the control (the
+  confirmation's own runs where the two rates are one). None before the
+  confirmation has jobs."""
+  if not jobs:
+    return {}
+  confirm = tuple(comparison.borrowed) + tuple(
+    job for job in jobs if job.startswith('confirm_')
+  )
+  blocks = {'confirm': confirm}
+  if comparison.untuned:
+    arm, control = (label(comparison, a) for a in comparison.untuned)
+    untuned = f'untuned_{arm}' if f'untuned_{arm}' in jobs else None
+    blocks['untuned'] = (f'confirm_{control}', untuned or f'confirm_{arm}')
+  return blocks
+
+
+def best_rate(points, seeds):
+  """The rule: the rate of lowest mean final validation loss over `seeds`
+  (a diverged run counts as infinite), ties (to 4 decimals) to the smaller;
+  among `points` ((rate, seed -> loss)) run on every seed. None where there
+  are none."""
+  complete = [
+    (round(float(np.mean([losses[s] for s in seeds])), 4), rate)
+    for rate, losses in points
+    if set(seeds) <= set(losses)
+  ]
+  return min(complete)[1] if complete else None
+
+
+def rule_entries(comparison, points):
+  """The entries the rule makes of the committed runs (`points`: arm ->
+  [(rate, seed -> final validation loss)]), for those entered: grid_best
+  and chosen, each arm -> its rate, and what is amiss (a grid point not run
+  on every seed, a best at an unwidened edge) as messages."""
+  seeds, grid = comparison.seeds, comparison.grid
+  amiss, grid_best, chosen = [], {}, {}
+  for arm in entered(comparison.grid_best):
+    on_grid = [p for p in points[arm] if p[0] in grid]
+    run = [rate for rate, losses in on_grid if set(seeds) <= set(losses)]
+    if run != list(grid):
+      amiss.append(f'{arm}: grid points {sorted(set(grid) - set(run))} miss')
+    grid_best[arm] = best_rate(on_grid, seeds)
+    if grid_best[arm] in (min(grid), max(grid)):
+      amiss.append(f'{arm}: its best, {grid_best[arm]:g}, is an edge')
+  for arm in entered(comparison.chosen):
+    chosen[arm] = best_rate(points[arm], seeds)
+  return grid_best, chosen, amiss
