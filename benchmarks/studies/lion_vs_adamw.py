@@ -95,8 +95,10 @@ def headline(study, blocks):
 COMPARISON = tuned_comparison.TunedComparison(
   name='lion_vs_adamw',
   base_config=base_config,
+  arms=(ARM,),
   grid=GRID,
   seeds=adamw_peers.SEEDS,
+  selection=loss_sections.sweep_points,
   grid_best={ARM: GRID_BEST},
   chosen={ARM: CHOSEN},
   confirmation_seeds=CONFIRMATION_SEEDS,
@@ -112,4 +114,5 @@ COMPARISON = tuned_comparison.TunedComparison(
   sections=(headline, stated, loss_sections.sweep),
   results_root='benchmarks/results/shakespeare',
 )
+COMPARISONS = (COMPARISON,)
 STUDY = COMPARISON.study()

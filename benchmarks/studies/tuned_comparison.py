@@ -40,16 +40,23 @@ from benchmarks import studies
 Test = tuple[str, str, str, str]
 
 
+def learning_rate(rate):
+  """The config overrides of a point at `rate`: the peak learning rate."""
+  return {'learning_rate': rate}
+
+
 @dataclasses.dataclass(frozen=True)
 class TunedComparison:
   """A tuned comparison's definition: its arms, grid, entries and tests.
 
   Attributes:
     name: the study's name (its module's).
-    base_config: the task's config every job starts from; its `arms` are
-      the arms compared.
+    base_config: the task's config every job starts from.
+    arms: the arms tuned and compared.
     grid: the grid's peak rates, a factor 2 apart, widened past an edge.
     seeds: the selection seeds, on which every point is run.
+    selection: (study, blocks) -> arm -> [(rate, seed -> its selection
+      metric)], the points the rule chooses among, from the runs in.
     sections: the report's sections (functions of the study and its
       blocks); `figures` draws the study's own figures.
     results_root: the folder of its task's committed reports.
@@ -61,16 +68,25 @@ class TunedComparison:
     target_loss: the validation loss whose first step the confirmation's
       runs report, where the study states one.
     untuned: (arm, control): the arm also runs at the control's chosen rate.
+    groups: the confirmation's jobs, each the arms it trains at its first
+      arm's chosen rate (a control with the arm it matches); one arm a job
+      by default.
+    rate_overrides: rate -> the config overrides of a point at that rate.
+    job_prefix: the points' job names', before the rate.
+    confirm_block: the confirmation's block, and its jobs' names' start.
     labels: arm -> its name in the confirmation's job names (an arm given
       as 'package.module:function' needs a short one).
-    borrowed: job -> another study's committed runs it reuses (a control
-      tuned there), as the first jobs of the confirmation's block.
+    borrowed: job -> another study's committed runs it reuses: a grid point
+      run there, or a control tuned there (the first of the confirmation's
+      block).
   """
 
   name: str
   base_config: Callable[[], ml_collections.ConfigDict]
+  arms: tuple[str, ...]
   grid: tuple[float, ...]
   seeds: tuple[int, ...]
+  selection: Callable[..., Mapping[str, list]]
   sections: tuple[Callable[..., str], ...]
   results_root: str
   figures: Callable[..., Any] | None = None
@@ -80,14 +96,14 @@ class TunedComparison:
   tests: tuple[Test, ...] = ()
   target_loss: float | None = None
   untuned: tuple[str, str] | None = None
+  groups: tuple[tuple[str, ...], ...] = ()
+  rate_overrides: Callable[[float], Mapping[str, Any]] = learning_rate
+  job_prefix: str = 'lr_'
+  confirm_block: str = 'confirm'
   labels: Mapping[str, str] = dataclasses.field(default_factory=dict)
   borrowed: Mapping[str, studies.Borrowed] = dataclasses.field(
     default_factory=dict
   )
-
-  @property
-  def arms(self):
-    return tuple(self.base_config().arms)
 
   @property
   def sweep_jobs(self):
@@ -95,45 +111,81 @@ class TunedComparison:
     return tuple(sweep_jobs(self))
 
   def study(self):
-    """The `Study` that trains and reports this comparison."""
-    confirming = confirmation_jobs(self)
+    """The `Study` that trains and reports this comparison alone."""
+    jobs, blocks = jobs_and_blocks(self)
     return studies.Study(
       name=self.name,
       base_config=self.base_config,
-      jobs=sweep_jobs(self) | confirming,
-      blocks={job: (job,) for job in sweep_jobs(self)}
-      | confirmation_blocks(self, confirming),
+      jobs=jobs,
+      blocks=blocks,
       sections=self.sections,
       figures=self.figures,
-      borrowed=dict(self.borrowed) if confirming else {},
+      borrowed=borrowed(self, jobs),
       settings=self,
       results_root=self.results_root,
     )
 
 
-def point_name(rate):
+def point_name(rate, prefix='lr_'):
   """A point's job name: its rate."""
-  return f'lr_{rate:g}'
+  return f'{prefix}{rate:g}'
+
+
+def jobs_and_blocks(comparison):
+  """Every job its entries call for, and the report's blocks: each point a
+  block, then the confirmation's."""
+  confirming = confirmation_jobs(comparison)
+  blocks = {job: (job,) for job in sweep_blocks(comparison)}
+  return sweep_jobs(comparison) | confirming, blocks | confirmation_blocks(
+    comparison, confirming
+  )
+
+
+def borrowed(comparison, jobs):
+  """The borrowed runs the study reads: its grid points run elsewhere, and
+  its borrowed controls once it confirms."""
+  names = set(sweep_blocks(comparison))
+  confirming = any(job.startswith(comparison.confirm_block) for job in jobs)
+  return {
+    job: runs
+    for job, runs in comparison.borrowed.items()
+    if job in names or confirming
+  }
+
+
+def sweep_blocks(comparison):
+  """The points' names: the grid's in its order, then the √2 points'."""
+  return [
+    point_name(rate, comparison.job_prefix) for rate in comparison.grid
+  ] + list(refinement(comparison))
+
+
+def refinement(comparison):
+  """A √2 point each side of each arm's best grid point: name -> (rate,
+  the arms whose point it is)."""
+  return studies.refinement_points(
+    entered(comparison.grid_best),
+    comparison.arms,
+    lambda rate: point_name(rate, comparison.job_prefix),
+  )
 
 
 def sweep_jobs(comparison):
-  """Each grid point's job (every arm), then a √2 point each side of each
-  arm's best grid point (the arms whose point it is; two arms' points at
-  one rate, by name, are one job)."""
+  """Each grid point's job (every arm; none for a point borrowed), then a
+  √2 point each side of each arm's best grid point (the arms whose point it
+  is; two arms' points at one rate, by name, are one job)."""
+  points = [(rate, comparison.arms) for rate in comparison.grid]
+  points += list(refinement(comparison).values())
   jobs = {
-    point_name(rate): {'learning_rate': rate, 'seeds': comparison.seeds}
-    for rate in comparison.grid
-  }
-  points = studies.refinement_points(
-    entered(comparison.grid_best), comparison.arms, point_name
-  )
-  for name, (rate, arms) in points.items():
-    jobs[name] = {
-      'learning_rate': rate,
-      'arms': arms,
-      'seeds': comparison.seeds,
+    point_name(rate, comparison.job_prefix): {
+      'arms': arms, 'seeds': comparison.seeds,
+      **comparison.rate_overrides(rate),
     }
-  return jobs
+    for rate, arms in points
+  }  # fmt: skip
+  return {
+    name: job for name, job in jobs.items() if name not in comparison.borrowed
+  }
 
 
 def entered(entries):
@@ -146,45 +198,54 @@ def label(comparison, arm):
 
 
 def confirmation_jobs(comparison):
-  """Each arm at its chosen rate on the fresh seeds, one arm a job (a lost
-  work tree costs one run), and the untuned arm at its control's rate where
-  that differs from its own: job -> its overrides; none before every arm's
-  rate is chosen."""
-  chosen, arms = entered(comparison.chosen), comparison.arms
-  if set(chosen) != set(arms):
+  """Each group of arms at its first arm's chosen rate on the fresh seeds,
+  one group a job (a lost work tree costs one job), and the untuned arm at
+  its control's rate where that differs from its own: job -> its
+  overrides; none before every arm's rate is chosen."""
+  chosen = entered(comparison.chosen)
+  if not set(comparison.arms) <= set(chosen):
     return {}
+  groups = comparison.groups or [(arm,) for arm in comparison.arms]
   jobs = {
-    f'confirm_{label(comparison, arm)}': {
-      'learning_rate': chosen[arm], 'arms': (arm,),
-      'seeds': comparison.confirmation_seeds,
+    confirmation_job(comparison, group[0]): {
+      'arms': group, 'seeds': comparison.confirmation_seeds,
+      **comparison.rate_overrides(chosen[group[0]]),
     }
-    for arm in arms
+    for group in groups
   }  # fmt: skip
   if comparison.untuned:
     arm, control = comparison.untuned
     if chosen[arm] != chosen[control]:
       jobs[f'untuned_{label(comparison, arm)}'] = {
-        **jobs[f'confirm_{label(comparison, arm)}'],
-        'learning_rate': chosen[control],
+        **jobs[confirmation_job(comparison, arm)],
+        **comparison.rate_overrides(chosen[control]),
       }
   return jobs
 
 
+def confirmation_job(comparison, arm):
+  """The name of the confirmation's job that `arm` leads."""
+  return f'{comparison.confirm_block}_{label(comparison, arm)}'
+
+
 def confirmation_blocks(comparison, jobs):
-  """'confirm': every arm at its chosen rate (the borrowed controls first);
-  'untuned': the untuned arm at its control's rate beside the control (the
-  confirmation's own runs where the two rates are one). None before the
-  confirmation has jobs."""
+  """The confirmation's block: every arm at its chosen rate (the borrowed
+  controls first); 'untuned': the untuned arm at its control's rate beside
+  the control (the confirmation's own runs where the two rates are one).
+  None before the confirmation has jobs."""
   if not jobs:
     return {}
-  confirm = tuple(comparison.borrowed) + tuple(
-    job for job in jobs if job.startswith('confirm_')
-  )
-  blocks = {'confirm': confirm}
+  points = set(sweep_blocks(comparison))
+  confirm = tuple(job for job in comparison.borrowed if job not in points)
+  confirm += tuple(j for j in jobs if j.startswith(comparison.confirm_block))
+  blocks = {comparison.confirm_block: confirm}
   if comparison.untuned:
-    arm, control = (label(comparison, a) for a in comparison.untuned)
-    untuned = f'untuned_{arm}' if f'untuned_{arm}' in jobs else None
-    blocks['untuned'] = (f'confirm_{control}', untuned or f'confirm_{arm}')
+    arm, control = comparison.untuned
+    untuned = f'untuned_{label(comparison, arm)}'
+    blocks['untuned'] = (
+      confirmation_job(comparison, control),
+      untuned if untuned in jobs else confirmation_job(comparison, arm),
+    )
   return blocks
 
 

@@ -14,6 +14,7 @@ from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.studies import lr_sweep
 from benchmarks.studies import report
+from benchmarks.studies import tuned_comparison
 from benchmarks.studies.lr_sweep import figures as sweep_figures
 from benchmarks.studies.lr_sweep import sweep_sections
 from tests.conftest import write_run
@@ -23,7 +24,13 @@ SQRT2 = 2**0.5
 
 def test_refinement_points_sit_a_factor_sqrt2_from_each_arms_best():
   sweep = lr_sweep.SWEEPS['SGD']
-  jobs = lr_sweep.refinement_jobs(sweep, {'sgd': 0.032, 'plp': 0.016})
+  comparison = lr_sweep.comparison(sweep, {'sgd': 0.032, 'plp': 0.016}, {})
+  grid = {f'sgd_lr_{rate:g}' for rate in sweep.grid}
+  jobs = {
+    name: job
+    for name, job in tuned_comparison.sweep_jobs(comparison).items()
+    if name not in grid
+  }
   # 0.032 / √2 and 0.016 · √2 are one point, run once with both arms.
   assert {name: job['arms'] for name, job in jobs.items()} == {
     'sgd_lr_0.0226274': ('sgd', 'plp'),
@@ -36,7 +43,8 @@ def test_refinement_points_sit_a_factor_sqrt2_from_each_arms_best():
   assert jobs['sgd_lr_0.0452548']['learning_rate'] == pytest.approx(
     0.032 * SQRT2
   )
-  assert lr_sweep.refinement_jobs(sweep, {}) == {}
+  # The borrowed grid point is read, not run.
+  assert 'sgd_lr_0.001' not in tuned_comparison.sweep_jobs(comparison)
 
 
 def test_a_chosen_rate_at_an_edge_asks_for_a_wider_grid():
@@ -126,11 +134,6 @@ def test_a_confirmation_is_reported_as_one_block_with_its_headline(
   assert 'sgd_lr_0.001 |' not in arms  # grid points are in the sweep table
 
 
-def committed_points(study):
-  """Each sweep's points of the committed runs, as the report finds them."""
-  return sweep_sections.study_sweep_points(study, report.load_blocks(study))
-
-
 def test_the_sweep_figures_shift_by_the_studys_own_longer_step(
   tmp_path, monkeypatch
 ):
@@ -203,26 +206,6 @@ def test_model_setting_writes_the_width_as_a_fraction(width, words):
   config = lr_sweep.base_config()
   config.width = width
   assert words in sweep_figures.model_setting(config)
-
-
-def test_entered_choices_follow_the_rule_on_the_committed_runs():
-  study = lr_sweep.STUDY
-  seeds = study.settings.seeds
-  committed = committed_points(study)
-  for name, sweep in lr_sweep.SWEEPS.items():
-    points = committed.get(name, [])  # an entered choice needs its runs
-    grid = set(sweep.grid) | ({0.001} if name == 'SGD' else set())
-    for arm in (sweep.baseline, sweep.plp):
-      on_grid = [p for p in points if p[1] == arm and p[0] in grid]
-      if arm in lr_sweep.GRID_BEST:
-        complete = sweep_sections.complete_points(on_grid, seeds)
-        assert {p[0] for p in complete} == grid
-        best = sweep_sections.chosen_rates(on_grid, seeds)[arm][0]
-        assert lr_sweep.GRID_BEST[arm] == best
-      if arm in lr_sweep.CHOSEN:
-        mine = [p for p in points if p[1] == arm]
-        best = sweep_sections.chosen_rates(mine, seeds)[arm][0]
-        assert lr_sweep.CHOSEN[arm] == pytest.approx(best)
 
 
 def test_each_arm_of_the_confirmation_keeps_the_rate_it_ran_at():

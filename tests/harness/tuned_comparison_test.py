@@ -3,6 +3,7 @@ plans, and every defined comparison's entries held to the rule on its
 committed runs."""
 
 import dataclasses
+import importlib
 import math
 
 import pytest
@@ -11,15 +12,19 @@ from benchmarks import studies
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
 from benchmarks.studies import tuned_comparison
-from benchmarks.studies.adamw_peers import loss_sections
 
 SEEDS = (0, 1, 2)
 
 
 def comparisons():
-  """Every study defined as a tuned comparison."""
-  found = [studies.load(name).settings for name in studies.names()]
-  return [c for c in found if isinstance(c, tuned_comparison.TunedComparison)]
+  """Every tuned comparison a study defines (its module's `COMPARISONS`)."""
+  return [
+    comparison
+    for name in studies.names()
+    for comparison in getattr(
+      importlib.import_module(f'benchmarks.studies.{name}'), 'COMPARISONS', ()
+    )
+  ]
 
 
 def test_the_rule_takes_the_lowest_mean_ties_to_the_smaller_rate():
@@ -34,14 +39,18 @@ def test_the_rule_takes_the_lowest_mean_ties_to_the_smaller_rate():
   assert tuned_comparison.best_rate(points[2:3], SEEDS) is None
 
 
-def test_both_tuned_studies_are_definitions():
-  assert {c.name for c in comparisons()} >= {'adamw_peers', 'lion_vs_adamw'}
+def test_the_tuned_studies_are_definitions():
+  assert [c.name for c in comparisons()] == [
+    'adamw_peers', 'lion_vs_adamw', 'lr_sweep', 'lr_sweep',
+  ]  # fmt: skip
 
 
-@pytest.mark.parametrize('comparison', comparisons(), ids=lambda c: c.name)
+@pytest.mark.parametrize(
+  'comparison', comparisons(), ids=lambda c: f'{c.name}-{c.arms[0]}'
+)
 def test_every_entry_is_the_rules_on_the_committed_runs(comparison):
   study = comparison.study()
-  points = loss_sections.sweep_points(study, report.load_blocks(study))
+  points = comparison.selection(study, report.load_blocks(study))
   grid_best, chosen, amiss = tuned_comparison.rule_entries(comparison, points)
   assert not amiss
   assert grid_best == tuned_comparison.entered(comparison.grid_best)
@@ -51,10 +60,11 @@ def test_every_entry_is_the_rules_on_the_committed_runs(comparison):
 def test_the_refinement_is_a_root_two_point_each_side_of_each_arms_best():
   best = {'adamw': 4e-3, 'adamw_plp': 4e-3, 'adamw_lookahead': 8e-3}
   comparison = dataclasses.replace(adamw_peers.COMPARISON, grid_best=best)
+  grid = {tuned_comparison.point_name(rate) for rate in comparison.grid}
   jobs = {
     name: job
     for name, job in tuned_comparison.sweep_jobs(comparison).items()
-    if 'arms' in job  # the grid's jobs train every arm
+    if name not in grid
   }
   rates = {name: job['learning_rate'] for name, job in jobs.items()}
   assert sorted(rates.values()) == pytest.approx(

@@ -69,8 +69,10 @@ def base_config():
 COMPARISON = tuned_comparison.TunedComparison(
   name='adamw_peers',
   base_config=base_config,
+  arms=ARMS,
   grid=GRID,
   seeds=SEEDS,
+  selection=loss_sections.sweep_points,
   grid_best=GRID_BEST,
   chosen=CHOSEN,
   confirmation_seeds=CONFIRMATION_SEEDS,
@@ -89,4 +91,5 @@ COMPARISON = tuned_comparison.TunedComparison(
   figures=confirmation.figures,
   results_root='benchmarks/results/shakespeare',
 )
+COMPARISONS = (COMPARISON,)
 STUDY = COMPARISON.study()

@@ -380,7 +380,7 @@ def confirmation_figure(runs, out):
 def stated(study, blocks):
   """The confirmation's size and target as the rules compute them from the
   sweep, once every arm's rate is chosen (REPORT.md states them)."""
-  if set(study.settings.chosen) != set(study.base_config().arms):
+  if set(study.settings.chosen) != set(study.settings.arms):
     return ''
   if not sweep_complete_at_chosen(study, blocks):
     return (

@@ -25,11 +25,11 @@ def seed_losses(block, arm, seeds):
 
 def sweep_points(study, blocks):
   """Arm -> [(rate, seed -> final validation loss)], by rate."""
-  points = {arm: [] for arm in study.base_config().arms}
+  points = {arm: [] for arm in study.settings.arms}
   for job in study.settings.sweep_jobs:
     overrides = study.jobs[job]
     for arm, found in points.items():
-      if arm in overrides.get('arms', points):  # a √2 point: its arms only
+      if arm in overrides['arms']:  # a √2 point: its arms only
         losses = seed_losses(blocks.get(job), arm, overrides['seeds'])
         found.append((overrides['learning_rate'], losses))
   return {arm: sorted(found) for arm, found in points.items()}

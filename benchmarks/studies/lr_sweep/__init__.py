@@ -10,18 +10,18 @@ epsilon 1e-8, decoupled weight decay 0.05; the same cyclic rate, no momentum
 cycle) is swept from 1e-4 the same way. A run whose loss turns non-finite is
 recorded as diverged, counts at chance error, and the sweep goes on.
 
-The study grows in stages, each fixed by the choices entered below once the
-stage before has all its runs (a test checks every entry against the rule
-applied to the committed runs): a point a factor √2 on each side of each
-arm's best grid point (`GRID_BEST`); then, at each arm's rate re-chosen
-among all its points (`CHOSEN`), the confirmation on fresh seeds 3-10 (the
-report's one headline test, stated in REPORT.md before its runs) and the
-longer, wider runs (ResNet18 at width 1/8, 26 epochs, seeds 0-2). Then the
-second confirmation (`SECOND_CONFIRMATION`, its own headline test stated in
-REPORT.md before its runs): the longer, wider runs of `sgd` and `plp` on the
-fresh seeds 3-10, and `plp` at `sgd`'s chosen rate at width 1/16 (PLP added
-to a tuned SGD without retuning), both with BatchNorm-recalibrated errors
-beside the plain ones.
+Each sweep is a tuned comparison (`tuned_comparison`: its stages and rule,
+here on the validation top-1 error of the validation-selected epoch): each
+arm's best grid point (`GRID_BEST`), its rate chosen among its grid and √2
+points (`CHOSEN`), the confirmation on fresh seeds 3-10 (the report's one
+headline test, stated in REPORT.md before its runs), where the control
+`sgd_matched` (`adamw_matched`) runs at PLP's rate with PLP's longer step.
+Beside the protocol, at the chosen rates: the longer, wider runs (ResNet18
+at width 1/8, 26 epochs, seeds 0-2); then the second confirmation (its own
+headline test stated in REPORT.md before its runs): the longer, wider runs
+of `sgd` and `plp` on the fresh seeds 3-10, and `plp` at `sgd`'s chosen rate
+at width 1/16 (PLP added to a tuned SGD without retuning), both with
+BatchNorm-recalibrated errors beside the plain ones.
 """
 
 from typing import NamedTuple
@@ -31,12 +31,14 @@ from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
 from benchmarks.studies import paper_protocol
 from benchmarks.studies import sections
+from benchmarks.studies import tuned_comparison
 from benchmarks.studies.lr_sweep import figures
 from benchmarks.studies.lr_sweep import sweep_sections
 
 SEEDS = (0, 1, 2)
 FRESH_SEEDS = tuple(range(3, 11))
-SGD_RATES = (0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
+# SGD's grid point 0.001 is the `paper_protocol` study's ResNet18 block.
+SGD_RATES = (0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128)
 ADAMW_RATES = (1e-4, 2e-4, 4e-4, 8e-4, 1.6e-3, 3.2e-3, 6.4e-3)
 # Longer and wider: two learning-rate cycles at twice the width.
 WIDER = {'width': 1 / 8, 'epochs': 26}
@@ -69,18 +71,15 @@ SWEEPS = {
   ),
 }  # fmt: skip
 
-# Arm -> its best grid point by `sweep_sections.chosen_rates` (lowest mean
-# validation top-1 over seeds 0-2), entered once its sweep's grid has run.
 GRID_BEST = {
   'sgd': 0.032, 'plp': 0.064,  # SGD's grid
   'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's grid
 }  # fmt: skip
-# Arm -> its rate re-chosen by the same rule among its grid and √2 points,
-# entered once those have run: the rates of the confirmation.
 CHOSEN = {
   'sgd': 0.032 * 2**0.5, 'plp': 0.064,  # SGD's √2 points
   'adamw': 0.0032, 'adamw_plp': 0.0032,  # AdamW's √2 points
 }  # fmt: skip
+BORROWED = 'sgd_lr_0.001'
 
 
 def base_config():
@@ -89,85 +88,81 @@ def base_config():
   return config
 
 
-def point_job(sweep, rate, arms=None, seeds=SEEDS):
-  """The job of one point: `arms` (the sweep's pair) at base rate `rate`."""
-  job = {
-    'arms': tuple(arms or (sweep.baseline, sweep.plp)),
-    'seeds': seeds,
-    sweep.field: rate,
-  }
-  if sweep.field == 'learning_rate':
-    job['max_learning_rate'] = 2 * rate
-  return job
+def rate_overrides(field):
+  """A point's overrides: the rate's field (SGD's cycle peaks at twice it)."""
+
+  def overrides(rate):
+    if field == 'learning_rate':
+      return {field: rate, 'max_learning_rate': 2 * rate}
+    return {field: rate}
+
+  return overrides
 
 
-def grid_jobs(sweep):
-  return {
-    f'{sweep.prefix}{rate:g}': point_job(sweep, rate) for rate in sweep.grid
-  }
-
-
-def refinement_jobs(sweep, grid_best):
-  """A point a factor √2 on each side of each of the sweep's arms' best.
-
-  Two arms' points at one rate (by name) are one job with both arms.
-  """
-  points = studies.refinement_points(
-    grid_best, (sweep.baseline, sweep.plp), lambda r: f'{sweep.prefix}{r:g}'
-  )
-  return {
-    name: point_job(sweep, rate, arms) for name, (rate, arms) in points.items()
-  }
-
-
-def chosen_rate_block(
-  sweep, chosen, stage, seeds, one_arm_jobs=False, **overrides
-):
-  """The baseline at its chosen rate; PLP and the matched control at PLP's.
-
-  `one_arm_jobs`: a job per arm, instead of PLP and its control in one job.
-  Returns (block, its jobs): no jobs before both rates are `chosen`.
-  """
-  block = f'{stage}_{sweep.baseline}'
-  if sweep.baseline not in chosen or sweep.plp not in chosen:
-    return block, {}
-  rate_from = {  # arm -> the arm whose chosen rate it runs at
-    sweep.baseline: sweep.baseline,
-    sweep.plp: sweep.plp,
-    sweep.matched: sweep.plp,
-  }
-  groups = [(sweep.baseline,), (sweep.plp, sweep.matched)]
-  if one_arm_jobs:
-    groups = [(arm,) for arm in rate_from]
-  return block, {
-    f'{block}_{arms[0]}': {
-      **point_job(sweep, chosen[rate_from[arms[0]]], arms, seeds),
-      **overrides,
-    }
-    for arms in groups
-  }
-
-
-def chosen_rate_blocks(sweep, chosen):
-  """The confirmation and the longer, wider runs: block -> its jobs."""
-  stages = [chosen_rate_block(sweep, chosen, 'confirm', FRESH_SEEDS)]
-  if sweep.wider:
-    # One run a job: a job resumes only from its own checkpoints, so a lost
-    # work tree costs at most one run (a wider run is 26 epochs, each about
-    # 1.5 times a width-1/16 epoch: 73 s against 48 s on one machine).
-    stages.append(
-      chosen_rate_block(
-        sweep, chosen, 'wider', SEEDS, one_arm_jobs=True, **WIDER
+def comparison(sweep, grid_best, chosen):
+  """One sweep as a tuned comparison, with the entries made for its arms."""
+  arms = (sweep.baseline, sweep.plp)
+  return tuned_comparison.TunedComparison(
+    name='lr_sweep',
+    base_config=base_config,
+    arms=arms,
+    grid=sweep.grid,
+    seeds=SEEDS,
+    selection=lambda study, blocks: sweep_sections.selection(
+      study, blocks, sweep
+    ),
+    sections=(),
+    results_root=studies.RESULTS_ROOT,
+    grid_best={arm: grid_best[arm] for arm in arms if arm in grid_best},
+    chosen={arm: chosen[arm] for arm in arms if arm in chosen},
+    confirmation_seeds=FRESH_SEEDS,
+    groups=((sweep.baseline,), (sweep.plp, sweep.matched)),
+    rate_overrides=rate_overrides(sweep.field),
+    job_prefix=sweep.prefix,
+    confirm_block=f'confirm_{sweep.baseline}',
+    borrowed={
+      BORROWED: Borrowed(
+        'benchmarks/results/cifar100/paper_protocol/ResNet18', SEEDS
       )
-    )
-  return {block: jobs for block, jobs in stages if jobs}
+    }
+    if sweep.field == 'learning_rate'
+    else {},
+  )
+
+
+def point_job(sweep, rate, arms, seeds):
+  """The job of `arms` at base rate `rate` on `seeds`."""
+  return {
+    'arms': tuple(arms), 'seeds': seeds, **rate_overrides(sweep.field)(rate),
+  }  # fmt: skip
+
+
+def wider_blocks(sweep, chosen):
+  """The longer, wider runs, one arm a job, each at its arm's chosen rate
+  (the matched control at PLP's): block -> its jobs. One run a job: a job
+  resumes only from its own checkpoints, so a lost work tree costs at most
+  one run (a wider run is 26 epochs, each about 1.5 times a width-1/16
+  epoch: 73 s against 48 s on one machine)."""
+  if not (sweep.wider and {sweep.baseline, sweep.plp} <= chosen.keys()):
+    return {}
+  block = f'wider_{sweep.baseline}'
+  rate_from = {sweep.baseline: sweep.baseline, sweep.plp: sweep.plp}
+  rate_from[sweep.matched] = sweep.plp
+  return {
+    block: {
+      f'{block}_{arm}': {
+        **point_job(sweep, chosen[source], (arm,), SEEDS), **WIDER,
+      }
+      for arm, source in rate_from.items()
+    }
+  }  # fmt: skip
 
 
 def second_confirmation_blocks(sweep, chosen):
   """The second confirmation, on the fresh seeds: block -> its jobs.
 
   'confirm_wider_sgd': the baseline and PLP at their chosen rates, longer
-  and wider (the headline of 2026-12-02), one run a job. 'untuned_sgd': PLP
+  and wider (its own headline), one run a job. 'untuned_sgd': PLP
   at the baseline's chosen rate at the study's width, against the first
   confirmation's baseline runs.
   """
@@ -198,14 +193,14 @@ def second_confirmation_blocks(sweep, chosen):
 
 
 def sweep_jobs_and_blocks(sweep, grid_best, chosen):
-  """The jobs that the choices made so far call for, and their blocks.
-
-  Each grid or √2 point is a block; each chosen-rate stage's jobs one.
-  """
-  jobs = {**grid_jobs(sweep), **refinement_jobs(sweep, grid_best)}
-  blocks = {job: (job,) for job in jobs}
+  """The jobs that the choices made so far call for, and their blocks: the
+  protocol's (each point a block, then the confirmation), then the wider
+  runs' and the second confirmation's."""
+  jobs, blocks = tuned_comparison.jobs_and_blocks(
+    comparison(sweep, grid_best, chosen)
+  )
   stages = {
-    **chosen_rate_blocks(sweep, chosen),
+    **wider_blocks(sweep, chosen),
     **second_confirmation_blocks(sweep, chosen),
   }
   for block, stage_jobs in stages.items():
@@ -216,8 +211,8 @@ def sweep_jobs_and_blocks(sweep, grid_best, chosen):
 
 
 def study_jobs_and_blocks(grid_best, chosen):
-  """Every sweep's jobs and blocks, after the borrowed grid point's block."""
-  jobs, blocks = {}, {BORROWED: (BORROWED,)}
+  """Every sweep's jobs and blocks."""
+  jobs, blocks = {}, {}
   for sweep in SWEEPS.values():
     sweep_jobs, sweep_blocks = sweep_jobs_and_blocks(sweep, grid_best, chosen)
     jobs.update(sweep_jobs)
@@ -225,8 +220,8 @@ def study_jobs_and_blocks(grid_best, chosen):
   return jobs, blocks
 
 
-BORROWED = 'sgd_lr_0.001'
 JOBS, BLOCKS = study_jobs_and_blocks(GRID_BEST, CHOSEN)
+COMPARISONS = tuple(comparison(s, GRID_BEST, CHOSEN) for s in SWEEPS.values())
 # Exploratory, for the transformer study (`adamw_peers`): how straight the
 # path of plain SGD and AdamW is here, by the language model's measure (the
 # trajectory probes' path cosine), at their chosen rates, on seed 0. A
@@ -256,11 +251,7 @@ STUDY = Study(
     sections.trajectory,
   ),
   # Grid points run by another study: job -> its committed runs.
-  borrowed={
-    BORROWED: Borrowed(
-      'benchmarks/results/cifar100/paper_protocol/ResNet18', SEEDS
-    ),
-  },
+  borrowed=COMPARISONS[0].borrowed,
   # The arms table shows the chosen-rate stages (the sweep table the rest).
   arm_blocks=tuple(
     f'{stage}_{s.baseline}'

@@ -150,6 +150,20 @@ def study_sweep_points(study, blocks):
   return found
 
 
+def selection(study, blocks, sweep):
+  """The rule's points of one sweep: arm -> [(rate, seed -> validation
+  top-1 error of the validation-selected epoch, chance where it diverged)]."""
+  arms = (sweep.baseline, sweep.plp)
+  found = {arm: [] for arm in arms}
+  for rate, arm, by_seed, _ in sweep_points(
+    study, blocks, arms, sweep.field, sweep.prefix
+  ):
+    found[arm].append(
+      (rate, {s: e['val_top1_error'] for s, e in by_seed.items()})
+    )
+  return found
+
+
 def chosen_rates(points, seeds):
   """Arm -> (rate, mean validation top-1) of its lowest mean, over `seeds`."""
   best = {}
