@@ -3,7 +3,7 @@ rates and the confirmations on fresh seeds."""
 
 import dataclasses
 import functools
-from typing import Any
+from typing import NamedTuple
 
 import numpy as np
 
@@ -13,14 +13,45 @@ from benchmarks.harness import summary
 from benchmarks.reporting import tables
 
 
+class Sweep(NamedTuple):
+  """One optimizer's sweep: its arms, the config field of its rate, its jobs."""
+
+  baseline: str
+  plp: str
+  matched: str  # the baseline with PLP's 7/6 longer step: the control
+  field: str
+  prefix: str  # of its grid points' job names
+  grid: tuple[float, ...]
+  wider: bool  # whether its chosen rates are also run longer and wider
+
+
 @dataclasses.dataclass(frozen=True)
 class SweepSettings:
   """What the sweep's sections read."""
 
   seeds: tuple[int, ...]  # the sweep's seeds (the confirmations' are fresh)
-  sweeps: dict[str, Any]  # sweep name -> its `Sweep`
+  sweeps: dict[str, Sweep]  # sweep name -> its `Sweep`
   # Block -> its comparisons: (arm, control, whether the headline).
   headline: dict[str, tuple[tuple[str, str, bool], ...]]
+
+
+def stated_tests(sweeps):
+  """Block -> its stated comparisons, (arm, control, whether the headline):
+  each confirmation's PLP against its baseline (SGD's the headline) and its
+  matched control; the second confirmation's own headline, and PLP at the
+  baseline's rate (for the sweeps run wider)."""
+  tests = {
+    f'confirm_{s.baseline}': (
+      (s.plp, s.baseline, name == 'SGD'),
+      (s.plp, s.matched, False),
+    )
+    for name, s in sweeps.items()
+  }
+  for s in sweeps.values():
+    if s.wider:
+      tests[f'confirm_wider_{s.baseline}'] = ((s.plp, s.baseline, True),)
+      tests[f'untuned_{s.baseline}'] = ((s.plp, s.baseline, False),)
+  return tests
 
 
 def complete_points(points, seeds):
