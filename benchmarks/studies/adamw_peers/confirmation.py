@@ -17,16 +17,23 @@ from benchmarks.studies.adamw_peers import loss_sections
 # from 8 to 16 with 80% power to detect this difference of final test loss.
 EFFECT = 0.02  # nats per character
 FEWEST_SEEDS, MOST_SEEDS = 8, 16
-# The steps-to-target secondary's target: `adamw`'s mean validation loss at
-# this step of its sweep runs at its chosen rate (half the budget: every arm
-# is expected to reach it, so that the ratio is defined), to 3 decimals.
+# The steps-to-target secondary's target: the headline control's mean
+# validation loss at this step of its sweep runs at its chosen rate (half the
+# budget: every arm is expected to reach it, so that the ratio is defined),
+# to 3 decimals.
 TARGET_STEP = 1000
 METRIC = 'final_test_loss'
 
 
+def headline(study):
+  """(arm, control) of the study's headline test."""
+  (found,) = [t[1:3] for t in study.settings.tests if t[3] == 'headline']
+  return found
+
+
 def confirmation_seeds(spread):
   """The confirmation's number of seeds at the sweep's observed paired
-  spread (std of `adamw_plp` − `adamw` over seeds), and its power there:
+  spread (std of the headline's arm − control over seeds), and its power:
   the fewest from FEWEST_SEEDS with 80% power for EFFECT, or MOST_SEEDS
   (with the power they reach) where none does."""
   return summary.seeds_for_power(EFFECT, spread, FEWEST_SEEDS, MOST_SEEDS)
@@ -45,33 +52,33 @@ def sweep_runs(study, blocks, arm, rate):
 
 
 def sweep_complete_at_chosen(study, blocks):
-  """Whether `adamw` and `adamw_plp` have every sweep seed at their chosen
-  rates (a study in progress reports what it has)."""
+  """Whether the headline's arm and control have every sweep seed at their
+  chosen rates (a study in progress reports what it has)."""
   return all(
     set(study.settings.seeds)
     <= set(sweep_runs(study, blocks, arm, study.settings.chosen[arm]))
-    for arm in ('adamw', 'adamw_plp')
+    for arm in headline(study)
   )
 
 
 def statement(study, blocks):
   """What the rules fix from the sweep at the chosen rates: the paired
-  spread of `adamw_plp` − `adamw` final validation loss over the sweep's
-  seeds, the confirmation's seeds and power, and the target loss."""
+  spread of the headline's arm − control final validation loss over the
+  sweep's seeds, the confirmation's seeds and power, and the target loss
+  (the control's mean validation loss at TARGET_STEP)."""
   chosen, seeds = study.settings.chosen, study.settings.seeds
-  adamw, plp = (
-    sweep_runs(study, blocks, arm, chosen[arm])
-    for arm in ('adamw', 'adamw_plp')
+  arm, control = (
+    sweep_runs(study, blocks, name, chosen[name]) for name in headline(study)
   )
   spread = summary.mean_std(
     [
-      plp[s][-1]['final_val_loss'] - adamw[s][-1]['final_val_loss']
+      arm[s][-1]['final_val_loss'] - control[s][-1]['final_val_loss']
       for s in seeds
     ]
   )['std']
   n, power = confirmation_seeds(spread)
   at_step = [
-    next(r['val_loss'] for r in adamw[s] if r['step'] == TARGET_STEP)
+    next(r['val_loss'] for r in control[s] if r['step'] == TARGET_STEP)
     for s in seeds
   ]
   return {
@@ -120,9 +127,10 @@ def reading(low, high, arm, control):
 
 
 def test_name(block, arm, control):
-  """How a stated test is named in the tables."""
+  """How a stated test is named in the tables (an untuned arm runs at its
+  control's rate)."""
   return f'`{arm}` − `{control}`' + (
-    " at `adamw`'s rate" * (block == 'untuned')
+    f" at `{control}`'s rate" * (block == 'untuned')
   )
 
 
@@ -217,9 +225,10 @@ def seed_steps(runs, target):
   }
 
 
-def ratio_row(arm, steps, baseline):
-  """An arm's steps to the target and their ratio to `adamw`'s, by seed:
-  the geometric mean with its 95% interval (a t interval of the logs)."""
+def ratio_row(arm, steps, baseline, control):
+  """An arm's steps to the target and their ratio to the control's
+  (`baseline`), by seed: the geometric mean with its 95% interval (a t
+  interval of the logs)."""
   reached = {s: v for s, v in steps.items() if v is not None}
   paired = sorted(set(reached) & {s for s, v in baseline.items() if v})
   logs = [math.log(reached[s] / baseline[s]) for s in paired]
@@ -229,7 +238,7 @@ def ratio_row(arm, steps, baseline):
     f'{len(reached)} of {len(steps)}',
     f'{stats["mean"]:.0f} ± {stats["std"]:.0f}' if stats else '',
   ]
-  if arm == 'adamw' or len(logs) < 2:
+  if arm == control or len(logs) < 2:
     return row + ['', '']
   ratio, low, high = np.exp([np.mean(logs), *summary.confidence_interval(logs)])
   return row + [
@@ -242,21 +251,21 @@ def steps_to_target(study, blocks):
   """The secondary of speed: steps to the target loss, as a ratio to AdamW's."""
   if not complete(study, blocks):
     return ''
-  target = study.settings.target_loss
+  target, control = study.settings.target_loss, headline(study)[1]
   runs = blocks['confirm']['runs']
   steps = {arm: seed_steps(runs[arm], target) for arm in runs}
-  rows = [ratio_row(arm, steps[arm], steps['adamw']) for arm in steps]
+  rows = [ratio_row(a, steps[a], steps[control], control) for a in steps]
+  ratio = f'ratio to `{control}` [95% CI]'
   table = tables.markdown(
-    rows,
-    ['arm', 'reached', 'steps (mean ± std)', 'ratio to `adamw` [95% CI]', 'p'],
+    rows, ['arm', 'reached', 'steps (mean ± std)', ratio, 'p']
   )
   return (
     '## Steps to a fixed validation loss (secondary)\n\nThe step at which '
     f'each confirmation run first reaches a validation loss of {target:.3f} '
-    "nats per character (fixed before the runs: `adamw`'s mean at step "
+    f"nats per character (fixed before the runs: `{control}`'s mean at step "
     f'{TARGET_STEP:,} of its sweep runs at its chosen rate), interpolated '
     'between evaluations every 100 steps on 256 validation windows; the '
-    "ratio to `adamw`'s steps by seed, as a geometric mean with its 95% "
+    f"ratio to `{control}`'s steps by seed, as a geometric mean with its 95% "
     'interval and the paired t-test p of the logs, over the seeds where both '
     f'reached it (below 1: faster).\n\n{table}\n\n'
   )
@@ -267,7 +276,8 @@ def arm_rows(study, blocks):
   rows = []
   for job, (block, arm) in confirmation_runs(study).items():
     runs = blocks[block]['runs'][arm].values()
-    label = f'`{arm}`' + (" at `adamw`'s rate" * (block == 'untuned'))
+    untuned = f" at `{study.settings.untuned[1]}`'s rate" * (block == 'untuned')
+    label = f'`{arm}`' + untuned
     losses = [
       summary.mean_std([r[-1][metric] for r in runs])
       for metric in ('final_val_loss', 'final_test_loss', 'train_loss')
@@ -308,7 +318,7 @@ def figures(study, blocks, out):
   (OUT/confirmation.png, `confirmation_figure`)."""
   loss_sections.sweep_figure(study, blocks, out)
   if complete(study, blocks):
-    confirmation_figure(blocks['confirm']['runs'], out)
+    confirmation_figure(blocks['confirm']['runs'], out, headline(study)[1])
 
 
 def validation_curves(runs):
@@ -319,7 +329,7 @@ def validation_curves(runs):
     }
     for arm, by_seed in runs.items()
   }
-  steps = [r['step'] for r in next(iter(runs['adamw'].values()))]
+  steps = [r['step'] for r in next(iter(next(iter(runs.values())).values()))]
   return steps, curves
 
 
@@ -348,25 +358,26 @@ def curve_gaps(study, blocks):
 
 
 @plots.readable
-def confirmation_figure(runs, out):
+def confirmation_figure(runs, out, control):
   """Left: each arm's validation loss against the step (mean, seed range),
-  from step 500, where the arms part. Right: each arm minus `adamw`, paired
-  by seed (mean, range). OUT/confirmation.png, compact; its path."""
+  from step 500, where the arms part. Right: each arm minus the headline's
+  `control`, paired by seed (mean, range). OUT/confirmation.png, compact;
+  its path."""
   plt = plots.pyplot()
   figure, (left, right) = plt.subplots(1, 2, figsize=plots.TWO_PANELS)
   steps, curves = validation_curves(runs)
   shown = np.asarray(steps) >= 500
-  seeds = sorted(curves['adamw'])
+  seeds = sorted(curves[control])
   for arm, by_seed in curves.items():
     values = np.array([by_seed[s] for s in seeds])[:, shown]
     differences = (
-      values - np.array([curves['adamw'][s] for s in seeds])[:, shown]
+      values - np.array([curves[control][s] for s in seeds])[:, shown]
     )
     for axis, drawn in ((left, values), (right, differences)):
       x = np.asarray(steps)[shown]
       plots.mean_and_range(axis, x, drawn.T, label=arm)
   left.set(xlabel='step', ylabel='validation loss (nats/char)')
-  right.set(xlabel='step', ylabel='arm − adamw (nats/char, by seed)')
+  right.set(xlabel='step', ylabel=f'arm − {control} (nats/char, by seed)')
   for axis in (left, right):
     axis.grid(alpha=0.3)
   left.legend()
@@ -389,6 +400,7 @@ def stated(study, blocks):
       'in.\n\n'
     )
   fixed = statement(study, blocks)
+  arm, control = headline(study)
   seeds = study.settings.confirmation_seeds
   runs = (
     f'the confirmation runs seeds {seeds[0]}-{seeds[-1]}'
@@ -397,7 +409,7 @@ def stated(study, blocks):
   )
   return (
     "## The confirmation's size and target, from the sweep\n\n"
-    'At the chosen rates, `adamw_plp` − `adamw` final validation loss over '
+    f'At the chosen rates, `{arm}` − `{control}` final validation loss over '
     f'seeds {", ".join(map(str, study.settings.seeds))} has a spread (std) '
     f'of {fixed["spread"]:.4f} nats per character: {fixed["seeds"]} seeds '
     f'give the headline test {fixed["power"]:.0%} power to detect '
