@@ -34,7 +34,7 @@ lint: $(VENV)/installed
 	$(PY) -m ruff format --check .
 	$(PY) -m pylint $(LINTED)
 
-# One worker per core and one more (conftest.py); each test file runs whole on
+# One worker per core and two more (conftest.py); each test file runs whole on
 # one worker, so a file's tests share their trained runs (session fixtures);
 # the runs several files use are trained once for all workers
 # (tests/conftest.py). Files are handed out slowest first (conftest.py's

@@ -38,16 +38,16 @@ for _name, _value in _CACHE.items():
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-  """`-n auto`: one worker more than the cores this process may use.
+  """`-n auto`: two workers more than the cores this process may use.
 
   Some tests wait on other things than a core (pip downloading into fresh
   environments, a sleep past gloo's 30 s join timeout, subprocesses starting
-  up); a spare worker trains or compiles meanwhile.
+  up, polling a lock); the spare workers train or compile meanwhile.
   """
   del config  # the hook's signature
   usable = getattr(os, 'sched_getaffinity', None)
   cores = len(usable(0)) if usable else os.cpu_count() or 1
-  return cores + 1
+  return cores + 2
 
 
 # The test files that take longest (`make test` with --durations=0 from a
