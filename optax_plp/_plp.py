@@ -378,14 +378,9 @@ def plp(
     params = _as_arrays(params)
     _check_params(params, history_dtype)
     _check_step_size_fits(step_size, params, history_dtype)
-    # The history is computed from `params` rather than created as a constant
-    # so that, under `jax.jit`, it inherits each parameter's sharding. Its
-    # value is never read: every cycle writes it before predicting.
     return PLPState(
       count=jnp.zeros([], jnp.int32),
-      history=jax.tree.map(
-        lambda p: (0 * p).astype(history_dtype or p.dtype), params
-      ),
+      history=_blank_history(params, history_dtype),
     )
 
   def update_fn(
@@ -498,6 +493,16 @@ def with_plp(
     return state
 
   return optax.GradientTransformationExtraArgs(init_fn, chained.update)
+
+
+def _blank_history(params: Any, history_dtype: Any) -> Any:
+  """The one stored buffer, before any cycle has written it."""
+  # Computed from `params` rather than created as a constant so that, under
+  # `jax.jit`, it inherits each parameter's sharding. Its value is never
+  # read: every cycle writes it before predicting.
+  return jax.tree.map(
+    lambda p: (0 * p).astype(history_dtype or p.dtype), params
+  )
 
 
 def _checked_update_arguments(
