@@ -158,9 +158,7 @@ def plot_curves(workdir, results):
   axes[1].yaxis.set_minor_formatter(ticker.LogFormatter(labelOnlyBase=False))
   for axis in axes:
     axis.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
-    axis.grid(alpha=0.3)
-    if axis.get_legend_handles_labels()[0]:  # none where every run diverged
-      axis.legend()
+    plots.gridded(axis)
   return save_figure(
     figure, results['config'], plots.over_seeds(results), workdir, 'curves'
   )

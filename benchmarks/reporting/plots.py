@@ -2,6 +2,7 @@
 its range over seeds, saving."""
 
 import functools
+import math
 
 import numpy as np
 
@@ -55,6 +56,33 @@ def save(figure, path, dpi):
   figure.savefig(path, dpi=dpi)
   pyplot().close(figure)
   return path
+
+
+def finite_points_and_range(axis, points, label):
+  """Draws `points` ((x, its values over seeds)) as `mean_and_range` does,
+  with a marker at each x, leaving out each x with no values or a
+  non-finite one (a diverged run); nothing where none are left."""
+  finite = [(x, v) for x, v in points if v and all(map(math.isfinite, v))]
+  if finite:
+    xs, values = zip(*finite, strict=True)
+    mean_and_range(axis, xs, values, 'o-', label=label)
+
+
+def one_panel_saved(figure, axis, path, **settings):
+  """`axis` set to `settings` and `gridded`, `figure` saved at `path` at
+  100 dpi (a compact one-panel figure); returns `path`."""
+  axis.set(**settings)
+  gridded(axis)
+  return save(figure, path, dpi=100)
+
+
+def gridded(axis):
+  """`axis` with a light grid, and its legend where it has labelled lines
+  (none where, say, every run diverged)."""
+  axis.grid(alpha=0.3)
+  if axis.get_legend_handles_labels()[0]:
+    axis.legend()
+  return axis
 
 
 def mean_and_range(axis, x, points, fmt='-', label=None):

@@ -96,8 +96,6 @@ def plot_curves(workdir, results):
   axes[0].set(xlabel='step', ylabel='validation loss (nats/char)')
   axes[1].set(xlabel='step', ylabel='train loss (nats/char)')
   for axis in axes:
-    axis.grid(alpha=0.3)
-    if axis.get_legend_handles_labels()[0]:
-      axis.legend()
+    plots.gridded(axis)
   figure.suptitle(f'Shakespeare, character GPT: {plots.over_seeds(results)}')
   return plots.save(figure, os.path.join(workdir, 'curves.png'), dpi=110)

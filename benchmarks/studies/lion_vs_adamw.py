@@ -17,8 +17,8 @@ from benchmarks.harness import summary
 from benchmarks.reporting import tables
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import tuned_comparison
-from benchmarks.studies.adamw_peers import confirmation
-from benchmarks.studies.adamw_peers import loss_sections
+from benchmarks.studies.tuned_comparison import loss_confirmation
+from benchmarks.studies.tuned_comparison import loss_sweep
 
 ARM = 'benchmarks.examples.lion:make'
 GRID = (1.25e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3)
@@ -43,10 +43,10 @@ def selection_spread(blocks):
   """The std over the selection seeds of Lion (at CHOSEN) − AdamW (at its
   chosen rate) final validation loss, or None before both are in."""
   seeds = adamw_peers.SEEDS
-  lion = loss_sections.seed_losses(
+  lion = loss_sweep.seed_losses(
     blocks.get(tuned_comparison.point_name(CHOSEN)), ARM, seeds
   )
-  adamw = loss_sections.seed_losses(
+  adamw = loss_sweep.seed_losses(
     tasks.load_results(ADAMW_AT_CHOSEN), 'adamw', seeds
   )
   if set(lion) != set(seeds) or set(adamw) != set(seeds):
@@ -78,10 +78,10 @@ def headline(study, blocks):
   """The stated test's row, once every confirmation run is in (its control's
   runs are borrowed, so adamw_peers' own tests section cannot read it)."""
   title = 'The headline test on the confirmation seeds'
-  if not confirmation.complete(study, blocks):
-    return confirmation.waiting(study, blocks, title)
-  rows = [confirmation.comparison_row(blocks, *test) for test in TESTS]
-  table = tables.markdown(rows, confirmation.TEST_COLUMNS)
+  if not loss_confirmation.complete(study, blocks):
+    return loss_confirmation.waiting(study, blocks, title)
+  rows = [loss_confirmation.comparison_row(blocks, *test) for test in TESTS]
+  table = tables.markdown(rows, loss_confirmation.TEST_COLUMNS)
   return (
     f'## {title}\n\nFinal test loss (nats per character at step 2,000, '
     'every window of the test split), Lion minus AdamW paired by seed, each '
@@ -98,7 +98,7 @@ COMPARISON = tuned_comparison.TunedComparison(
   arms=(ARM,),
   grid=GRID,
   seeds=adamw_peers.SEEDS,
-  selection=loss_sections.sweep_points,
+  selection=loss_sweep.sweep_points,
   grid_best={ARM: GRID_BEST},
   chosen={ARM: CHOSEN},
   confirmation_seeds=CONFIRMATION_SEEDS,
@@ -111,7 +111,7 @@ COMPARISON = tuned_comparison.TunedComparison(
       f'{PEERS}/confirm_adamw', CONFIRMATION_SEEDS
     )
   },
-  sections=(headline, stated, loss_sections.sweep),
+  sections=(headline, stated, loss_sweep.sweep),
   results_root='benchmarks/results/shakespeare',
 )
 COMPARISONS = (COMPARISON,)

@@ -31,8 +31,8 @@ from benchmarks.studies import Borrowed
 from benchmarks.studies import Study
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
-from benchmarks.studies.adamw_peers import confirmation
-from benchmarks.studies.adamw_peers import loss_sections
+from benchmarks.studies.tuned_comparison import loss_confirmation
+from benchmarks.studies.tuned_comparison import loss_sweep
 
 SEEDS = (0, 1, 2)
 ETA = adamw_peers.CHOSEN['adamw']  # 4e-3 * 2**0.5: AdamW's confirmed rate
@@ -143,11 +143,11 @@ def selection_jobs(grid):
 def seed_losses(blocks, job):
   """Seed -> final validation loss of a selection job (borrowed or run)."""
   if job in BORROWED_AS:
-    return loss_sections.seed_losses(
+    return loss_sweep.seed_losses(
       blocks.get(PEERS_AT_ETA), BORROWED_AS[job], SEEDS
     )
   arm = 'adamw_plp' if job.startswith('plp_') else 'adamw'
-  return loss_sections.seed_losses(blocks.get(job), arm, SEEDS)
+  return loss_sweep.seed_losses(blocks.get(job), arm, SEEDS)
 
 
 def best_k(blocks, grid):
@@ -180,8 +180,8 @@ def selection(study, blocks):
       else ''
     )
     rows.append(
-      f'| {k:g} | {walk_factor(k):.4g} | {loss_sections.cell(plp, SEEDS)} '
-      f'| {loss_sections.cell(adamw, SEEDS)} | {difference} |'
+      f'| {k:g} | {walk_factor(k):.4g} | {loss_sweep.cell(plp, SEEDS)} '
+      f'| {loss_sweep.cell(adamw, SEEDS)} | {difference} |'
     )
   best = best_k(blocks, grid)
   chosen = (
@@ -292,7 +292,7 @@ def confirmation_tests(study, blocks):
     return ''
   names = test_names()
   rows = [
-    [names[test[0]], *confirmation.comparison_row(blocks, *test)[1:]]
+    [names[test[0]], *loss_confirmation.comparison_row(blocks, *test)[1:]]
     for test in TESTS
   ]
   return (
@@ -304,7 +304,7 @@ def confirmation_tests(study, blocks):
     'paired t-test p, and the smallest true difference the test detects '
     'with 80% power at the spread observed. Negative: PLP lower (better). '
     'One headline; the secondaries are not corrected for their number.\n\n'
-    f'{tables.markdown(rows, confirmation.TEST_COLUMNS)}\n\n'
+    f'{tables.markdown(rows, loss_confirmation.TEST_COLUMNS)}\n\n'
   )
 
 
@@ -319,20 +319,13 @@ def figures(study, blocks, out):
       (walk_factor(k), list(seed_losses(blocks, job(k)).values()))
       for k in study.settings.k_grid
     ]
-    points = [(m, v) for m, v in points if v and all(map(math.isfinite, v))]
-    if not points:
-      continue
-    ms, values = zip(*points, strict=True)
-    plots.mean_and_range(axis, ms, values, 'o-', label=label)
-  axis.set(
+    plots.finite_points_and_range(axis, points, label)
+  return plots.one_panel_saved(
+    figure, axis, os.path.join(out, 'walk.png'),
     xlabel='walk factor m (k = 3m − 5/2 for PLP)',
     ylabel='final validation loss (nats/char)',
     title='PLP against the longer step it walks (seeds 0-2)',
   )  # fmt: skip
-  axis.grid(alpha=0.3)
-  if axis.get_legend_handles_labels()[0]:
-    axis.legend()
-  return plots.save(figure, os.path.join(out, 'walk.png'), dpi=100)
 
 
 def path_cosines(study, blocks):

@@ -9,7 +9,7 @@ import pytest
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import comparisons
 from benchmarks.studies import report
-from benchmarks.studies.adamw_peers import confirmation
+from benchmarks.studies.tuned_comparison import loss_confirmation
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -106,7 +106,7 @@ def test_the_transformers_comparisons_wait_for_their_confirmation():
   # Its drop-in secondary is the same test while the two rates are one.
   assert adamw_peers.CHOSEN['adamw_plp'] == adamw_peers.CHOSEN['adamw']
   study = adamw_peers.STUDY
-  if not confirmation.complete(study, report.load_blocks(study)):
+  if not loss_confirmation.complete(study, report.load_blocks(study)):
     # Asserted as a bare flag, so that a failure prints no number of it.
     waits = comparisons.measured(stated) is None
     assert waits, 'a row read before every confirmation run is in'

@@ -6,7 +6,8 @@ import pathlib
 
 from benchmarks import studies
 from benchmarks import tasks
-from benchmarks.studies.adamw_peers import loss_sections
+from benchmarks.studies.adamw_peers import exploratory
+from benchmarks.studies.tuned_comparison import loss_sweep
 
 
 def block(arm, losses, diverged=()):
@@ -24,7 +25,7 @@ def test_the_sweep_table_marks_each_arms_best_and_says_what_diverged():
     'lr_0.002': block('adamw', {0: 1.88, 1: 1.89, 2: 1.9}),
     'lr_0.016': block('adamw', {0: 1.95}, diverged=(1, 2)),
   }
-  text = loss_sections.sweep(study, blocks)
+  text = loss_sweep.sweep(study, blocks)
   assert '| 0.002       | **1.8900 ± 0.0100**' in text
   assert '| 0.001       | 1.9100 ± 0.0100 ' in text
   assert 'diverged (2 of 3)' in text
@@ -39,10 +40,10 @@ def curve(*losses):
 
 def test_steps_to_reach_interpolates_between_evaluations():
   records = curve(2.5, 2.1, 1.9, 1.8)
-  assert loss_sections.steps_to_reach(records, 2.0) == 250.0  # 2.1 -> 1.9
-  assert loss_sections.steps_to_reach(records, 1.9) == 300.0
-  assert loss_sections.steps_to_reach(records, 2.6) == 100.0
-  assert loss_sections.steps_to_reach(records, 1.7) is None
+  assert loss_sweep.steps_to_reach(records, 2.0) == 250.0  # 2.1 -> 1.9
+  assert loss_sweep.steps_to_reach(records, 1.9) == 300.0
+  assert loss_sweep.steps_to_reach(records, 2.6) == 100.0
+  assert loss_sweep.steps_to_reach(records, 1.7) is None
 
 
 def test_path_straightness_averages_each_third_over_seeds():
@@ -53,12 +54,12 @@ def test_path_straightness_averages_each_third_over_seeds():
   }
   runs['1'][0]['path_cosine'] = 0.3  # first third: mean of 0.1, 0.2, 0.3, 0.2
   blocks = {'lr_0.001': {'runs': {'adamw': runs}}}
-  text = loss_sections.path_straightness(study, blocks)
+  text = exploratory.path_straightness(study, blocks)
   assert (
     '| 0.001       | adamw | 2       | 0.200         | 0.350    | 0.550  |'
     in text
   )
-  assert loss_sections.path_straightness(study, {}) == ''
+  assert exploratory.path_straightness(study, {}) == ''
 
 
 def test_cifar_path_straightness_reads_the_probes_of_each_run(tmp_path):
@@ -73,7 +74,7 @@ def test_cifar_path_straightness_reads_the_probes_of_each_run(tmp_path):
              'adamw': {'0': run(0.9, 0.9, 0.8, 0.8, 0.7, 0.7)}},
   }  # fmt: skip
   (tmp_path / 'results.json').write_text(json.dumps(results))
-  text = loss_sections.cifar_path_straightness(str(tmp_path))
+  text = exploratory.cifar_path_straightness(str(tmp_path))
   assert (
     '| 0.045       | sgd   | 1       | 0.150         | 0.350    | 0.550  |'
     in text
@@ -82,7 +83,7 @@ def test_cifar_path_straightness_reads_the_probes_of_each_run(tmp_path):
     '| 0.0032      | adamw | 1       | 0.900         | 0.800    | 0.700  |'
     in text
   )
-  assert loss_sections.cifar_path_straightness(str(tmp_path / 'none')) == ''
+  assert exploratory.cifar_path_straightness(str(tmp_path / 'none')) == ''
 
 
 def test_the_readme_gives_the_sweeps_adamw_at_the_cpu_settings_rate():
@@ -106,12 +107,12 @@ def test_a_root_two_point_adds_to_its_arms_points_only():
     'lr_0.001': block('adamw', {0: 1.9, 1: 1.9, 2: 1.9}),
     'lr_0.00141421': block('adamw', {0: 1.8, 1: 1.8, 2: 1.8}),
   }
-  points = loss_sections.sweep_points(study, blocks)
+  points = loss_sweep.sweep_points(study, blocks)
   assert [rate for rate, losses in points['adamw'] if losses] == [
     1e-3, 2**0.5 * 1e-3,
   ]  # fmt: skip
   assert [rate for rate, _ in points['adamw_plp']] == [1e-3]
-  text = loss_sections.sweep(study, blocks)
+  text = loss_sweep.sweep(study, blocks)
   row = next(line for line in text.splitlines() if '0.00141421' in line)
   cells = [c.strip() for c in row.strip('|').split('|')]
   assert cells == ['0.00141421', '**1.8000 ± 0.0000**', '', '', '']

@@ -15,7 +15,7 @@ from benchmarks.harness import summary
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import report
 from benchmarks.studies import tuned_comparison
-from benchmarks.studies.adamw_peers import confirmation
+from benchmarks.studies.tuned_comparison import loss_confirmation
 from tests.harness.results_tree_test import MAX_FIGURE_PIXELS
 
 ARMS = adamw_peers.ARMS
@@ -98,7 +98,7 @@ def confirmation_results(seeds=FRESH, curves=None, study=None):
   `study` is given)."""
   study = study or study_with()
   results = {}
-  for job, (block, arm) in confirmation.confirmation_runs(study).items():
+  for job, (block, arm) in loss_confirmation.confirmation_runs(study).items():
     losses = TEST_LOSS['untuned' if block == 'untuned' else arm]
     curve = (curves or {}).get(arm)
     results[job] = job_results(
@@ -112,18 +112,18 @@ def test_nothing_is_read_before_every_confirmation_run_is_in():
   study, results = confirmation_results()
   results['confirm_adamw']['runs']['adamw'].pop('5')  # still training
   blocks = blocks_from(study, results)
-  text = confirmation.tests(study, blocks)
+  text = loss_confirmation.tests(study, blocks)
   assert '14 of the 15 confirmation runs are in' in text
   assert '1.8' not in text and '−' not in text  # no loss, no difference
-  assert confirmation.steps_to_target(study, blocks) == ''
-  assert confirmation.arms(study, blocks) == ''
+  assert loss_confirmation.steps_to_target(study, blocks) == ''
+  assert loss_confirmation.arms(study, blocks) == ''
   # Before the confirmation has jobs, the sections say nothing.
-  assert confirmation.tests(study_with(chosen={}, seeds=()), {}) == ''
+  assert loss_confirmation.tests(study_with(chosen={}, seeds=()), {}) == ''
 
 
 def test_the_tests_are_paired_t_intervals_of_the_final_test_loss():
   study, results = confirmation_results()
-  text = confirmation.tests(study, blocks_from(study, results))
+  text = loss_confirmation.tests(study, blocks_from(study, results))
   rows = [line for line in text.splitlines() if line.startswith('| `')]
   assert len(rows) == len(adamw_peers.TESTS)
   assert (
@@ -162,7 +162,7 @@ def test_the_steps_ratio_is_a_geometric_mean_over_seeds():
     run = results['confirm_adamw_plp']['runs']['adamw_plp'][str(seed)]
     for i, record in enumerate(run):
       record['val_loss'] = float(fast[min(i + shift, 19)])
-  text = confirmation.steps_to_target(study, blocks_from(study, results))
+  text = loss_confirmation.steps_to_target(study, blocks_from(study, results))
   ratios = [900 / 1000, 800 / 1000, 900 / 1000]
   expected = math.exp(np.mean(np.log(ratios)))
   assert cells(text, '`adamw_plp`')[:4] == [
@@ -173,7 +173,7 @@ def test_the_steps_ratio_is_a_geometric_mean_over_seeds():
 
 def test_the_arms_table_gives_each_run_its_rate_and_losses():
   study, results = confirmation_results()
-  text = confirmation.arms(study, blocks_from(study, results))
+  text = loss_confirmation.arms(study, blocks_from(study, results))
   assert cells(text, "`adamw_plp` at `adamw`'s rate")[1:3] == ['0.004', '3']
   assert cells(text, '`schedule_free_adamw`')[1:5] == [
     '0.016', '3', '1.7667 ± 0.0058', '1.7567 ± 0.0058',
@@ -202,69 +202,69 @@ def sweep_results(adamw_plp_val):
 
 def test_the_statement_follows_its_rules_on_the_sweep():
   study, blocks = sweep_results({0: 1.80, 1: 1.83, 2: 1.77})
-  fixed = confirmation.statement(study, blocks)
+  fixed = loss_confirmation.statement(study, blocks)
   assert fixed['spread'] == pytest.approx(0.03)
-  n, power = confirmation.confirmation_seeds(0.03)
+  n, power = loss_confirmation.confirmation_seeds(0.03)
   assert fixed['seeds'] == n and fixed['power'] == pytest.approx(power)
   assert fixed['target_loss'] == 2.070  # mean of 2.05, 2.06, 2.10
-  text = confirmation.stated(study, blocks)
+  text = loss_confirmation.stated(study, blocks)
   assert f'{fixed["seeds"]} seeds' in text and 'seeds 3-5' in text
 
 
 def test_the_confirmation_takes_the_fewest_seeds_with_the_power_asked():
   # A small spread: the floor of 8 seeds has power to spare.
-  n, power = confirmation.confirmation_seeds(0.005)
+  n, power = loss_confirmation.confirmation_seeds(0.005)
   assert n == 8 and power > 0.99
   # At a spread of 0.02 (the effect itself) about 10 seeds give 80%:
   # the fewest that do, and one fewer does not.
-  n, power = confirmation.confirmation_seeds(0.02)
+  n, power = loss_confirmation.confirmation_seeds(0.02)
   assert 8 < n < 16 and power >= 0.8
   assert summary.paired_power(0.02, 0.02, n - 1) < 0.8
   # Too large a spread: 16 seeds, with the power they reach.
-  n, power = confirmation.confirmation_seeds(0.05)
+  n, power = loss_confirmation.confirmation_seeds(0.05)
   assert n == 16 and power < 0.8
 
 
 def test_the_entered_size_and_target_are_the_statements_on_the_committed_runs():
   study = adamw_peers.STUDY
-  fixed = confirmation.statement(study, report.load_blocks(study))
+  fixed = loss_confirmation.statement(study, report.load_blocks(study))
   assert adamw_peers.CONFIRMATION_SEEDS == tuple(range(3, 3 + fixed['seeds']))
   assert adamw_peers.TARGET_LOSS == fixed['target_loss']
 
 
 def test_the_confirmation_figure_is_drawn_once_every_run_is_in(tmp_path):
   study, results = confirmation_results()
-  confirmation.figures(study, blocks_from(study, results), str(tmp_path))
+  loss_confirmation.figures(study, blocks_from(study, results), str(tmp_path))
   with Image.open(tmp_path / 'confirmation.png') as image:
     assert image.size[0] <= MAX_FIGURE_PIXELS
   assert (tmp_path / 'sweep.png').exists()
   results['confirm_adamw']['runs']['adamw'].pop('5')
   (tmp_path / 'waiting').mkdir()
-  confirmation.figures(
+  loss_confirmation.figures(
     study, blocks_from(study, results), str(tmp_path / 'waiting')
   )
   assert not (tmp_path / 'waiting' / 'confirmation.png').exists()
 
 
 def test_a_test_reading_the_headlines_very_runs_is_not_repeated():
-  assert len(confirmation.distinct_tests(study_with())) == 6
-  assert confirmation.repeats(study_with()) == {}
+  assert len(loss_confirmation.distinct_tests(study_with())) == 6
+  assert loss_confirmation.repeats(study_with()) == {}
   same = study_with(CHOSEN | {'adamw_plp': 4e-3})  # PLP chosen at AdamW's
   assert [
     (block, arm, control) for block, arm, control, _ in
-    confirmation.distinct_tests(same)
+    loss_confirmation.distinct_tests(same)
   ] == [
     ('confirm', arm, control)
     for _, arm, control, _ in adamw_peers.TESTS[:5]
   ]  # fmt: skip
-  assert confirmation.repeats(same) == {
+  assert loss_confirmation.repeats(same) == {
     ('untuned', 'adamw_plp', 'adamw', 'secondary'): (
       'confirm', 'adamw_plp', 'adamw', 'headline',
     ),
   }  # fmt: skip
   # The section names the test it leaves out, and the one it repeats.
   _, results = confirmation_results(study=same)
-  text = confirmation.tests(same, blocks_from(same, results))
+  text = loss_confirmation.tests(same, blocks_from(same, results))
   assert (
     len([line for line in text.splitlines() if line.startswith('| `')]) == 5
   )

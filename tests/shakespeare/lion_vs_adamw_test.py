@@ -7,7 +7,7 @@ import pytest
 from benchmarks.studies import adamw_peers
 from benchmarks.studies import lion_vs_adamw
 from benchmarks.studies import report
-from benchmarks.studies.adamw_peers import loss_sections
+from benchmarks.studies.tuned_comparison import loss_sweep
 
 ARM = lion_vs_adamw.ARM
 
@@ -35,11 +35,11 @@ def test_the_statement_reads_the_paired_spread_of_the_selection_seeds(
   blocks = report.load_blocks(study)
   monkeypatch.setattr(lion_vs_adamw, 'CHOSEN', 4e-3)  # a committed point
   spread = lion_vs_adamw.selection_spread(blocks)
-  lion = loss_sections.seed_losses(blocks['lr_0.004'], ARM, (0, 1, 2))
+  lion = loss_sweep.seed_losses(blocks['lr_0.004'], ARM, (0, 1, 2))
   peers = report.load_block(
     adamw_peers.STUDY, adamw_peers.STUDY.out, ('lr_0.00565685',)
   )
-  adamw = loss_sections.seed_losses(peers, 'adamw', (0, 1, 2))
+  adamw = loss_sweep.seed_losses(peers, 'adamw', (0, 1, 2))
   differences = [lion[s] - adamw[s] for s in (0, 1, 2)]
   assert spread == pytest.approx(float(np.std(differences, ddof=1)))
   text = lion_vs_adamw.stated(study, blocks)

@@ -15,15 +15,18 @@ A tuned comparison (`tuned_comparison`: its stages and rule): the grid
 `GRID`, each arm's best grid point `GRID_BEST`, its rate chosen among its
 grid and √2 points `CHOSEN`, then the confirmation on fresh seeds, its size
 (`CONFIRMATION_SEEDS`), its tests (`TESTS`) and its target loss
-(`TARGET_LOSS`) stated in REPORT.md before its runs. Beside the protocol: the
-steps to the target loss, the gap of the validation curves along the run and
-how straight each arm's path is (`confirmation`, `loss_sections`).
+(`TARGET_LOSS`) stated in REPORT.md before its runs; its report is the
+protocol's for a loss task (`tuned_comparison.loss_sweep`,
+`loss_confirmation`: the tests, the steps to the target loss, each arm at its
+rate). Beside the protocol (`exploratory`): the gap of the validation curves
+along the run and how straight each arm's path is.
 """
 
 from benchmarks.shakespeare.configs import gpt_cpu
 from benchmarks.studies import tuned_comparison
-from benchmarks.studies.adamw_peers import confirmation
-from benchmarks.studies.adamw_peers import loss_sections
+from benchmarks.studies.adamw_peers import exploratory
+from benchmarks.studies.tuned_comparison import loss_confirmation
+from benchmarks.studies.tuned_comparison import loss_sweep
 
 ARMS = ('adamw', 'adamw_plp', 'adamw_lookahead', 'schedule_free_adamw')
 SEEDS = (0, 1, 2)
@@ -72,7 +75,7 @@ COMPARISON = tuned_comparison.TunedComparison(
   arms=ARMS,
   grid=GRID,
   seeds=SEEDS,
-  selection=loss_sections.sweep_points,
+  selection=loss_sweep.sweep_points,
   grid_best=GRID_BEST,
   chosen=CHOSEN,
   confirmation_seeds=CONFIRMATION_SEEDS,
@@ -80,15 +83,15 @@ COMPARISON = tuned_comparison.TunedComparison(
   target_loss=TARGET_LOSS,
   untuned=('adamw_plp', 'adamw'),
   sections=(
-    confirmation.tests,
-    confirmation.steps_to_target,
-    confirmation.arms,
-    confirmation.curve_gaps,
-    confirmation.stated,
-    loss_sections.sweep,
-    loss_sections.path_straightness,
+    loss_confirmation.tests,
+    loss_confirmation.steps_to_target,
+    loss_confirmation.arms,
+    exploratory.curve_gaps,
+    loss_confirmation.stated,
+    loss_sweep.sweep,
+    exploratory.path_straightness,
   ),
-  figures=confirmation.figures,
+  figures=loss_confirmation.figures,
   results_root='benchmarks/results/shakespeare',
 )
 COMPARISONS = (COMPARISON,)

@@ -1,6 +1,7 @@
-"""The transformer study's confirmation: what fixes it from the sweep (its
-number of seeds, its target loss) and its report sections, each shown only
-once every planned confirmation run is in (nothing is read before)."""
+"""A tuned comparison on a loss task, its confirmation: what fixes it from
+the sweep (its number of seeds, its target loss) and its report sections,
+each shown only once every planned confirmation run is in (nothing is read
+before)."""
 
 import math
 import os
@@ -11,7 +12,7 @@ from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
 from benchmarks.studies import report
-from benchmarks.studies.adamw_peers import loss_sections
+from benchmarks.studies.tuned_comparison import loss_sweep
 
 # The confirmation's size, by the rule REPORT.md states: the fewest seeds
 # from 8 to 16 with 80% power to detect this difference of final test loss.
@@ -220,7 +221,7 @@ def distinct_tests(study):
 def seed_steps(runs, target):
   """Seed -> the step at which each run first reaches `target` (None: never)."""
   return {
-    int(seed): loss_sections.steps_to_reach(summary.trained(records), target)
+    int(seed): loss_sweep.steps_to_reach(summary.trained(records), target)
     for seed, records in runs.items()
   }
 
@@ -316,7 +317,7 @@ def arms(study, blocks):
 def figures(study, blocks, out):
   """The sweep's figure, and once the confirmation is complete its curves
   (OUT/confirmation.png, `confirmation_figure`)."""
-  loss_sections.sweep_figure(study, blocks, out)
+  loss_sweep.sweep_figure(study, blocks, out)
   if complete(study, blocks):
     confirmation_figure(blocks['confirm']['runs'], out, headline(study)[1])
 
@@ -331,30 +332,6 @@ def validation_curves(runs):
   }
   steps = [r['step'] for r in next(iter(next(iter(runs.values())).values()))]
   return steps, curves
-
-
-def curve_gaps(study, blocks):
-  """Exploratory: `adamw_plp` − `adamw` validation loss at each evaluation,
-  mean over the confirmation's seeds (the figure's right panel, as numbers),
-  once the confirmation is complete."""
-  if not complete(study, blocks):
-    return ''
-  steps, curves = validation_curves(blocks['confirm']['runs'])
-  seeds = sorted(curves['adamw'])
-  gaps = np.mean(
-    [np.subtract(curves['adamw_plp'][s], curves['adamw'][s]) for s in seeds],
-    axis=0,
-  )
-  largest = int(np.argmax(gaps))
-  rows = '\n'.join(f'| {step} | {gap:+.4f} |' for step, gap in zip(
-    steps, gaps, strict=True))  # fmt: skip
-  return (
-    '## Exploratory: how far PLP trails AdamW along the run\n\n'
-    '`adamw_plp` − `adamw` validation loss (the interval windows) at each '
-    f'evaluation, mean over seeds {seeds[0]}-{seeds[-1]}, nats per '
-    f'character; the largest gap is {gaps[largest]:+.4f} at step '
-    f'{steps[largest]}.\n\n| step | gap |\n| --- | --- |\n{rows}\n\n'
-  )
 
 
 @plots.readable

@@ -1,16 +1,12 @@
-"""The transformer study's report sections: the sweep and each arm's rate."""
+"""A tuned comparison on a loss task, its sweep: each arm's final validation
+loss at every point (the rule's points), as a table and a figure."""
 
 import math
 import os
 
-import numpy as np
-
-from benchmarks import tasks
-from benchmarks.harness import results_io
 from benchmarks.harness import summary
 from benchmarks.reporting import plots
 from benchmarks.reporting import tables
-from benchmarks.studies import lr_sweep
 from benchmarks.studies import tuned_comparison
 
 
@@ -83,24 +79,14 @@ def sweep_figure(study, blocks, out):
   plt = plots.pyplot()
   figure, axis = plt.subplots(figsize=plots.ONE_PANEL)
   for arm, found in sweep_points(study, blocks).items():
-    finite = [
-      (rate, list(losses.values()))
-      for rate, losses in found
-      if losses and not any(math.isinf(v) for v in losses.values())
-    ]
-    if not finite:
-      continue
-    rates, points = zip(*finite, strict=True)
-    plots.mean_and_range(axis, rates, points, 'o-', label=arm)
-  axis.set(
+    points = [(rate, list(losses.values())) for rate, losses in found]
+    plots.finite_points_and_range(axis, points, arm)
+  return plots.one_panel_saved(
+    figure, axis, os.path.join(out, 'sweep.png'),
     xscale='log', xlabel='peak learning rate',
     ylabel='final validation loss (nats/char)',
     title='Shakespeare GPT: the sweep (mean, seed range)',
   )  # fmt: skip
-  axis.grid(alpha=0.3)
-  if axis.get_legend_handles_labels()[0]:
-    axis.legend()
-  return plots.save(figure, os.path.join(out, 'sweep.png'), dpi=100)
 
 
 def steps_to_reach(records, target):
@@ -120,64 +106,3 @@ def steps_to_reach(records, target):
       fraction = (losses[i - 1] - target) / (losses[i - 1] - losses[i])
       return steps[i - 1] + fraction * (steps[i] - steps[i - 1])
   return None
-
-
-THIRDS = ('first third', 'middle', 'last')
-
-
-def thirds(cosines):
-  """The mean over runs of each third of their cosines (runs of one length)."""
-  parts = np.array_split(np.asarray(cosines, np.float64), 3, axis=1)
-  return [f'{part.mean():.3f}' for part in parts]
-
-
-def path_straightness(study, blocks):
-  """Exploratory: the cosine between the last two moves of each of PLP's
-  cycles, by arm and rate, over the first, middle and last third of the
-  training (mean over cycles and seeds); and the same on CIFAR-100."""
-  rows = []
-  for job in study.settings.sweep_jobs:
-    overrides, block = study.jobs[job], blocks.get(job)
-    for arm, runs in sorted((block or {'runs': {}})['runs'].items()):
-      cosines = [
-        [r['path_cosine'] for r in summary.trained(records)]
-        for records in runs.values()
-      ]
-      rate = f'{overrides["learning_rate"]:g}'
-      rows.append([rate, arm, len(cosines), *thirds(cosines)])
-  if not rows:
-    return ''
-  table = tables.markdown(rows, ['peak rate', 'arm', 'seeds', *THIRDS])
-  return (
-    '## How straight the path is (exploratory)\n\nThe cosine between the '
-    "last two moves of each cycle of 3 steps (PLP's h2 − h1 and h3 − h2, "
-    'all parameters as one vector), averaged over the cycles of each third '
-    'of the training and over the seeds. PLP can gain only where it is near '
-    "1. For `adamw_plp` the second move includes PLP's jump.\n\n"
-    f'{table}\n\n{cifar_path_straightness()}'
-  )
-
-
-def cifar_path_straightness(folder=None):
-  """The same measure on CIFAR-100, from `lr_sweep`'s measurement of it
-  (its committed results, or those in `folder`; '' until there are any)."""
-  folder = folder or os.path.join(lr_sweep.STUDY.out, lr_sweep.PATH_COSINE)
-  results = tasks.load_results(folder)
-  if results is None:
-    return ''
-  rows = []
-  for arm, runs in results['runs'].items():
-    cosines = [
-      [p['path_cosine'] for r in records for p in r.get('trajectory', [])]
-      for records in runs.values()
-    ]
-    config = results_io.arm_config(results, arm)
-    field = 'learning_rate' if arm == 'sgd' else 'adamw_learning_rate'
-    rows.append([f'{config[field]:g}', arm, len(cosines), *thirds(cosines)])
-  table = tables.markdown(rows, ['base rate', 'arm', 'seeds', *THIRDS])
-  return (
-    'The same measure on CIFAR-100 (ResNet18 at width 1/16, 13 epochs, the '
-    "`lr_sweep` study's chosen rates, seed 0), on plain training's path at "
-    'the trajectory probes (the first three steps of 4 windows an epoch):'
-    f'\n\n{table}\n\n'
-  )
