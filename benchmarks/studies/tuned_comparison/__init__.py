@@ -20,10 +20,11 @@ on the committed runs, `rule_entries`):
    chosen rate (added without retuning). Its `tests` (one headline, the
    rest secondaries) are stated in the study's REPORT.md before its runs.
 
-The rule: the rate of lowest mean final validation loss over the selection
-seeds, a diverged run counting as infinite, ties (to 4 decimals) to the
-smaller rate. Validation only: the test split is read by the confirmation's
-tests alone.
+The rule: the rate of lowest mean selection metric over the selection seeds
+(the final validation loss; on CIFAR-100 the validation top-1 error of the
+validation-selected epoch), a diverged run counting as the worst (infinite
+loss, chance error), ties (to 4 decimals) to the smaller rate. Validation
+only: the test split is read by the confirmation's tests alone.
 """
 
 from collections.abc import Callable
@@ -250,10 +251,10 @@ def confirmation_blocks(comparison, jobs):
 
 
 def best_rate(points, seeds):
-  """The rule: the rate of lowest mean final validation loss over `seeds`
-  (a diverged run counts as infinite), ties (to 4 decimals) to the smaller;
-  among `points` ((rate, seed -> loss)) run on every seed. None where there
-  are none."""
+  """The rule: the rate of lowest mean selection metric over `seeds` (a
+  diverged run counts as the worst), ties (to 4 decimals) to the smaller;
+  among `points` ((rate, seed -> metric)) run on every seed. None where
+  there are none."""
   complete = [
     (round(float(np.mean([losses[s] for s in seeds])), 4), rate)
     for rate, losses in points
@@ -264,7 +265,7 @@ def best_rate(points, seeds):
 
 def rule_entries(comparison, points):
   """The entries the rule makes of the committed runs (`points`: arm ->
-  [(rate, seed -> final validation loss)]), for those entered: grid_best
+  [(rate, seed -> selection metric)]), for those entered: grid_best
   and chosen, each arm -> its rate, and what is amiss (a grid point not run
   on every seed, a best at an unwidened edge) as messages."""
   seeds, grid = comparison.seeds, comparison.grid
