@@ -30,6 +30,15 @@ def test_paired_p_value_of_constant_differences():
   )
 
 
+@pytest.mark.parametrize('seed', range(5))
+def test_the_paired_p_value_is_scipys_one_sample_t_test(seed):
+  differences = np.random.default_rng(seed).normal(0.1, 0.3, 3 + seed)
+  want = stats.ttest_1samp(differences, 0.0).pvalue
+  assert summary.paired_p_value(list(differences)) == pytest.approx(
+    want, rel=1e-12
+  )
+
+
 def test_a_p_value_too_small_for_3_decimals_says_so():
   def shown(p):
     return tables.p_value({'paired_t_test_p': p})
