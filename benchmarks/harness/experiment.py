@@ -389,4 +389,4 @@ class Task(NamedTuple):
   interval_name: str = 'epoch'
   table: Callable | None = None
   figures: tuple[Callable, ...] = ()
-  resume_fields: checkpoints.ResumeFields = checkpoints.ResumeFields()
+  resume_fields: checkpoints.ResumeFields = checkpoints.NO_RESUME_FIELDS

@@ -7,6 +7,7 @@ missing data, a checkpoint that cannot be read or written) in one line and
 status 1, at once.
 """
 
+import logging as std_logging
 import os
 import signal
 import sys
@@ -73,6 +74,16 @@ def parse_flags(argv):
     return flags.FLAGS(argv)
   except flags.Error as error:
     sys.exit(f'error: {one_line(error)} (--help: the options)')
+
+
+def unparse_flags():
+  """absl's flags back to unparsed, for parsing again in this process, with
+  absl's logger at the level it had (unparsing sets -v's default, WARNING,
+  which would silence the INFO log after it)."""
+  absl_logger = std_logging.getLogger('absl')
+  level = absl_logger.level
+  flags.FLAGS.unparse_flags()
+  absl_logger.setLevel(level)
 
 
 def one_line(error):

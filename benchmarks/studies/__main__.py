@@ -15,7 +15,6 @@ with it: run; --helpfull: absl's own too).
 """
 
 import dataclasses
-import logging as std_logging
 import os
 import sys
 
@@ -219,10 +218,7 @@ def main(argv):
   """The command line `python -m benchmarks.studies ...` as a list (no
   program name), run in this process: ends the process with its status
   where not 0, else returns 0."""
-  absl_logger = std_logging.getLogger('absl')
-  level = absl_logger.level
-  flags.FLAGS.unparse_flags()
-  absl_logger.setLevel(level)  # unparsing sets -v's default, WARNING
+  launcher.unparse_flags()
   parsed = launcher.parse_flags(['benchmarks.studies', *argv])
   status = run_command(parsed, argv)
   if status:

@@ -7,7 +7,6 @@ an exit), never for a guessed moment.
 """
 
 import json
-import logging
 import os
 import pathlib
 import shutil
@@ -344,14 +343,11 @@ def test_both_commands_take_the_same_process_options():
   ],
 )  # fmt: skip
 def test_main_ends_a_bad_or_missing_flag_in_one_line(arguments, expected):
-  absl_logger = logging.getLogger('absl')
-  level = absl_logger.level
   try:
     with pytest.raises(SystemExit) as ended:
       main.parse_flags(['main', *arguments])
   finally:
-    flags.FLAGS.unparse_flags()
-    absl_logger.setLevel(level)  # unparsing sets -v's default, WARNING
+    launcher.unparse_flags()
   assert ended.value.code == expected
 
 

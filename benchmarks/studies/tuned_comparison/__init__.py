@@ -121,7 +121,7 @@ class TunedComparison:
       blocks=blocks,
       sections=self.sections,
       figures=self.figures,
-      borrowed=borrowed(self, jobs),
+      borrowed=borrowed(self),
       settings=self,
       results_root=self.results_root,
     )
@@ -142,11 +142,11 @@ def jobs_and_blocks(comparison):
   )
 
 
-def borrowed(comparison, jobs):
+def borrowed(comparison):
   """The borrowed runs the study reads: its grid points run elsewhere, and
   its borrowed controls once it confirms."""
   names = set(sweep_blocks(comparison))
-  confirming = any(job.startswith(comparison.confirm_block) for job in jobs)
+  confirming = bool(confirmation_jobs(comparison))
   return {
     job: runs
     for job, runs in comparison.borrowed.items()
@@ -178,15 +178,25 @@ def sweep_jobs(comparison):
   points = [(rate, comparison.arms) for rate in comparison.grid]
   points += list(refinement(comparison).values())
   jobs = {
-    point_name(rate, comparison.job_prefix): {
-      'arms': arms, 'seeds': comparison.seeds,
-      **comparison.rate_overrides(rate),
-    }
+    point_name(rate, comparison.job_prefix): job_overrides(
+      comparison, rate, arms, comparison.seeds
+    )
     for rate, arms in points
-  }  # fmt: skip
+  }
   return {
     name: job for name, job in jobs.items() if name not in comparison.borrowed
   }
+
+
+def job_overrides(comparison, rate, arms, seeds):
+  """The overrides of a job training `arms` at `rate` on `seeds`."""
+  return {'arms': arms, 'seeds': seeds, **comparison.rate_overrides(rate)}
+
+
+def groups(comparison):
+  """The confirmation's groups of arms, one job each: the comparison's,
+  or one arm a group."""
+  return comparison.groups or tuple((arm,) for arm in comparison.arms)
 
 
 def entered(entries):
@@ -206,14 +216,12 @@ def confirmation_jobs(comparison):
   chosen = entered(comparison.chosen)
   if not set(comparison.arms) <= set(chosen):
     return {}
-  groups = comparison.groups or [(arm,) for arm in comparison.arms]
   jobs = {
-    confirmation_job(comparison, group[0]): {
-      'arms': group, 'seeds': comparison.confirmation_seeds,
-      **comparison.rate_overrides(chosen[group[0]]),
-    }
-    for group in groups
-  }  # fmt: skip
+    confirmation_job(comparison, group[0]): job_overrides(
+      comparison, chosen[group[0]], group, comparison.confirmation_seeds
+    )
+    for group in groups(comparison)
+  }
   if comparison.untuned:
     arm, control = comparison.untuned
     if chosen[arm] != chosen[control]:
@@ -238,7 +246,9 @@ def confirmation_blocks(comparison, jobs):
     return {}
   points = set(sweep_blocks(comparison))
   confirm = tuple(job for job in comparison.borrowed if job not in points)
-  confirm += tuple(j for j in jobs if j.startswith(comparison.confirm_block))
+  confirm += tuple(
+    confirmation_job(comparison, group[0]) for group in groups(comparison)
+  )
   blocks = {comparison.confirm_block: confirm}
   if comparison.untuned:
     arm, control = comparison.untuned

@@ -249,7 +249,8 @@ def ratio_row(arm, steps, baseline, control):
 
 
 def steps_to_target(study, blocks):
-  """The secondary of speed: steps to the target loss, as a ratio to AdamW's."""
+  """The secondary of speed: steps to the target loss, as a ratio to the
+  headline control's."""
   if not complete(study, blocks):
     return ''
   target, control = study.settings.target_loss, headline(study)[1]
